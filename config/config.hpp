@@ -1,0 +1,109 @@
+#pragma once
+// The validated, immutable configuration of one trproxy run (DESIGN.md, "Configuration").
+// Built once by load_config(); shared read-only as std::shared_ptr<const Config> and
+// replaced whole on reload, never edited in place.
+
+#include "config/cidr.hpp"
+#include "config/endpoint.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trproxy::config {
+
+enum class LeafKeyType { ec_p256, rsa_2048 };
+enum class Mode { v1, v2 };
+enum class LogLevel { trace, debug, info, warn, error };
+
+struct CaConfig {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+  LeafKeyType leaf_key = LeafKeyType::ec_p256;
+};
+
+struct UpstreamConfig {
+  // Empty means the operating system's trust store ("system").
+  std::filesystem::path trust_bundle;
+  // Lower-case host name -> where to connect instead of resolving it (split DNS, tests).
+  std::map<std::string, Endpoint> resolve;
+  std::chrono::milliseconds connect_timeout{10'000};
+  [[nodiscard]] bool trusts_system() const { return trust_bundle.empty(); }
+};
+
+struct V1Policy {
+  std::vector<std::string> allowed_tenants;  // domains (lower-case) or GUIDs
+  std::string access_context;                // directory GUID
+  bool restrict_msa = false;
+};
+
+struct V2Policy {
+  std::string tenant_id;
+  std::string policy_id;
+};
+
+struct TenantRestrictions {
+  Mode mode = Mode::v2;
+  V1Policy v1;
+  V2Policy v2;
+  // Host lists are normalised: lower-case, no trailing dot.
+  std::vector<std::string> auth_hosts;
+  std::vector<std::string> msa_hosts;
+  // Always contains the two documented exclusions, plus whatever the config adds.
+  std::vector<std::string> exclude;
+};
+
+// Bounds the DESIGN leaves to "a careful operator": every buffer and wait is finite.
+struct Limits {
+  std::size_t max_head_bytes = 64 * 1024;
+  std::size_t max_header_fields = 128;
+  std::size_t max_connections = 10'000;
+  std::chrono::milliseconds head_timeout{15'000};
+  std::chrono::milliseconds idle_timeout{120'000};
+  std::chrono::milliseconds upstream_response_timeout{60'000};
+  std::chrono::milliseconds tunnel_idle_timeout{600'000};
+  std::chrono::milliseconds shutdown_grace{20'000};
+};
+
+struct AdminConfig {
+  std::optional<Endpoint> listen;  // disabled when empty
+};
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+  // "-" = stdout, "" = off, otherwise a file path (resolved against the config folder).
+  std::string access = "-";
+  [[nodiscard]] bool access_to_stdout() const { return access == "-"; }
+  [[nodiscard]] bool access_off() const { return access.empty(); }
+};
+
+struct Config {
+  std::filesystem::path source;  // the file it was read from (empty when loaded from text)
+  std::vector<Endpoint> listen;
+  unsigned threads = 0;  // 0 = one per CPU core
+  std::vector<Cidr> clients_allow;
+  CaConfig ca;
+  UpstreamConfig upstream;
+  TenantRestrictions tenant_restrictions;
+  std::vector<std::string> block;
+  AdminConfig admin;
+  LogConfig log;
+  Limits limits;
+};
+
+// The two hosts Microsoft says must never be intercepted (device auth uses client certificates).
+inline const std::vector<std::string>& documented_exclusions() {
+  static const std::vector<std::string> hosts{"device.login.microsoftonline.com",
+                                              "enterpriseregistration.windows.net"};
+  return hosts;
+}
+
+const char* to_string(LeafKeyType type);
+const char* to_string(Mode mode);
+const char* to_string(LogLevel level);
+
+}  // namespace trproxy::config

@@ -1,0 +1,486 @@
+#include "config/loader.hpp"
+
+#include "config/syntax.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace trproxy::config {
+namespace {
+
+using Keys = std::initializer_list<std::string_view>;
+
+[[noreturn]] void fail(const std::string& path, const std::string& problem) {
+  throw ConfigError(path + ": " + problem);
+}
+
+std::string quoted(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+[[noreturn]] void fail_value(const std::string& path, const std::string& value, const std::string& what) {
+  fail(path, quoted(value) + " " + what);
+}
+
+std::string join(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+// A mapping whose keys must all be known; a typo must never silently drop a setting.
+void expect_map(const YAML::Node& node, const std::string& path, Keys allowed) {
+  if (!node.IsMap()) {
+    fail(path.empty() ? "config" : path, "expected a mapping of keys");
+  }
+  for (const auto& entry : node) {
+    const auto key = entry.first.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      fail(join(path, key), "unknown key");
+    }
+  }
+}
+
+std::string scalar(const YAML::Node& node, const std::string& path) {
+  if (!node.IsScalar()) {
+    fail(path, "expected a single value");
+  }
+  return node.Scalar();
+}
+
+bool boolean(const YAML::Node& node, const std::string& path) {
+  const auto text = scalar(node, path);
+  if (text == "true") {
+    return true;
+  }
+  if (text == "false") {
+    return false;
+  }
+  fail_value(path, text, "is not true or false");
+}
+
+std::uint64_t whole_number(const YAML::Node& node, const std::string& path, std::uint64_t min,
+                           std::uint64_t max) {
+  const auto text = scalar(node, path);
+  if (text.empty() || text.size() > 12 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    fail_value(path, text, "is not a whole number");
+  }
+  const auto value = std::stoull(text);
+  if (value < min || value > max) {
+    fail_value(path, text, "is out of range " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return value;
+}
+
+std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path) {
+  const auto text = scalar(node, path);
+  const auto value = parse_duration(text);
+  if (!value) {
+    fail_value(path, text, "is not a duration (write e.g. 250ms, 10s, 2m)");
+  }
+  return *value;
+}
+
+std::vector<std::string> string_list(const YAML::Node& node, const std::string& path) {
+  if (!node.IsSequence()) {
+    fail(path, "expected a list");
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    out.push_back(scalar(node[i], path + "[" + std::to_string(i) + "]"));
+  }
+  return out;
+}
+
+std::filesystem::path resolve_path(const std::filesystem::path& base, const std::string& value) {
+  const std::filesystem::path p(value);
+  return p.is_absolute() ? p : (base / p).lexically_normal();
+}
+
+std::string host_name(const std::string& value, const std::string& path) {
+  if (!is_domain_name(value)) {
+    fail_value(path, value, "is not a DNS host name");
+  }
+  return normalize_host(value);
+}
+
+std::vector<std::string> host_list(const YAML::Node& node, const std::string& path) {
+  std::vector<std::string> out;
+  const auto values = string_list(node, path);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    auto host = host_name(values[i], path + "[" + std::to_string(i) + "]");
+    if (std::find(out.begin(), out.end(), host) == out.end()) {
+      out.push_back(std::move(host));
+    }
+  }
+  return out;
+}
+
+Endpoint ip_endpoint(const std::string& text, const std::string& path) {
+  const auto endpoint = parse_endpoint(text);
+  if (!endpoint || !parse_ip(endpoint->host)) {
+    fail_value(path, text, "is not an IP address and port (e.g. 127.0.0.1:3128 or [::1]:3128)");
+  }
+  return *endpoint;
+}
+
+std::string guid(const YAML::Node& node, const std::string& path) {
+  const auto text = scalar(node, path);
+  if (!is_guid(text)) {
+    fail_value(path, text, "is not a GUID");
+  }
+  return text;
+}
+
+YAML::Node required(const YAML::Node& parent, const char* key, const std::string& path) {
+  auto node = parent[key];
+  if (!node) {
+    fail(join(path, key), "missing");
+  }
+  return node;
+}
+
+void load_listen(const YAML::Node& node, Config& config) {
+  config.listen.clear();
+  if (node.IsSequence()) {
+    const auto values = string_list(node, "listen");
+    if (values.empty()) {
+      fail("listen", "expected at least one address");
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      config.listen.push_back(ip_endpoint(values[i], "listen[" + std::to_string(i) + "]"));
+    }
+  } else {
+    config.listen.push_back(ip_endpoint(scalar(node, "listen"), "listen"));
+  }
+}
+
+void load_clients(const YAML::Node& node, Config& config) {
+  expect_map(node, "clients", {"allow"});
+  if (const auto allow = node["allow"]) {
+    config.clients_allow.clear();
+    const auto values = string_list(allow, "clients.allow");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto cidr = parse_cidr(values[i]);
+      if (!cidr) {
+        fail_value("clients.allow[" + std::to_string(i) + "]", values[i],
+                   "is not an address prefix (e.g. 10.0.0.0/8 or fc00::/7)");
+      }
+      config.clients_allow.push_back(*cidr);
+    }
+  }
+}
+
+void load_ca(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
+  expect_map(node, "ca", {"cert", "key", "leaf_key"});
+  if (const auto cert = node["cert"]) {
+    config.ca.cert = resolve_path(base, scalar(cert, "ca.cert"));
+  }
+  if (const auto key = node["key"]) {
+    config.ca.key = resolve_path(base, scalar(key, "ca.key"));
+  }
+  if (const auto leaf = node["leaf_key"]) {
+    const auto text = scalar(leaf, "ca.leaf_key");
+    if (text == "ec-p256") {
+      config.ca.leaf_key = LeafKeyType::ec_p256;
+    } else if (text == "rsa-2048") {
+      config.ca.leaf_key = LeafKeyType::rsa_2048;
+    } else {
+      fail_value("ca.leaf_key", text, "is not ec-p256 or rsa-2048");
+    }
+  }
+}
+
+void load_upstream(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
+  expect_map(node, "upstream", {"trust", "resolve", "connect_timeout"});
+  if (const auto trust = node["trust"]) {
+    const auto text = scalar(trust, "upstream.trust");
+    if (text.empty()) {
+      fail_value("upstream.trust", text, "is neither \"system\" nor a PEM bundle path");
+    }
+    config.upstream.trust_bundle = text == "system" ? std::filesystem::path{} : resolve_path(base, text);
+  }
+  if (const auto resolve = node["resolve"]) {
+    if (!resolve.IsMap()) {
+      fail("upstream.resolve", "expected a mapping of host: \"ip:port\"");
+    }
+    for (const auto& entry : resolve) {
+      const auto host_text = entry.first.Scalar();
+      const auto path = "upstream.resolve." + host_text;
+      const auto host = host_name(host_text, path);
+      config.upstream.resolve[host] = ip_endpoint(scalar(entry.second, path), path);
+    }
+  }
+  if (const auto timeout = node["connect_timeout"]) {
+    config.upstream.connect_timeout = duration(timeout, "upstream.connect_timeout");
+  }
+}
+
+void load_v1(const YAML::Node& node, V1Policy& v1) {
+  const std::string path = "tenant_restrictions.v1";
+  expect_map(node, path, {"allowed_tenants", "access_context", "restrict_msa"});
+  const auto tenants_path = path + ".allowed_tenants";
+  const auto tenants = string_list(required(node, "allowed_tenants", path), tenants_path);
+  if (tenants.empty()) {
+    fail(tenants_path, "expected at least one tenant (domain or GUID)");
+  }
+  for (std::size_t i = 0; i < tenants.size(); ++i) {
+    const auto& tenant = tenants[i];
+    const auto item = tenants_path + "[" + std::to_string(i) + "]";
+    if (is_guid(tenant)) {
+      v1.allowed_tenants.push_back(tenant);
+    } else if (is_domain_name(tenant)) {
+      v1.allowed_tenants.push_back(normalize_host(tenant));
+    } else {
+      fail_value(item, tenant, "is neither a domain name nor a tenant GUID");
+    }
+  }
+  v1.access_context = guid(required(node, "access_context", path), path + ".access_context");
+  if (const auto msa = node["restrict_msa"]) {
+    v1.restrict_msa = boolean(msa, path + ".restrict_msa");
+  }
+}
+
+void load_v2(const YAML::Node& node, V2Policy& v2) {
+  const std::string path = "tenant_restrictions.v2";
+  expect_map(node, path, {"tenant_id", "policy_id"});
+  v2.tenant_id = guid(required(node, "tenant_id", path), path + ".tenant_id");
+  v2.policy_id = guid(required(node, "policy_id", path), path + ".policy_id");
+}
+
+void load_tenant_restrictions(const YAML::Node& node, Config& config) {
+  const std::string path = "tenant_restrictions";
+  expect_map(node, path, {"v1", "v2", "auth_hosts", "msa_hosts", "exclude"});
+  auto& tr = config.tenant_restrictions;
+  const auto v1 = node["v1"];
+  const auto v2 = node["v2"];
+  if (v1 && v2) {
+    fail(path, "has both v1 and v2; configure exactly one");
+  }
+  if (!v1 && !v2) {
+    fail(path, "needs exactly one of v1 or v2");
+  }
+  if (v1) {
+    tr.mode = Mode::v1;
+    load_v1(v1, tr.v1);
+  } else {
+    tr.mode = Mode::v2;
+    load_v2(v2, tr.v2);
+  }
+  if (const auto hosts = node["auth_hosts"]) {
+    tr.auth_hosts = host_list(hosts, path + ".auth_hosts");
+    if (tr.auth_hosts.empty()) {
+      fail(path + ".auth_hosts", "expected at least one host");
+    }
+  }
+  if (const auto hosts = node["msa_hosts"]) {
+    tr.msa_hosts = host_list(hosts, path + ".msa_hosts");
+  }
+  if (const auto hosts = node["exclude"]) {
+    for (auto& host : host_list(hosts, path + ".exclude")) {
+      if (std::find(tr.exclude.begin(), tr.exclude.end(), host) == tr.exclude.end()) {
+        tr.exclude.push_back(std::move(host));
+      }
+    }
+  }
+  for (const auto& host : tr.msa_hosts) {
+    if (std::find(tr.auth_hosts.begin(), tr.auth_hosts.end(), host) != tr.auth_hosts.end()) {
+      fail_value(path + ".msa_hosts", host, "is also listed in auth_hosts");
+    }
+  }
+}
+
+void load_block(const YAML::Node& node, Config& config) {
+  config.block = host_list(node, "block");
+  const auto& tr = config.tenant_restrictions;
+  for (const auto& host : config.block) {
+    for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts}) {
+      if (std::find(list->begin(), list->end(), host) != list->end()) {
+        fail_value("block", host, "is also a sign-in host in tenant_restrictions");
+      }
+    }
+  }
+}
+
+void load_admin(const YAML::Node& node, Config& config) {
+  expect_map(node, "admin", {"listen"});
+  if (const auto listen = node["listen"]) {
+    const auto text = scalar(listen, "admin.listen");
+    config.admin.listen = text.empty() ? std::nullopt : std::optional(ip_endpoint(text, "admin.listen"));
+  }
+}
+
+void load_log(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
+  expect_map(node, "log", {"level", "access"});
+  if (const auto level = node["level"]) {
+    static const std::pair<const char*, LogLevel> levels[] = {
+        {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+        {"warn", LogLevel::warn},   {"error", LogLevel::error}};
+    const auto text = scalar(level, "log.level");
+    const auto found = std::find_if(std::begin(levels), std::end(levels),
+                                    [&](const auto& entry) { return text == entry.first; });
+    if (found == std::end(levels)) {
+      fail_value("log.level", text, "is not one of trace, debug, info, warn, error");
+    }
+    config.log.level = found->second;
+  }
+  if (const auto access = node["access"]) {
+    const auto text = scalar(access, "log.access");
+    config.log.access = (text.empty() || text == "-") ? text : resolve_path(base, text).string();
+  }
+}
+
+void load_limits(const YAML::Node& node, Config& config) {
+  expect_map(node, "limits",
+             {"max_head_bytes", "max_header_fields", "max_connections", "head_timeout", "idle_timeout",
+              "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace"});
+  auto& limits = config.limits;
+  if (const auto v = node["max_head_bytes"]) {
+    limits.max_head_bytes = whole_number(v, "limits.max_head_bytes", 4096, 1024 * 1024);
+  }
+  if (const auto v = node["max_header_fields"]) {
+    limits.max_header_fields = whole_number(v, "limits.max_header_fields", 16, 1024);
+  }
+  if (const auto v = node["max_connections"]) {
+    limits.max_connections = whole_number(v, "limits.max_connections", 1, 1'000'000);
+  }
+  const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
+      {"head_timeout", &limits.head_timeout},
+      {"idle_timeout", &limits.idle_timeout},
+      {"upstream_response_timeout", &limits.upstream_response_timeout},
+      {"tunnel_idle_timeout", &limits.tunnel_idle_timeout},
+      {"shutdown_grace", &limits.shutdown_grace}};
+  for (const auto& [key, target] : timeouts) {
+    if (const auto v = node[key]) {
+      *target = duration(v, std::string("limits.") + key);
+    }
+  }
+}
+
+Config defaults(const std::filesystem::path& base) {
+  Config config;
+  config.listen = {Endpoint{"0.0.0.0", 3128}};
+  for (const char* prefix : {"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                             "fc00::/7"}) {
+    config.clients_allow.push_back(*parse_cidr(prefix));
+  }
+  config.ca.cert = base / "certs/ca.crt";
+  config.ca.key = base / "certs/ca.key";
+  auto& tr = config.tenant_restrictions;
+  tr.auth_hosts = {"login.microsoftonline.com", "login.microsoft.com", "login.windows.net"};
+  tr.msa_hosts = {"login.live.com"};
+  tr.exclude = documented_exclusions();
+  config.admin.listen = Endpoint{"127.0.0.1", 9090};
+  return config;
+}
+
+Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
+  if (!root || root.IsNull()) {
+    fail("config", "is empty; tenant_restrictions is required");
+  }
+  expect_map(root, "",
+             {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
+              "limits"});
+  auto config = defaults(base);
+  if (const auto v = root["listen"]) {
+    load_listen(v, config);
+  }
+  if (const auto v = root["threads"]) {
+    config.threads = static_cast<unsigned>(whole_number(v, "threads", 0, 256));
+  }
+  if (const auto v = root["clients"]) {
+    load_clients(v, config);
+  }
+  if (const auto v = root["ca"]) {
+    load_ca(v, base, config);
+  }
+  if (const auto v = root["upstream"]) {
+    load_upstream(v, base, config);
+  }
+  load_tenant_restrictions(required(root, "tenant_restrictions", ""), config);
+  if (const auto v = root["block"]) {
+    load_block(v, config);
+  }
+  if (const auto v = root["admin"]) {
+    load_admin(v, config);
+  }
+  if (const auto v = root["log"]) {
+    load_log(v, base, config);
+  }
+  if (const auto v = root["limits"]) {
+    load_limits(v, config);
+  }
+  return config;
+}
+
+Config parse(std::string_view yaml, const std::filesystem::path& base) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& error) {
+    throw ConfigError("config: YAML syntax error at line " + std::to_string(error.mark.line + 1) + ", column " +
+                      std::to_string(error.mark.column + 1) + ": " + error.msg);
+  }
+  try {
+    return load_root(root, base);
+  } catch (const YAML::Exception& error) {
+    throw ConfigError("config: line " + std::to_string(error.mark.line + 1) + ": " + error.msg);
+  }
+}
+
+}  // namespace
+
+Config load_config_text(std::string_view yaml, const std::filesystem::path& base_dir) {
+  return parse(yaml, base_dir);
+}
+
+Config load_config_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw ConfigError("config: cannot read " + quoted(file.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  const auto absolute = std::filesystem::absolute(file);
+  auto config = parse(text.str(), absolute.parent_path());
+  config.source = absolute;
+  return config;
+}
+
+const char* to_string(LeafKeyType type) { return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048"; }
+
+const char* to_string(Mode mode) { return mode == Mode::v1 ? "v1" : "v2"; }
+
+const char* to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::trace:
+      return "trace";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warn:
+      return "warn";
+    case LogLevel::error:
+      return "error";
+  }
+  return "info";
+}
+
+}  // namespace trproxy::config

@@ -1,0 +1,24 @@
+#pragma once
+// Small syntax checks shared by the config loader and the policy code. Pure functions.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace trproxy::config {
+
+// 8-4-4-4-12 hexadecimal digits, any letter case.
+bool is_guid(std::string_view text);
+
+// A DNS host name: dot-separated labels of letters, digits and inner hyphens (1-63 each,
+// 253 in all), at least two labels, ASCII only. One trailing dot is allowed.
+bool is_domain_name(std::string_view text);
+
+// Lower-cases ASCII and removes one trailing dot: the form every host comparison uses.
+std::string normalize_host(std::string_view host);
+
+// "250ms", "10s", "2m", "1h": a positive whole number and one unit.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace trproxy::config

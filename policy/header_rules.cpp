@@ -1,0 +1,54 @@
+#include "policy/header_rules.hpp"
+
+#include "config/loader.hpp"
+
+namespace trproxy::policy {
+namespace {
+
+std::string header_line(std::string_view name, std::string_view value, const char* key) {
+  std::string line;
+  line.reserve(name.size() + value.size() + 4);
+  line.append(name).append(": ").append(value).append("\r\n");
+  if (line.size() > max_inserted_header_line) {
+    throw config::ConfigError(std::string(key) + ": the " + std::string(name) + " header would be " +
+                              std::to_string(line.size()) + " bytes, over the " +
+                              std::to_string(max_inserted_header_line) + "-byte limit");
+  }
+  return line;
+}
+
+}  // namespace
+
+HeaderRules::HeaderRules(const config::TenantRestrictions& tr) {
+  if (tr.mode == config::Mode::v2) {
+    const auto value = tr.v2.tenant_id + ":" + tr.v2.policy_id;
+    auth_block_ = header_line(restrict_tenant_access_policy, value, "tenant_restrictions.v2");
+    msa_block_ = auth_block_;
+    return;
+  }
+  std::string tenants;
+  for (const auto& tenant : tr.v1.allowed_tenants) {
+    if (!tenants.empty()) {
+      tenants += ',';
+    }
+    tenants += tenant;
+  }
+  auth_block_ = header_line(restrict_access_to_tenants, tenants, "tenant_restrictions.v1.allowed_tenants") +
+                header_line(restrict_access_context, tr.v1.access_context, "tenant_restrictions.v1.access_context");
+  if (tr.v1.restrict_msa) {
+    msa_block_ = header_line(restrict_tenant_access_policy, "restrict-msa", "tenant_restrictions.v1.restrict_msa");
+  }
+}
+
+std::string_view HeaderRules::inserted_block(HostClass host_class) const {
+  switch (host_class) {
+    case HostClass::auth:
+      return auth_block_;
+    case HostClass::msa:
+      return msa_block_;
+    default:
+      return {};
+  }
+}
+
+}  // namespace trproxy::policy

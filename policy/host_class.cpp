@@ -1,0 +1,88 @@
+#include "policy/host_class.hpp"
+
+#include <algorithm>
+
+namespace trproxy::policy {
+namespace {
+
+constexpr std::size_t max_host_length = 253;
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equals_normalised(std::string_view candidate, const std::string& normalised) {
+  if (candidate.size() != normalised.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < candidate.size(); ++i) {
+    if (lower(candidate[i]) != normalised[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* to_string(HostClass host_class) {
+  switch (host_class) {
+    case HostClass::auth:
+      return "auth";
+    case HostClass::msa:
+      return "msa";
+    case HostClass::excluded:
+      return "excluded";
+    case HostClass::blocked:
+      return "blocked";
+    case HostClass::other:
+      return "other";
+    case HostClass::invalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+bool is_plain_ascii_host(std::string_view host) {
+  if (host.empty() || host.size() > max_host_length + 1 || host.front() == '.' || host.back() == '.' ||
+      host.find("..") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == ':';
+  });
+}
+
+HostClassifier::HostClassifier(const config::Config& config) {
+  const auto& tr = config.tenant_restrictions;
+  auto add = [this](const std::vector<std::string>& hosts, HostClass host_class) {
+    for (const auto& host : hosts) {
+      const bool known = std::any_of(hosts_.begin(), hosts_.end(), [&](const auto& e) { return e.first == host; });
+      if (!known) {
+        hosts_.emplace_back(host, host_class);
+      }
+    }
+  };
+  // Order is precedence: the first list naming a host decides its class.
+  add(config::documented_exclusions(), HostClass::excluded);
+  add(tr.exclude, HostClass::excluded);
+  add(config.block, HostClass::blocked);
+  add(tr.auth_hosts, HostClass::auth);
+  add(tr.msa_hosts, HostClass::msa);
+}
+
+HostClass HostClassifier::classify(std::string_view host) const {
+  if (!host.empty() && host.back() == '.') {
+    host.remove_suffix(1);
+  }
+  if (!is_plain_ascii_host(host)) {
+    return HostClass::invalid;
+  }
+  for (const auto& [name, host_class] : hosts_) {
+    if (equals_normalised(host, name)) {
+      return host_class;
+    }
+  }
+  return HostClass::other;
+}
+
+}  // namespace trproxy::policy

@@ -1,0 +1,163 @@
+#pragma once
+// The one HTTP/1.1 head scanner: request heads (CONNECT authority-form, absolute-form,
+// origin-form) and response heads, read in place from the caller's buffer.
+//
+// Why not Beast's basic_parser: on Boost 1.81 it accepts Content-Length together with a
+// non-chunked Transfer-Encoding, silently unfolds obs-fold into a private buffer, and offers
+// no byte offsets of whole field lines, which the zero-copy rewrite needs. A strict scanner of
+// our own is also faster (bench/README.md records the figures against Beast and http-parser).
+//
+// Everything ambiguous is refused; see HeadError. Offsets are relative to the start of the
+// buffer handed to scan(), which must hold the message from its first byte.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace trproxy::policy {
+
+enum class HeadError : std::uint8_t {
+  none,
+  bad_request_line,
+  bad_status_line,
+  bad_version,
+  bad_target,
+  bad_field_name,
+  space_before_colon,
+  obs_fold,
+  bare_cr,
+  bare_lf,
+  control_char,
+  bad_content_length,
+  conflicting_content_length,
+  content_length_with_transfer_encoding,
+  bad_transfer_encoding,
+  missing_host,
+  multiple_host,
+  bad_host,
+  too_many_removable_fields,
+  head_too_large,
+  too_many_fields,
+};
+
+// 400 for ambiguity and syntax, 431 for size (DESIGN.md).
+int http_status(HeadError error);
+// One short line for the client and the log; never echoes client bytes.
+std::string_view describe(HeadError error);
+
+enum class ScanStatus : std::uint8_t { complete, need_more, error };
+
+enum class TargetForm : std::uint8_t { origin, absolute, authority, asterisk };
+
+enum class BodyFraming : std::uint8_t { none, content_length, chunked, until_close };
+
+// Field lines the rewrite may drop, depending on where the request goes.
+enum class LineRole : std::uint8_t { tenant_restriction, proxy_hop };
+
+struct LineSpan {
+  std::uint32_t begin;  // first byte of the field name
+  std::uint32_t end;    // one past the line's LF
+  LineRole role;
+};
+
+inline constexpr std::size_t max_removable_lines = 64;
+
+struct Authority {
+  std::string_view host;  // without brackets for IPv6 literals
+  std::uint16_t port = 0;
+  bool ip_literal_v6 = false;
+};
+
+// "host", "host:port", "[v6]:port". Rejects userinfo, empty hosts, bad ports.
+std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port, bool port_required);
+
+struct ScanLimits {
+  std::size_t max_head_bytes = 64 * 1024;
+  std::size_t max_fields = 128;
+};
+
+struct RequestHead {
+  std::uint32_t begin = 0;  // first byte of the request line (leading empty lines skipped)
+  std::uint32_t end = 0;    // one past the empty line that closes the head
+  std::string_view method;
+  std::string_view target;
+  std::uint8_t minor_version = 1;
+  TargetForm form = TargetForm::origin;
+  // absolute-form and authority-form targets, split:
+  bool https_scheme = false;
+  Authority target_authority;
+  std::string_view target_path;  // origin-form part of an absolute target; empty means "/"
+  std::string_view host;         // the Host field's value, trimmed; empty when absent
+  BodyFraming framing = BodyFraming::none;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  bool upgrade = false;
+  std::uint16_t field_count = 0;
+  std::uint8_t removable_count = 0;
+  std::array<LineSpan, max_removable_lines> removable{};
+
+  [[nodiscard]] bool is_connect() const { return method == "CONNECT"; }
+  [[nodiscard]] std::size_t size() const { return end; }
+};
+
+struct ResponseHead {
+  std::uint32_t end = 0;
+  std::uint16_t status = 0;
+  std::uint8_t minor_version = 1;
+  BodyFraming framing = BodyFraming::until_close;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;
+};
+
+// Reads one request head from a buffer that grows between calls. It remembers how far it has
+// looked for the closing empty line, so a head trickling in byte by byte costs O(n), not O(n²).
+class RequestScanner {
+ public:
+  explicit RequestScanner(ScanLimits limits = {}) : limits_(limits) {}
+
+  ScanStatus scan(std::string_view buffer, RequestHead& head);
+  [[nodiscard]] HeadError error() const { return error_; }
+  void reset() {
+    searched_ = 0;
+    error_ = HeadError::none;
+  }
+
+ private:
+  ScanLimits limits_;
+  std::size_t searched_ = 0;
+  HeadError error_ = HeadError::none;
+};
+
+class ResponseScanner {
+ public:
+  explicit ResponseScanner(ScanLimits limits = {}) : limits_(limits) {}
+
+  // request_was_head: a response to HEAD carries no body whatever its fields say.
+  ScanStatus scan(std::string_view buffer, bool request_was_head, ResponseHead& head);
+  [[nodiscard]] HeadError error() const { return error_; }
+  void reset() {
+    searched_ = 0;
+    error_ = HeadError::none;
+  }
+
+ private:
+  ScanLimits limits_;
+  std::size_t searched_ = 0;
+  HeadError error_ = HeadError::none;
+};
+
+namespace detail {
+// One field line starting at `pos` (validated, CRLF-terminated). Shared with chunked trailers.
+struct FieldLine {
+  std::string_view name;
+  std::string_view value;  // OWS trimmed
+  std::size_t end = 0;     // one past LF
+};
+// Returns need_more when the line is incomplete, error with `error` set when it is malformed.
+ScanStatus scan_field_line(std::string_view buffer, std::size_t pos, FieldLine& line, HeadError& error);
+bool iequals(std::string_view a, std::string_view b);
+}  // namespace detail
+
+}  // namespace trproxy::policy

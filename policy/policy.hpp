@@ -1,0 +1,39 @@
+#pragma once
+// One immutable snapshot of everything decided per Config: the config itself, the host
+// classes and the rendered header blocks. Sessions hold a shared_ptr to the snapshot they
+// started with; a reload builds a new one and swaps it in.
+
+#include "config/config.hpp"
+#include "policy/header_rules.hpp"
+#include "policy/host_class.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace trproxy::policy {
+
+class Policy {
+ public:
+  // Throws config::ConfigError when the config cannot be enforced (e.g. a header over 8 KiB).
+  explicit Policy(config::Config config, std::uint64_t revision = 1);
+
+  [[nodiscard]] const config::Config& config() const { return config_; }
+  [[nodiscard]] const HostClassifier& hosts() const { return hosts_; }
+  [[nodiscard]] const HeaderRules& headers() const { return headers_; }
+  [[nodiscard]] std::uint64_t revision() const { return revision_; }
+
+ private:
+  config::Config config_;
+  HostClassifier hosts_;
+  HeaderRules headers_;
+  std::uint64_t revision_;
+};
+
+using PolicyPtr = std::shared_ptr<const Policy>;
+
+// The human summary `trproxy --check` prints: mode, exact header lines per host class and
+// their sizes, host classes, listeners.
+std::string summarize(const Policy& policy);
+
+}  // namespace trproxy::policy

@@ -1,0 +1,48 @@
+#include "policy/rewrite.hpp"
+
+namespace trproxy::policy {
+
+std::size_t HeadPieces::total_size() const {
+  std::size_t total = 0;
+  for (const auto& part : *this) total += part.size();
+  return total;
+}
+
+std::size_t count_tenant_restriction_lines(const RequestHead& head) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < head.removable_count; ++i) {
+    n += head.removable[i].role == LineRole::tenant_restriction ? 1 : 0;
+  }
+  return n;
+}
+
+HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const RewriteEdits& edits) {
+  HeadPieces out;
+  auto emit = [&](std::size_t from, std::size_t to) {
+    if (to > from) out.parts[out.count++] = buffer.substr(from, to - from);
+  };
+  std::size_t cursor = head.begin;
+  if (edits.origin_form && head.form == TargetForm::absolute) {
+    const auto target_begin = static_cast<std::size_t>(head.target.data() - buffer.data());
+    emit(cursor, target_begin);
+    if (head.target_path.empty() || head.target_path.front() != '/') out.parts[out.count++] = "/";
+    if (!head.target_path.empty()) out.parts[out.count++] = head.target_path;
+    cursor = target_begin + head.target.size();
+  }
+  for (std::size_t i = 0; i < head.removable_count; ++i) {
+    const auto& line = head.removable[i];
+    const bool drop = line.role == LineRole::tenant_restriction ? edits.strip_tenant_restriction
+                                                                : edits.strip_proxy_hop;
+    if (!drop) continue;
+    emit(cursor, line.begin);
+    cursor = line.end;
+  }
+  // The closing CRLF stays last; inserted lines go right before it.
+  const std::size_t final_crlf = head.end - 2;
+  emit(cursor, final_crlf);
+  if (!edits.inserted.empty()) out.parts[out.count++] = edits.inserted;
+  emit(final_crlf, head.end);
+  return out;
+}
+
+}  // namespace trproxy::policy

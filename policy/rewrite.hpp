@@ -1,0 +1,39 @@
+#pragma once
+// The zero-copy fast path: a scanned request head becomes a short list of byte spans —
+// the original bytes minus the dropped field lines, plus the precomputed inserted block just
+// before the closing empty line. Nothing is parsed into objects or re-serialised; the caller
+// hands the spans to a gather write.
+
+#include "policy/http_head.hpp"
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+namespace trproxy::policy {
+
+struct RewriteEdits {
+  bool strip_tenant_restriction = true;  // every intercepted request
+  bool strip_proxy_hop = false;          // plain-HTTP forward only
+  bool origin_form = false;              // replace an absolute-form target by its path
+  std::string_view inserted;             // header lines to add, each ending in CRLF
+};
+
+struct HeadPieces {
+  static constexpr std::size_t capacity = max_removable_lines + 6;
+  std::array<std::string_view, capacity> parts{};
+  std::size_t count = 0;
+
+  [[nodiscard]] std::size_t total_size() const;
+  [[nodiscard]] const std::string_view* begin() const { return parts.data(); }
+  [[nodiscard]] const std::string_view* end() const { return parts.data() + count; }
+};
+
+// `buffer` is the one the head was scanned from. The spans point into `buffer` and into
+// `edits.inserted`, so both must outlive the write.
+HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const RewriteEdits& edits);
+
+// How many client-supplied tenant-restriction lines the head carried (spoofing attempts).
+std::size_t count_tenant_restriction_lines(const RequestHead& head);
+
+}  // namespace trproxy::policy

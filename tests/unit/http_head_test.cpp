@@ -1,0 +1,306 @@
+#include "policy/http_head.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <string>
+
+using namespace trproxy::policy;
+
+namespace {
+
+struct Scanned {
+  ScanStatus status;
+  HeadError error;
+  RequestHead head;
+};
+
+Scanned scan(const std::string& input, ScanLimits limits = {}) {
+  // The head's views point into the text, so keep every input alive for the whole run.
+  static std::deque<std::string> inputs;
+  const auto& text = inputs.emplace_back(input);
+  RequestScanner scanner(limits);
+  Scanned out{};
+  out.status = scanner.scan(text, out.head);
+  out.error = scanner.error();
+  return out;
+}
+
+HeadError error_of(const std::string& text) {
+  const auto s = scan(text);
+  INFO(text);
+  CHECK(s.status == ScanStatus::error);
+  return s.error;
+}
+
+const std::string browser_get =
+    "GET /common/oauth2/v2.0/authorize?client_id=abc HTTP/1.1\r\n"
+    "Host: login.microsoftonline.com\r\n"
+    "User-Agent: Mozilla/5.0\r\n"
+    "Accept: text/html\r\n"
+    "Cookie: a=b; c=d\r\n"
+    "\r\n";
+
+}  // namespace
+
+TEST_CASE("a plain origin-form GET") {
+  const auto s = scan(browser_get);
+  REQUIRE(s.status == ScanStatus::complete);
+  CHECK(s.head.method == "GET");
+  CHECK(s.head.target == "/common/oauth2/v2.0/authorize?client_id=abc");
+  CHECK(s.head.form == TargetForm::origin);
+  CHECK(s.head.host == "login.microsoftonline.com");
+  CHECK(s.head.end == browser_get.size());
+  CHECK(s.head.framing == BodyFraming::none);
+  CHECK(s.head.keep_alive);
+  CHECK(s.head.field_count == 4);
+}
+
+TEST_CASE("CONNECT authority-form") {
+  const auto s = scan("CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n");
+  REQUIRE(s.status == ScanStatus::complete);
+  CHECK(s.head.is_connect());
+  CHECK(s.head.form == TargetForm::authority);
+  CHECK(s.head.target_authority.host == "login.microsoftonline.com");
+  CHECK(s.head.target_authority.port == 443);
+  const auto v6 = scan("CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
+  REQUIRE(v6.status == ScanStatus::complete);
+  CHECK(v6.head.target_authority.host == "::1");
+  CHECK(v6.head.target_authority.ip_literal_v6);
+  CHECK(error_of("CONNECT login.microsoftonline.com HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("CONNECT user@login.microsoftonline.com:443 HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("CONNECT /path HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  // HTTP/1.0 CONNECT without Host is fine.
+  CHECK(scan("CONNECT example.com:443 HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
+}
+
+TEST_CASE("absolute-form targets are split") {
+  const auto s = scan("GET http://Login.Live.com/ppsecure/post.srf?x=1 HTTP/1.1\r\nHost: login.live.com\r\n\r\n");
+  REQUIRE(s.status == ScanStatus::complete);
+  CHECK(s.head.form == TargetForm::absolute);
+  CHECK(s.head.target_authority.host == "Login.Live.com");
+  CHECK(s.head.target_authority.port == 80);
+  CHECK(s.head.target_path == "/ppsecure/post.srf?x=1");
+  const auto bare = scan("GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
+  REQUIRE(bare.status == ScanStatus::complete);
+  CHECK(bare.head.target_authority.port == 8080);
+  CHECK(bare.head.target_path.empty());
+  CHECK(error_of("GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("GET http://a@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("GET * HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(scan("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").head.form == TargetForm::asterisk);
+}
+
+TEST_CASE("framing: Content-Length and chunked") {
+  const auto cl = scan("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n");
+  REQUIRE(cl.status == ScanStatus::complete);
+  CHECK(cl.head.framing == BodyFraming::content_length);
+  CHECK(cl.head.content_length == 42);
+  const auto same_twice = scan("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+  CHECK(same_twice.status == ScanStatus::complete);
+  const auto chunked = scan("POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD\r\n\r\n");
+  REQUIRE(chunked.status == ScanStatus::complete);
+  CHECK(chunked.head.framing == BodyFraming::chunked);
+}
+
+TEST_CASE("ambiguous framing is refused") {
+  const std::string start = "POST /t HTTP/1.1\r\nHost: a\r\n";
+  CHECK(error_of(start + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        HeadError::content_length_with_transfer_encoding);
+  CHECK(error_of(start + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n") ==
+        HeadError::content_length_with_transfer_encoding);
+  CHECK(error_of(start + "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n") ==
+        HeadError::content_length_with_transfer_encoding);
+  CHECK(error_of(start + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n") == HeadError::conflicting_content_length);
+  for (const char* bad : {"+5", "-5", "5,5", "5 5", "0x5", "", "5a", "99999999999999999999", "1e3", " 5 x"}) {
+    CHECK(error_of(start + "Content-Length: " + bad + "\r\n\r\n") == HeadError::bad_content_length);
+  }
+  for (const char* bad : {"gzip", "chunked, gzip", "gzip, chunked", "chunked, chunked", "identity", "xchunked"}) {
+    CHECK(error_of(start + "Transfer-Encoding: " + bad + "\r\n\r\n") == HeadError::bad_transfer_encoding);
+  }
+  CHECK(error_of(start + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        HeadError::bad_transfer_encoding);
+  CHECK(error_of("POST /t HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == HeadError::bad_transfer_encoding);
+}
+
+TEST_CASE("malformed lines are refused") {
+  const std::string start = "GET / HTTP/1.1\r\nHost: a\r\n";
+  CHECK(error_of(start + "X-A: 1\r\n folded\r\n\r\n") == HeadError::obs_fold);
+  CHECK(error_of(start + "X-A: 1\r\n\tfolded\r\n\r\n") == HeadError::obs_fold);
+  CHECK(error_of("GET / HTTP/1.1\r\n Host: a\r\n\r\n") == HeadError::obs_fold);
+  CHECK(error_of(start + "X-A : 1\r\n\r\n") == HeadError::space_before_colon);
+  CHECK(error_of(start + "X-A\t: 1\r\n\r\n") == HeadError::space_before_colon);
+  CHECK(error_of(start + "X-A: 1\n\r\n") == HeadError::bare_lf);
+  CHECK(error_of(start + "X-A: 1\r\n\n") == HeadError::bare_lf);
+  CHECK(error_of("GET / HTTP/1.1\nHost: a\n\n") == HeadError::bare_lf);
+  CHECK(error_of(start + "X-A: 1\rX-B: 2\r\n\r\n") == HeadError::bare_cr);
+  CHECK(error_of(start + "X-A: 1\r\r\n\r\n") == HeadError::bare_cr);
+  CHECK(error_of(start + std::string("X-A: 1\0x\r\n\r\n", 13)) == HeadError::control_char);
+  CHECK(error_of(start + std::string("X-\0A: 1\r\n\r\n", 11)) == HeadError::control_char);
+  CHECK(error_of(start + "X-A: \x01\r\n\r\n") == HeadError::control_char);
+  CHECK(error_of(start + "X-A: a\x7f\r\n\r\n") == HeadError::control_char);
+  CHECK(error_of(start + "X(A): 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(error_of(start + ": 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(error_of(start + "NoColon\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(error_of(start + "X\xc3\xa9: 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(error_of("GET  / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(error_of("GET / HTTP/1.1 \r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(error_of("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_target);
+  CHECK(error_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n") == HeadError::bad_version);
+  CHECK(error_of("GET / HTTX/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(error_of("G(T / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+}
+
+TEST_CASE("Host rules") {
+  CHECK(error_of("GET / HTTP/1.1\r\n\r\n") == HeadError::missing_host);
+  CHECK(error_of("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n") == HeadError::multiple_host);
+  CHECK(error_of("GET / HTTP/1.1\r\nHost: a b\r\n\r\n") == HeadError::bad_host);
+  CHECK(error_of("GET / HTTP/1.1\r\nHost: l\xc3\xb6gin.live.com\r\n\r\n") == HeadError::bad_host);
+  CHECK(error_of("GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n") == HeadError::bad_host);
+  CHECK(error_of("GET / HTTP/1.1\r\nHost: \r\n\r\n") == HeadError::bad_host);
+  CHECK(scan("GET / HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
+}
+
+TEST_CASE("size limits give 431") {
+  std::string big = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+  const auto s = scan(big);
+  CHECK(s.status == ScanStatus::error);
+  CHECK(s.error == HeadError::head_too_large);
+  CHECK(http_status(s.error) == 431);
+  // An unterminated head that reaches the limit is too large too.
+  const auto open = scan("GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a'));
+  CHECK(open.error == HeadError::head_too_large);
+  std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  const auto m = scan(many + "\r\n");
+  CHECK(m.error == HeadError::too_many_fields);
+  CHECK(http_status(m.error) == 431);
+}
+
+TEST_CASE("connection semantics") {
+  CHECK_FALSE(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").head.keep_alive);
+  CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
+  CHECK_FALSE(scan("GET / HTTP/1.0\r\n\r\n").head.keep_alive);
+  CHECK(scan("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
+  CHECK(scan("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n").head.expect_continue);
+  CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n").head.upgrade);
+}
+
+TEST_CASE("tenant-restriction and proxy lines are recorded, in any case and count") {
+  const std::string text =
+      "GET / HTTP/1.1\r\nHost: a\r\n"
+      "restrict-access-to-tenants: evil.com\r\n"
+      "X-Keep: 1\r\n"
+      "RESTRICT-ACCESS-CONTEXT: x\r\n"
+      "Sec-Restrict-Tenant-Access-Policy: restrict-msa\r\n"
+      "sec-restrict-tenant-access-policy: a:b\r\n"
+      "Proxy-Connection: keep-alive\r\n"
+      "Proxy-Authorization: Basic abc\r\n"
+      "\r\n";
+  const auto s = scan(text);
+  REQUIRE(s.status == ScanStatus::complete);
+  REQUIRE(s.head.removable_count == 6);
+  CHECK(s.head.removable[0].role == LineRole::tenant_restriction);
+  CHECK(text.substr(s.head.removable[0].begin, s.head.removable[0].end - s.head.removable[0].begin) ==
+        "restrict-access-to-tenants: evil.com\r\n");
+  CHECK(s.head.removable[4].role == LineRole::proxy_hop);
+  CHECK(s.head.removable[5].role == LineRole::proxy_hop);
+  std::string flood = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 65; ++i) flood += "Restrict-Access-Context: x\r\n";
+  CHECK(error_of(flood + "\r\n") == HeadError::too_many_removable_fields);
+}
+
+TEST_CASE("a head split at every byte boundary scans the same") {
+  const std::string text =
+      "POST /common/oauth2/v2.0/token HTTP/1.1\r\nHost: login.microsoftonline.com\r\n"
+      "Restrict-Access-Context: spoof\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: 11\r\n\r\nhello=world";
+  const auto whole = scan(text);
+  REQUIRE(whole.status == ScanStatus::complete);
+  for (std::size_t split = 0; split < text.size(); ++split) {
+    RequestScanner scanner;
+    RequestHead head;
+    std::string buffer;
+    ScanStatus status = ScanStatus::need_more;
+    // Feed in two pieces, then byte by byte, to exercise the incremental blank-line search.
+    buffer.append(text, 0, split);
+    status = scanner.scan(buffer, head);
+    for (std::size_t i = split; i < text.size() && status == ScanStatus::need_more; ++i) {
+      buffer.push_back(text[i]);
+      status = scanner.scan(buffer, head);
+    }
+    INFO("split at " << split);
+    REQUIRE(status == ScanStatus::complete);
+    CHECK(head.end == whole.head.end);
+    CHECK(head.content_length == 11);
+    CHECK(head.removable_count == 1);
+  }
+}
+
+TEST_CASE("a bad head split at every byte boundary is refused, never accepted") {
+  const std::string text = "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n";
+  for (std::size_t split = 1; split <= text.size(); ++split) {
+    RequestScanner scanner;
+    RequestHead head;
+    auto status = scanner.scan(std::string_view(text).substr(0, split), head);
+    if (status == ScanStatus::need_more) status = scanner.scan(text, head);
+    INFO("split at " << split);
+    CHECK(status == ScanStatus::error);
+    CHECK(scanner.error() == HeadError::obs_fold);
+  }
+}
+
+TEST_CASE("pipelined requests scan one after another") {
+  const std::string first = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string second = "\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string both = first + second;
+  RequestScanner scanner;
+  RequestHead head;
+  REQUIRE(scanner.scan(both, head) == ScanStatus::complete);
+  CHECK(head.end == first.size());
+  CHECK(head.target == "/a");
+  scanner.reset();
+  REQUIRE(scanner.scan(std::string_view(both).substr(head.end), head) == ScanStatus::complete);
+  CHECK(head.begin == 2);  // the stray CRLF is skipped
+  CHECK(head.target == "/b");
+}
+
+TEST_CASE("response heads: status and framing") {
+  auto scan_response = [](const std::string& text, bool head_request = false) {
+    ResponseScanner scanner;
+    ResponseHead head;
+    const auto status = scanner.scan(text, head_request, head);
+    REQUIRE(status == ScanStatus::complete);
+    return head;
+  };
+  const auto ok = scan_response("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n");
+  CHECK(ok.status == 200);
+  CHECK(ok.framing == BodyFraming::content_length);
+  CHECK(ok.content_length == 12);
+  CHECK(scan_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").framing == BodyFraming::chunked);
+  CHECK(scan_response("HTTP/1.1 200 OK\r\n\r\n").framing == BodyFraming::until_close);
+  CHECK(scan_response("HTTP/1.1 204 No Content\r\n\r\n").framing == BodyFraming::none);
+  CHECK(scan_response("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n").framing == BodyFraming::none);
+  CHECK(scan_response("HTTP/1.1 100 Continue\r\n\r\n").framing == BodyFraming::none);
+  CHECK(scan_response("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true).framing == BodyFraming::none);
+  CHECK(scan_response("HTTP/1.1 302\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n").status == 302);
+  CHECK_FALSE(scan_response("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n").keep_alive);
+  ResponseScanner scanner;
+  ResponseHead head;
+  CHECK(scanner.scan("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", false, head) ==
+        ScanStatus::error);
+  ResponseScanner bad;
+  CHECK(bad.scan("HTTP/1.1 2x0 OK\r\n\r\n", false, head) == ScanStatus::error);
+}
+
+TEST_CASE("authority parsing") {
+  CHECK(parse_authority("a.example:443", 80, true)->port == 443);
+  CHECK(parse_authority("a.example", 80, false)->port == 80);
+  CHECK_FALSE(parse_authority("a.example", 80, true));
+  CHECK_FALSE(parse_authority("a.example:", 80, false));
+  CHECK_FALSE(parse_authority(":443", 80, false));
+  CHECK_FALSE(parse_authority("[::1", 80, false));
+  CHECK_FALSE(parse_authority("[zz::1]:1", 80, false));
+  CHECK(parse_authority("[::1]", 80, false)->host == "::1");
+}

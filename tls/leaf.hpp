@@ -1,0 +1,74 @@
+#pragma once
+// Leaf certificates for intercepted hosts, minted from the internal CA, and the bounded,
+// single-flight cache that keeps minting off the hot path.
+
+#include "config/config.hpp"
+#include "tls/ca.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <ctime>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace trproxy::tls {
+
+struct LeafCertificate {
+  X509Ptr cert;
+  PKeyPtr key;  // shared by every leaf of this key type in the process
+  std::time_t not_after = 0;
+};
+using LeafPtr = std::shared_ptr<const LeafCertificate>;
+
+PKeyPtr generate_leaf_key(config::LeafKeyType type);
+
+// subjectAltName = host (DNS, or IP for a literal), CN = host, EKU serverAuth, keyUsage
+// digitalSignature (+keyEncipherment for RSA), AKI from the CA, random 128-bit serial,
+// notBefore one hour back, notAfter min(now + 30 days, CA notAfter).
+LeafPtr mint_leaf(const CertificateAuthority& ca, const PKeyPtr& leaf_key, config::LeafKeyType type,
+                  std::string_view host, std::time_t now);
+
+class LeafCache {
+ public:
+  struct Stats {
+    std::uint64_t minted;
+    std::uint64_t hits;
+  };
+
+  LeafCache(std::shared_ptr<const CertificateAuthority> ca, config::LeafKeyType type, std::size_t capacity = 1024);
+
+  // Returns a valid leaf for the (normalised) host; concurrent callers for one host mint once.
+  // Throws TlsError when minting fails.
+  LeafPtr get(std::string_view host);
+
+  [[nodiscard]] Stats stats() const { return {minted_.load(), hits_.load()}; }
+  [[nodiscard]] const CertificateAuthority& ca() const { return *ca_; }
+  [[nodiscard]] std::shared_ptr<const CertificateAuthority> ca_ptr() const { return ca_; }
+  [[nodiscard]] config::LeafKeyType key_type() const { return type_; }
+
+ private:
+  struct Entry {
+    LeafPtr leaf;  // null while being minted
+    std::list<std::string>::iterator lru;
+  };
+  // Renew a leaf once less than this is left, so a client never sees one near expiry.
+  static constexpr std::time_t renew_before = 10L * 24 * 3600;
+
+  std::shared_ptr<const CertificateAuthority> ca_;
+  config::LeafKeyType type_;
+  PKeyPtr leaf_key_;
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable minted_cv_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::list<std::string> lru_;  // front = most recently used
+  std::atomic<std::uint64_t> minted_{0};
+  std::atomic<std::uint64_t> hits_{0};
+};
+
+}  // namespace trproxy::tls
