@@ -1,0 +1,266 @@
+#pragma once
+// One HTTP request/response exchange through the proxy, for any pair of streams (TLS on both
+// sides when intercepting, plain TCP when forwarding). The request head goes out as the
+// rewrite's gather list; the request body and the whole response pass through byte for byte,
+// delimited by their framing, never re-chunked. Request body and response run concurrently so
+// that `Expect: 100-continue` and early responses work.
+
+#include "policy/body_framing.hpp"
+#include "policy/rewrite.hpp"
+#include "proxy/io.hpp"
+
+#include <array>
+#include <span>
+
+namespace trproxy::proxy {
+
+struct ExchangeResult {
+  int status = 0;  // the upstream's final status, or our own error status
+  std::uint64_t bytes_from_client = 0;
+  std::uint64_t bytes_to_client = 0;
+  bool client_reusable = false;
+  bool upstream_reusable = false;
+  std::string failure;  // why the exchange broke off (for the operational log)
+};
+
+namespace detail {
+
+inline constexpr std::size_t io_chunk = 16 * 1024;
+
+// Room to read into without exceeding the buffer's bound (0 means the bound is reached).
+inline std::size_t read_room(const beast::flat_buffer& buffer) {
+  return std::min(io_chunk, buffer.max_size() - buffer.size());
+}
+
+inline std::string_view view_of(const beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  return {static_cast<const char*>(data.data()), data.size()};
+}
+
+template <class Client, class Upstream>
+struct Exchange {
+  Client& client;
+  beast::flat_buffer& client_buffer;
+  Upstream& upstream;
+  beast::flat_buffer& upstream_buffer;
+  const policy::RequestHead& head;
+  const config::Limits& limits;
+  Metrics& metrics;
+  ExchangeResult result;
+  bool request_body_done = false;
+  bool request_failed = false;
+  bool response_done = false;
+  bool response_started = false;  // bytes of the upstream response reached the client
+  bool upstream_closed_after = false;
+
+  void close_both() {
+    error_code ignored;
+    beast::get_lowest_layer(client).socket().close(ignored);
+    beast::get_lowest_layer(upstream).socket().close(ignored);
+  }
+
+  // Our own error to the client, only while nothing of the upstream's response was sent.
+  net::awaitable<void> fail(int status, std::string reason) {
+    result.failure = reason;
+    result.status = status;
+    result.client_reusable = false;
+    result.upstream_reusable = false;
+    if (!response_started) {
+      metrics.refused(status);
+      set_timeout(client, limits.head_timeout);
+      co_await write_text(client, error_response(status, reason));
+    }
+  }
+};
+
+template <class Client, class Upstream>
+net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
+  policy::BodyTracker tracker(x.head.framing, x.head.content_length);
+  for (;;) {
+    const auto view = view_of(x.client_buffer);
+    if (!view.empty()) {
+      const auto progress = tracker.feed(view);
+      if (progress.consumed > 0) {
+        set_timeout(x.upstream, x.limits.idle_timeout);
+        auto [ec, n] = co_await net::async_write(x.upstream, net::buffer(view.data(), progress.consumed), use_tuple);
+        if (ec) {
+          x.request_failed = true;
+          x.result.failure = "upstream write failed: " + ec.message();
+          x.close_both();
+          co_return;
+        }
+        x.result.bytes_from_client += progress.consumed;
+        x.client_buffer.consume(progress.consumed);
+      }
+      if (progress.status == policy::BodyStatus::done) {
+        x.request_body_done = true;
+        co_return;
+      }
+      if (progress.status == policy::BodyStatus::error) {
+        // Nothing after the fault is forwarded: both connections end here.
+        x.request_failed = true;
+        x.result.failure = std::string("request body: ") + std::string(policy::describe(tracker.error()));
+        x.metrics.refused(400);
+        x.close_both();
+        co_return;
+      }
+    }
+    if (x.response_done) co_return;
+    set_timeout(x.client, x.limits.idle_timeout);
+    auto [ec, n] = co_await x.client.async_read_some(x.client_buffer.prepare(read_room(x.client_buffer)), use_tuple);
+    x.client_buffer.commit(n);
+    if (ec && n == 0) {
+      x.request_failed = !x.response_done;
+      if (x.request_failed) {
+        x.result.failure = "client stopped sending the request body: " + ec.message();
+        x.close_both();
+      }
+      co_return;
+    }
+  }
+}
+
+template <class Client, class Upstream>
+net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::steady_clock::time_point sent_at) {
+  policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
+  policy::ResponseHead response;
+  const bool head_request = x.head.method == "HEAD";
+  bool first_head = true;
+  for (;;) {
+    set_timeout(x.upstream, x.limits.upstream_response_timeout);
+    for (;;) {
+      const auto status = scanner.scan(view_of(x.upstream_buffer), head_request, response);
+      if (status == policy::ScanStatus::complete) break;
+      if (status == policy::ScanStatus::error) {
+        co_await x.fail(502, "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")");
+        x.close_both();
+        co_return;
+      }
+      auto [ec, n] =
+          co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
+      x.upstream_buffer.commit(n);
+      if (ec && n == 0) {
+        if (x.request_failed) co_return;
+        if (ec == beast::error::timeout) {
+          x.metrics.upstream_failure(UpstreamFailure::timeout);
+          co_await x.fail(504, "upstream did not answer in time");
+        } else {
+          co_await x.fail(502, "upstream closed the connection without a response");
+        }
+        x.close_both();
+        co_return;
+      }
+    }
+    if (first_head) {
+      x.metrics.observe_upstream_latency(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count());
+      first_head = false;
+    }
+    if (response.status == 101) {
+      // Protocol switches are not relayed on sign-in hosts: refuse rather than pass bytes unseen.
+      co_await x.fail(502, "upstream switched protocols; not supported on intercepted hosts");
+      x.close_both();
+      co_return;
+    }
+    set_timeout(x.client, x.limits.idle_timeout);
+    auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), response.end),
+                                             use_tuple);
+    x.response_started = true;
+    x.result.bytes_to_client += n;
+    x.upstream_buffer.consume(response.end);
+    if (ec) {
+      x.result.failure = "client write failed: " + ec.message();
+      x.close_both();
+      co_return;
+    }
+    if (response.status >= 200) break;
+    scanner.reset();  // an interim 1xx (e.g. 100 Continue): the final response follows
+  }
+  x.result.status = response.status;
+
+  policy::BodyTracker tracker(response.framing, response.content_length);
+  bool ended_by_close = false;
+  while (!tracker.done()) {
+    const auto view = view_of(x.upstream_buffer);
+    if (!view.empty()) {
+      const auto progress = tracker.feed(view);
+      if (progress.consumed > 0) {
+        set_timeout(x.client, x.limits.idle_timeout);
+        auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
+        x.result.bytes_to_client += n;
+        if (ec) {
+          x.result.failure = "client write failed: " + ec.message();
+          x.close_both();
+          co_return;
+        }
+        x.upstream_buffer.consume(progress.consumed);
+      }
+      if (progress.status == policy::BodyStatus::done) break;
+      if (progress.status == policy::BodyStatus::error) {
+        x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker.error()));
+        x.close_both();
+        co_return;
+      }
+    }
+    set_timeout(x.upstream, x.limits.idle_timeout);
+    auto [ec, n] =
+        co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
+    x.upstream_buffer.commit(n);
+    if (ec && n == 0) {
+      if (response.framing == policy::BodyFraming::until_close &&
+          (ec == net::error::eof || ec == net::ssl::error::stream_truncated)) {
+        ended_by_close = true;
+        break;
+      }
+      x.result.failure = "upstream response truncated: " + ec.message();
+      x.close_both();
+      co_return;
+    }
+  }
+  x.response_done = true;
+  const bool body_complete = x.request_body_done || x.head.framing == policy::BodyFraming::none;
+  x.result.upstream_reusable = response.keep_alive && !ended_by_close && x.upstream_buffer.size() == 0 && body_complete;
+  x.result.client_reusable = x.head.keep_alive && !ended_by_close && body_complete;
+  if (!body_complete) {
+    // The upstream answered before the request body was complete: stop reading it.
+    error_code ignored;
+    beast::get_lowest_layer(x.client).socket().cancel(ignored);
+  }
+}
+
+}  // namespace detail
+
+template <class Client, class Upstream>
+net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& client_buffer,
+                                        const policy::RequestHead& head, const policy::HeadPieces& pieces,
+                                        Upstream& upstream, beast::flat_buffer& upstream_buffer,
+                                        const config::Limits& limits, Metrics& metrics) {
+  using namespace net::experimental::awaitable_operators;
+  detail::Exchange<Client, Upstream> x{client, client_buffer, upstream, upstream_buffer, head, limits, metrics, {}};
+
+  std::array<net::const_buffer, policy::HeadPieces::capacity> buffers;
+  for (std::size_t i = 0; i < pieces.count; ++i) buffers[i] = net::buffer(pieces.parts[i].data(), pieces.parts[i].size());
+  set_timeout(upstream, limits.upstream_response_timeout);
+  auto [ec, n] = co_await net::async_write(upstream, std::span(buffers.data(), pieces.count), use_tuple);
+  if (ec) {
+    co_await x.fail(502, "could not send the request upstream");
+    x.close_both();
+    co_return x.result;
+  }
+  x.result.bytes_from_client += head.end;
+  client_buffer.consume(head.end);
+  const auto sent_at = std::chrono::steady_clock::now();
+  if (head.framing == policy::BodyFraming::none) {
+    x.request_body_done = true;
+    co_await detail::pump_response(x, sent_at);
+  } else {
+    co_await (detail::pump_request_body(x) && detail::pump_response(x, sent_at));
+  }
+  if (x.request_failed) {
+    x.result.client_reusable = false;
+    x.result.upstream_reusable = false;
+  }
+  co_return x.result;
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,100 @@
+// trproxy: a forward proxy that enforces Microsoft Entra tenant restrictions.
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config (DESIGN.md).
+
+#include "config/loader.hpp"
+#include "policy/policy.hpp"
+#include "proxy/cli.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/server.hpp"
+#include "proxy/version.hpp"
+#include "tls/ca.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+using namespace trproxy;
+
+constexpr int exit_ok = 0;
+constexpr int exit_runtime = 1;
+constexpr int exit_config = 2;
+
+void setup_logging() {
+  auto logger = spdlog::stderr_color_mt("trproxy");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+}
+
+int run(const proxy::Command& command) {
+  using Kind = proxy::Command::Kind;
+  switch (command.kind) {
+    case Kind::version:
+      std::cout << "trproxy " << proxy::version << "\n";
+      return exit_ok;
+    case Kind::help:
+      std::cout << proxy::usage_text();
+      return exit_ok;
+    case Kind::ca_init:
+      try {
+        tls::CertificateAuthority::create(command.ca_dir);
+        std::cout << "created " << (std::filesystem::path(command.ca_dir) / "ca.crt").string() << " and "
+                  << (std::filesystem::path(command.ca_dir) / "ca.key").string() << " (EC P-256, key mode 0600)\n";
+        return exit_ok;
+      } catch (const tls::CaError& error) {
+        std::cerr << "trproxy: " << error.what() << "\n";
+        return exit_config;
+      } catch (const std::exception& error) {
+        std::cerr << "trproxy: ca init failed: " << error.what() << "\n";
+        return exit_runtime;
+      }
+    case Kind::check:
+    case Kind::run:
+      break;
+  }
+
+  proxy::RuntimePtr runtime;
+  try {
+    auto config = config::load_config_file(command.config_path);
+    if (command.kind == Kind::check) {
+      const policy::Policy policy(std::move(config));
+      std::cout << policy::summarize(policy);
+      return exit_ok;
+    }
+    spdlog::set_level(static_cast<spdlog::level::level_enum>(config.log.level));
+    runtime = proxy::build_runtime(std::move(config), nullptr);
+    proxy::premint_sign_in_hosts(*runtime);
+  } catch (const config::ConfigError& error) {
+    std::cerr << "trproxy: " << error.what() << "\n";
+    return exit_config;
+  } catch (const tls::CaError& error) {
+    std::cerr << "trproxy: " << error.what() << "\n";
+    return exit_config;
+  } catch (const tls::TlsError& error) {
+    std::cerr << "trproxy: " << error.what() << "\n";
+    return exit_config;
+  }
+  try {
+    return proxy::run_server(command.config_path, std::move(runtime));
+  } catch (const std::exception& error) {
+    std::cerr << "trproxy: " << error.what() << "\n";
+    return exit_runtime;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  setup_logging();
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const auto parsed = proxy::parse_command_line(args);
+  if (const auto* error = std::get_if<proxy::CliError>(&parsed)) {
+    std::cerr << "trproxy: " << error->message << "\n";
+    return exit_config;
+  }
+  return run(std::get<proxy::Command>(parsed));
+}

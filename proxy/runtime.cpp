@@ -1,0 +1,29 @@
+#include "proxy/runtime.hpp"
+
+namespace trproxy::proxy {
+
+RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
+  auto runtime = std::make_shared<Runtime>();
+  const auto revision = previous ? previous->policy->revision() + 1 : 1;
+  runtime->policy = std::make_shared<const policy::Policy>(std::move(config), revision);
+  const auto& c = runtime->policy->config();
+  auto ca = std::make_shared<const tls::CertificateAuthority>(tls::CertificateAuthority::load(c.ca.cert, c.ca.key));
+  if (previous && previous->leaves->ca().fingerprint() == ca->fingerprint() &&
+      previous->leaves->key_type() == c.ca.leaf_key) {
+    runtime->leaves = previous->leaves;
+  } else {
+    runtime->leaves = std::make_shared<tls::LeafCache>(ca, c.ca.leaf_key);
+  }
+  runtime->server_tls = previous ? previous->server_tls : std::make_shared<const tls::ServerTls>();
+  runtime->upstream_tls = std::make_shared<tls::UpstreamTls>(c.upstream);
+  return runtime;
+}
+
+void premint_sign_in_hosts(const Runtime& runtime) {
+  const auto& tr = runtime.config().tenant_restrictions;
+  for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts}) {
+    for (const auto& host : *list) runtime.leaves->get(host);
+  }
+}
+
+}  // namespace trproxy::proxy

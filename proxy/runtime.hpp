@@ -1,0 +1,43 @@
+#pragma once
+// What a connection needs from the current configuration, built once per (re)load and shared
+// immutably: the policy snapshot and the TLS state derived from it. A reload builds a new
+// Runtime and swaps it in atomically; connections keep the one they started with.
+
+#include "policy/policy.hpp"
+#include "tls/ca.hpp"
+#include "tls/contexts.hpp"
+#include "tls/leaf.hpp"
+
+#include <atomic>
+#include <memory>
+
+namespace trproxy::proxy {
+
+struct Runtime {
+  policy::PolicyPtr policy;
+  std::shared_ptr<tls::LeafCache> leaves;
+  std::shared_ptr<const tls::ServerTls> server_tls;
+  std::shared_ptr<tls::UpstreamTls> upstream_tls;
+
+  [[nodiscard]] const config::Config& config() const { return policy->config(); }
+};
+using RuntimePtr = std::shared_ptr<const Runtime>;
+
+// Loads the CA and builds the TLS state. Reuses the previous leaf cache when the CA and key
+// type are unchanged (a changed CA clears it). Throws ConfigError, CaError or TlsError.
+RuntimePtr build_runtime(config::Config config, const Runtime* previous);
+
+// Mints the configured sign-in hosts so the first client never waits.
+void premint_sign_in_hosts(const Runtime& runtime);
+
+class RuntimeHolder {
+ public:
+  explicit RuntimeHolder(RuntimePtr initial) : current_(std::move(initial)) {}
+  [[nodiscard]] RuntimePtr get() const { return current_.load(std::memory_order_acquire); }
+  void set(RuntimePtr next) { current_.store(std::move(next), std::memory_order_release); }
+
+ private:
+  std::atomic<RuntimePtr> current_;
+};
+
+}  // namespace trproxy::proxy

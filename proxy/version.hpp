@@ -1,0 +1,5 @@
+#pragma once
+
+namespace trproxy::proxy {
+inline constexpr const char* version = TRPROXY_VERSION;
+}
