@@ -96,9 +96,24 @@ struct RequestHead {
   bool upgrade = false;
   std::uint16_t field_count = 0;
   std::uint8_t removable_count = 0;
-  std::array<LineSpan, max_removable_lines> removable{};
+  std::array<LineSpan, max_removable_lines> removable;  // the first removable_count are set
 
   [[nodiscard]] bool is_connect() const { return method == "CONNECT"; }
+  // Resets every field for a new scan; the span array is left as is (only its used part counts).
+  void clear() {
+    begin = end = 0;
+    method = target = target_path = host = {};
+    minor_version = 1;
+    form = TargetForm::origin;
+    https_scheme = false;
+    target_authority = {};
+    framing = BodyFraming::none;
+    content_length = 0;
+    keep_alive = true;
+    expect_continue = upgrade = false;
+    field_count = 0;
+    removable_count = 0;
+  }
   [[nodiscard]] std::size_t size() const { return end; }
 };
 
