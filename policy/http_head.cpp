@@ -43,12 +43,31 @@ constexpr auto authority_host_table = make_authority_host_table();
 constexpr auto value_table = make_value_table();
 
 
-// Skips token characters (a field name) from `pos`. Names are short (10-20 bytes), so a
-// table lookup unrolled by four beats a vector search plus validation here (callgrind).
+// Skips token characters (a field name) from `pos`, 16 at a time: a byte stops the scan if
+// it is a control, space, DEL, non-ASCII or one of the RFC 9110 delimiters "(),/:;<=>?@[\]{}
+// (':' among them, so a well-formed name stops exactly at its colon).
 std::size_t skip_token_bytes(std::string_view b, std::size_t pos) {
-  const auto is_token = [&](std::size_t i) { return token_table[static_cast<std::uint8_t>(b[i])]; };
-  while (pos + 4 <= b.size() && is_token(pos) && is_token(pos + 1) && is_token(pos + 2) && is_token(pos + 3)) pos += 4;
-  while (pos < b.size() && is_token(pos)) ++pos;
+#if defined(__SSE2__)
+  while (pos + 16 <= b.size()) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.data() + pos));
+    const auto eq = [&](char c) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(c)); };
+    // Inclusive ASCII range; bytes >= 0x80 are negative as int8 and never match.
+    const auto in = [&](char lo, char hi) {
+      return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                           _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+    };
+    __m128i stop = _mm_cmplt_epi8(x, _mm_set1_epi8(0x21));  // controls, space, and >= 0x80
+    stop = _mm_or_si128(stop, _mm_or_si128(eq(0x7f), eq('"')));
+    stop = _mm_or_si128(stop, _mm_or_si128(eq(','), eq('/')));
+    stop = _mm_or_si128(stop, _mm_or_si128(eq('{'), eq('}')));
+    stop = _mm_or_si128(stop, _mm_or_si128(in('(', ')'), in(':', '@')));
+    stop = _mm_or_si128(stop, in('[', ']'));
+    const int mask = _mm_movemask_epi8(stop);
+    if (mask != 0) return pos + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    pos += 16;
+  }
+#endif
+  while (pos < b.size() && token_table[static_cast<std::uint8_t>(b[pos])]) ++pos;
   return pos;
 }
 
