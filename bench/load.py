@@ -114,6 +114,7 @@ def main():
         sys.exit("load.py needs root: Squid forwards bumped requests to port 443")
 
     work = tempfile.mkdtemp(prefix="trproxy-load-")
+    os.chmod(work, 0o755)  # Squid drops to the proxy user and must reach its folder
     pki = h.Pki(os.path.join(work, "pki"))
     # nginx echo server on 127.0.0.1:443 (Squid builds the upstream URL from the port-less Host).
     nginx_dir = os.path.join(work, "nginx")
