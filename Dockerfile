@@ -3,9 +3,10 @@
 FROM debian:bookworm-slim AS build
 WORKDIR /src
 COPY packages.txt scripts/setup.sh /src/
-RUN mkdir -p scripts && mv setup.sh scripts/ && ./scripts/setup.sh && rm -rf /var/lib/apt/lists/*
+RUN mkdir -p scripts && mv setup.sh scripts/ && ./scripts/setup.sh build && rm -rf /var/lib/apt/lists/*
 COPY . /src
-RUN TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DTRPROXY_BENCH=OFF && strip build/trproxy
+RUN TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
+ && strip build/trproxy
 
 FROM debian:bookworm-slim
 # Runtime libraries only: yaml-cpp, spdlog/fmt, OpenSSL, the CA bundle for upstream verification.

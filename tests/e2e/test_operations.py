@@ -133,6 +133,12 @@ class AdminAndPac(unittest.TestCase):
         for line in body.splitlines():
             if line and not line.startswith("#"):
                 self.assertTrue(line.startswith("trproxy_"), line)
+        # A real exposition-format parser: Prometheus' own linter.
+        if shutil.which("promtool") is None:
+            self.skipTest("promtool is not installed (packages.txt lists prometheus)")
+        lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True,
+                              timeout=h.DEADLINE)
+        self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
 
     def pac_decisions(self, pac):
         if shutil.which("node") is None:
@@ -189,6 +195,41 @@ class ReloadAndDrain(unittest.TestCase):
             self.assertEqual(h.echo_fields(h.curl(proxy, url, cacert=env.ca_crt)[1])["rat"], h.V1_TENANTS)
         finally:
             self.assertEqual(proxy.stop(), 0)
+
+    def test_reload_under_a_steady_stream_loses_no_request(self):
+        proxy = env.proxy("reload-stream")
+        url = f"https://{h.AUTH_HOSTS[0]}/stream"
+        results = []
+        stop = threading.Event()
+
+        def stream():
+            while not stop.is_set() and len(results) < 2000:
+                code, body, err = h.curl(proxy, url, cacert=env.ca_crt)
+                seen = h.echo_fields(body)
+                results.append((code, "v1" if seen.get("rat") else "v2" if seen.get("strap") else "none"))
+
+        worker = threading.Thread(target=stream)
+        worker.start()
+        try:
+            deadline = time.monotonic() + h.DEADLINE
+            while len(results) < 20 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            proxy.write_config(env.ca_dir, "v1", env.resolve_all(), env.pki.root_crt, "")
+            proxy.proc.send_signal(signal.SIGHUP)
+            switched_at = len(results)
+            while time.monotonic() < deadline and (len(results) < switched_at + 20 or results[-1][1] != "v1"):
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            worker.join(timeout=h.DEADLINE)
+        self.assertEqual(proxy.stop(), 0)
+        self.assertGreater(len(results), 40)
+        self.assertTrue(all(code == 0 for code, _ in results), results)
+        modes = [mode for _, mode in results]
+        self.assertNotIn("none", modes)
+        # The policy switches exactly once: v2 ... v2 v1 ... v1.
+        first_v1 = modes.index("v1")
+        self.assertEqual(modes, ["v2"] * first_v1 + ["v1"] * (len(modes) - first_v1))
 
     def test_sigterm_finishes_in_flight_requests_and_exits_0(self):
         proxy = env.proxy("drain")
