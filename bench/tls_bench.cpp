@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 #include <openssl/err.h>
 
+#include <chrono>
 #include <filesystem>
 #include <unistd.h>
 
@@ -48,7 +49,7 @@ void cache_hit(benchmark::State& state) {
 // Pumps bytes between two in-memory SSL objects until both finish the handshake.
 void server_handshake(benchmark::State& state) {
   const auto type = state.range(0) == 0 ? config::LeafKeyType::ec_p256 : config::LeafKeyType::rsa_2048;
-  state.SetLabel(std::string(config::to_string(type)) + ", client + server CPU");
+  state.SetLabel(std::string(config::to_string(type)) + ", TLS 1.3 full handshake, server side");
   const auto ca = bench_ca();
   const auto leaf = tls::mint_leaf(*ca, tls::generate_leaf_key(type), type, "login.microsoftonline.com",
                                    std::time(nullptr));
@@ -66,18 +67,23 @@ void server_handshake(benchmark::State& state) {
     SSL_set_bio(server.get(), server_bio, server_bio);
     SSL_set_connect_state(client.get());
     SSL_set_accept_state(server.get());
+    // Only the server's share is timed: that is what trproxy spends per intercepted client.
+    std::chrono::steady_clock::duration server_time{};
     for (int round = 0; round < 20; ++round) {
       const int c = SSL_do_handshake(client.get());
+      const auto start = std::chrono::steady_clock::now();
       const int s = SSL_do_handshake(server.get());
+      server_time += std::chrono::steady_clock::now() - start;
       if (c == 1 && s == 1) break;
     }
     if (!SSL_is_init_finished(server.get())) state.SkipWithError("handshake did not finish");
+    state.SetIterationTime(std::chrono::duration<double>(server_time).count());
   }
 }
 
 BENCHMARK(mint)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(cache_hit)->Unit(benchmark::kNanosecond);
-BENCHMARK(server_handshake)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(server_handshake)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -52,6 +52,8 @@ net::awaitable<std::optional<UpstreamFailureInfo>> open_upstream(std::optional<T
     co_return UpstreamFailureInfo{timeout ? 504 : 502,
                                   timeout ? "upstream TLS handshake timed out" : "upstream TLS handshake failed"};
   }
+  metrics.upstream_tls_handshakes.add();
+  if (SSL_session_reused(upstream->native_handle())) metrics.upstream_tls_resumptions.add();
   co_return std::nullopt;
 }
 

@@ -69,6 +69,10 @@ std::string Metrics::render(const BuildInfo& info) const {
   out << "trproxy_client_tls_resumptions_total " << tls_resumptions.get() << '\n';
   header("trproxy_client_tls_handshake_failures_total", "counter", "Client-side TLS handshakes that failed.");
   out << "trproxy_client_tls_handshake_failures_total " << tls_handshake_failures.get() << '\n';
+  header("trproxy_upstream_tls_handshakes_total", "counter", "Completed upstream TLS handshakes (verified).");
+  out << "trproxy_upstream_tls_handshakes_total " << upstream_tls_handshakes.get() << '\n';
+  header("trproxy_upstream_tls_resumptions_total", "counter", "Upstream TLS handshakes that resumed a session.");
+  out << "trproxy_upstream_tls_resumptions_total " << upstream_tls_resumptions.get() << '\n';
   header("trproxy_config_reloads_total", "counter", "Configuration reloads by result.");
   out << "trproxy_config_reloads_total{result=\"success\"} " << reloads_ok.get() << '\n';
   out << "trproxy_config_reloads_total{result=\"failure\"} " << reloads_failed.get() << '\n';

@@ -30,6 +30,7 @@ class Metrics {
   std::array<Counter, 600> refused_by_status;  // index = HTTP status
   std::array<Counter, static_cast<std::size_t>(UpstreamFailure::count)> upstream_failures;
   Counter tls_handshakes, tls_resumptions, tls_handshake_failures;
+  Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counter reloads_ok, reloads_failed;
   std::array<Counter, latency_buckets.size() + 1> upstream_latency;  // last = +Inf
   std::atomic<std::uint64_t> upstream_latency_sum_us{0};
