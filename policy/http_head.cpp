@@ -225,6 +225,10 @@ bool token_iequals(std::string_view name, std::string_view lower_token) {
   return true;
 }
 
+// The switch below matches by length first; keep it in step with the inserted header names.
+static_assert(restrict_access_context.size() == 23 && restrict_access_to_tenants.size() == 26 &&
+              restrict_tenant_access_policy.size() == 33);
+
 Known classify_field(std::string_view name) {
   const auto iequals = token_iequals;
   switch (name.size()) {

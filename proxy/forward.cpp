@@ -1,5 +1,4 @@
 #include "config/syntax.hpp"
-#include "proxy/pac.hpp"
 #include "proxy/session.hpp"
 
 #include <spdlog/spdlog.h>

@@ -70,10 +70,7 @@ int run(const proxy::Command& command) {
   } catch (const config::ConfigError& error) {
     std::cerr << "trproxy: " << error.what() << "\n";
     return exit_config;
-  } catch (const tls::CaError& error) {
-    std::cerr << "trproxy: " << error.what() << "\n";
-    return exit_config;
-  } catch (const tls::TlsError& error) {
+  } catch (const tls::TlsError& error) {  // CaError included: both name the file or key
     std::cerr << "trproxy: " << error.what() << "\n";
     return exit_config;
   }

@@ -146,7 +146,6 @@ net::awaitable<void> handle_connect(beast::tcp_stream client, beast::flat_buffer
   const auto& config = context.config();
   const std::string connect_host(head.target_authority.host);
   const auto port = head.target_authority.port;
-  const auto target = std::string(head.target);
   const auto connect_class = context.policy().hosts().classify(connect_host);
   if (connect_class == policy::HostClass::invalid) {
     co_await refuse(client, context, Action::deny, 400, "host is not a plain ASCII host name", "CONNECT", "-");
@@ -242,7 +241,6 @@ net::awaitable<void> handle_connect(beast::tcp_stream client, beast::flat_buffer
   const auto totals = co_await relay_tunnel(client, *upstream, config.limits.tunnel_idle_timeout);
   context.log(Action::tunnel, "CONNECT", connect_host, {}, 200, early + totals.client_to_upstream,
               totals.upstream_to_client, context.started);
-  (void)target;
 }
 
 }  // namespace trproxy::proxy
