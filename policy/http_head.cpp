@@ -295,14 +295,25 @@ bool parse_version(std::string_view b, std::size_t pos, std::uint8_t& minor) {
   return true;
 }
 
+// The offsets of `part`, a view into `b`.
+Span span_of(std::string_view b, std::string_view part) {
+  return Span{static_cast<std::uint32_t>(part.data() - b.data()), static_cast<std::uint32_t>(part.size())};
+}
+
+void set_target_authority(std::string_view b, const Authority& authority, RequestHead& head) {
+  head.authority_host = span_of(b, authority.host);
+  head.authority_port = authority.port;
+  head.authority_ip_literal_v6 = authority.ip_literal_v6;
+}
+
 // Sets the request target form and its parts; false when the target is malformed.
-bool parse_target(RequestHead& head) {
-  const auto t = head.target;
-  if (head.is_connect()) {
+bool parse_target(std::string_view b, RequestHead& head) {
+  const auto t = head.target.in(b);
+  if (head.method_connect) {
     const auto authority = parse_authority(t, 0, true);
     if (!authority) return false;
     head.form = TargetForm::authority;
-    head.target_authority = *authority;
+    set_target_authority(b, *authority, head);
     return true;
   }
   if (t.find('#') != std::string_view::npos) return false;
@@ -312,7 +323,7 @@ bool parse_target(RequestHead& head) {
   }
   if (t == "*") {
     head.form = TargetForm::asterisk;
-    return head.method == "OPTIONS";
+    return head.method.in(b) == "OPTIONS";
   }
   std::size_t scheme_len = 0;
   if (t.size() > 7 && detail::iequals(t.substr(0, 7), "http://")) {
@@ -329,8 +340,8 @@ bool parse_target(RequestHead& head) {
   const auto authority = parse_authority(authority_text, head.https_scheme ? 443 : 80, false);
   if (!authority) return false;
   head.form = TargetForm::absolute;
-  head.target_authority = *authority;
-  head.target_path = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+  set_target_authority(b, *authority, head);
+  if (path_start != std::string_view::npos) head.target_path = span_of(b, rest.substr(path_start));
   return true;
 }
 
@@ -493,14 +504,16 @@ ScanStatus RequestScanner::scan(std::string_view b, RequestHead& head) {
   pos = skip_token_bytes(b, pos);
   if (pos >= b.size()) return need_more_or_too_large();
   if (pos == method_begin || b[pos] != ' ') return fail(error_, HeadError::bad_request_line);
-  head.method = b.substr(method_begin, pos - method_begin);
+  head.method = span_of(b, b.substr(method_begin, pos - method_begin));
+  head.method_head = head.method.in(b) == "HEAD";
+  head.method_connect = head.method.in(b) == "CONNECT";
   const std::size_t target_begin = ++pos;
   pos = skip_target_bytes(b, pos);
   if (pos >= b.size()) return need_more_or_too_large();
   if (pos == target_begin || b[pos] != ' ') {
     return fail(error_, u8(b[pos]) >= 0x7f ? HeadError::bad_target : HeadError::bad_request_line);
   }
-  head.target = b.substr(target_begin, pos - target_begin);
+  head.target = span_of(b, b.substr(target_begin, pos - target_begin));
   ++pos;
   if (b.size() < pos + 10) return need_more_or_too_large();
   if (!parse_version(b, pos, head.minor_version)) {
@@ -512,7 +525,7 @@ ScanStatus RequestScanner::scan(std::string_view b, RequestHead& head) {
     return s == ScanStatus::need_more ? need_more_or_too_large() : s;
   }
   pos += 2;
-  if (!parse_target(head)) return fail(error_, HeadError::bad_target);
+  if (!parse_target(b, head)) return fail(error_, HeadError::bad_target);
 
   FramingState framing;
   unsigned host_count = 0;
@@ -536,7 +549,7 @@ ScanStatus RequestScanner::scan(std::string_view b, RequestHead& head) {
     switch (known) {
       case Known::host:
         ++host_count;
-        head.host = line.value;
+        head.host = span_of(b, line.value);
         break;
       case Known::content_length:
         if (!framing.on_content_length(line.value, error_)) return ScanStatus::error;
@@ -579,7 +592,7 @@ ScanStatus RequestScanner::scan(std::string_view b, RequestHead& head) {
   }
   if (host_count > 1) return fail(error_, HeadError::multiple_host);
   if (host_count == 0 && head.minor_version == 1) return fail(error_, HeadError::missing_host);
-  if (host_count == 1 && !parse_authority(head.host, 80, false)) return fail(error_, HeadError::bad_host);
+  if (host_count == 1 && !parse_authority(head.host.in(b), 80, false)) return fail(error_, HeadError::bad_host);
   head.keep_alive = head.minor_version == 1 ? !connection_close : (connection_keep_alive && !connection_close);
   return ScanStatus::complete;
 }

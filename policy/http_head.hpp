@@ -77,18 +77,34 @@ struct ScanLimits {
   std::size_t max_fields = 128;
 };
 
+// A run of bytes in the buffer a head was scanned from. Offsets, never pointers: a later
+// consume()/prepare() on that buffer cannot leave it dangling.
+struct Span {
+  std::uint32_t pos = 0;
+  std::uint32_t len = 0;
+  [[nodiscard]] std::string_view in(std::string_view buffer) const { return buffer.substr(pos, len); }
+  [[nodiscard]] bool empty() const { return len == 0; }
+};
+
+// A scanned request head. It holds offsets and scalars only, so it stays valid however the
+// buffer it was scanned from is consumed, grown or copied: resolve a Span against the bytes
+// of the head (the same offsets, wherever they now live) with Span::in().
 struct RequestHead {
   std::uint32_t begin = 0;  // first byte of the request line (leading empty lines skipped)
   std::uint32_t end = 0;    // one past the empty line that closes the head
-  std::string_view method;
-  std::string_view target;
+  Span method;
+  Span target;
   std::uint8_t minor_version = 1;
   TargetForm form = TargetForm::origin;
+  bool method_head = false;     // exactly "HEAD": its response carries no body
+  bool method_connect = false;  // exactly "CONNECT"
   // absolute-form and authority-form targets, split:
   bool https_scheme = false;
-  Authority target_authority;
-  std::string_view target_path;  // origin-form part of an absolute target; empty means "/"
-  std::string_view host;         // the Host field's value, trimmed; empty when absent
+  Span authority_host;  // without brackets for IPv6 literals
+  std::uint16_t authority_port = 0;
+  bool authority_ip_literal_v6 = false;
+  Span target_path;  // origin-form part of an absolute target; empty means "/"
+  Span host;         // the Host field's value, trimmed; empty when absent
   BodyFraming framing = BodyFraming::none;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
@@ -98,15 +114,20 @@ struct RequestHead {
   std::uint8_t removable_count = 0;
   std::array<LineSpan, max_removable_lines> removable;  // the first removable_count are set
 
-  [[nodiscard]] bool is_connect() const { return method == "CONNECT"; }
+  // The split absolute- or authority-form target as views into `buffer`.
+  [[nodiscard]] Authority target_authority(std::string_view buffer) const {
+    return Authority{authority_host.in(buffer), authority_port, authority_ip_literal_v6};
+  }
   // Resets every field for a new scan; the span array is left as is (only its used part counts).
   void clear() {
     begin = end = 0;
-    method = target = target_path = host = {};
+    method = target = target_path = host = authority_host = {};
     minor_version = 1;
     form = TargetForm::origin;
+    method_head = method_connect = false;
     https_scheme = false;
-    target_authority = {};
+    authority_port = 0;
+    authority_ip_literal_v6 = false;
     framing = BodyFraming::none;
     content_length = 0;
     keep_alive = true;

@@ -23,11 +23,11 @@ HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const 
   };
   std::size_t cursor = head.begin;
   if (edits.origin_form && head.form == TargetForm::absolute) {
-    const auto target_begin = static_cast<std::size_t>(head.target.data() - buffer.data());
-    emit(cursor, target_begin);
-    if (head.target_path.empty() || head.target_path.front() != '/') out.parts[out.count++] = "/";
-    if (!head.target_path.empty()) out.parts[out.count++] = head.target_path;
-    cursor = target_begin + head.target.size();
+    const auto path = head.target_path.in(buffer);
+    emit(cursor, head.target.pos);
+    if (path.empty() || path.front() != '/') out.parts[out.count++] = "/";
+    if (!path.empty()) out.parts[out.count++] = path;
+    cursor = head.target.pos + head.target.len;
   }
   for (std::size_t i = 0; i < head.removable_count; ++i) {
     const auto& line = head.removable[i];

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <deque>
+#include <algorithm>
 #include <string>
 
 using namespace trproxy::policy;
@@ -13,15 +13,17 @@ struct Scanned {
   ScanStatus status;
   HeadError error;
   RequestHead head;
+  std::string text;  // the scanned bytes: the head's spans resolve against them
+
+  [[nodiscard]] std::string_view view(Span span) const { return span.in(text); }
+  [[nodiscard]] Authority authority() const { return head.target_authority(text); }
 };
 
 Scanned scan(const std::string& input, ScanLimits limits = {}) {
-  // The head's views point into the text, so keep every input alive for the whole run.
-  static std::deque<std::string> inputs;
-  const auto& text = inputs.emplace_back(input);
   RequestScanner scanner(limits);
   Scanned out{};
-  out.status = scanner.scan(text, out.head);
+  out.text = input;
+  out.status = scanner.scan(out.text, out.head);
   out.error = scanner.error();
   return out;
 }
@@ -46,10 +48,10 @@ const std::string browser_get =
 TEST_CASE("a plain origin-form GET") {
   const auto s = scan(browser_get);
   REQUIRE(s.status == ScanStatus::complete);
-  CHECK(s.head.method == "GET");
-  CHECK(s.head.target == "/common/oauth2/v2.0/authorize?client_id=abc");
+  CHECK(s.view(s.head.method) == "GET");
+  CHECK(s.view(s.head.target) == "/common/oauth2/v2.0/authorize?client_id=abc");
   CHECK(s.head.form == TargetForm::origin);
-  CHECK(s.head.host == "login.microsoftonline.com");
+  CHECK(s.view(s.head.host) == "login.microsoftonline.com");
   CHECK(s.head.end == browser_get.size());
   CHECK(s.head.framing == BodyFraming::none);
   CHECK(s.head.keep_alive);
@@ -59,14 +61,15 @@ TEST_CASE("a plain origin-form GET") {
 TEST_CASE("CONNECT authority-form") {
   const auto s = scan("CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n");
   REQUIRE(s.status == ScanStatus::complete);
-  CHECK(s.head.is_connect());
+  CHECK(s.head.method_connect);
+  CHECK_FALSE(s.head.method_head);
   CHECK(s.head.form == TargetForm::authority);
-  CHECK(s.head.target_authority.host == "login.microsoftonline.com");
-  CHECK(s.head.target_authority.port == 443);
+  CHECK(s.authority().host == "login.microsoftonline.com");
+  CHECK(s.authority().port == 443);
   const auto v6 = scan("CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
   REQUIRE(v6.status == ScanStatus::complete);
-  CHECK(v6.head.target_authority.host == "::1");
-  CHECK(v6.head.target_authority.ip_literal_v6);
+  CHECK(v6.authority().host == "::1");
+  CHECK(v6.authority().ip_literal_v6);
   CHECK(error_of("CONNECT login.microsoftonline.com HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
   CHECK(error_of("CONNECT user@login.microsoftonline.com:443 HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
   CHECK(error_of("CONNECT /path HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
@@ -78,12 +81,12 @@ TEST_CASE("absolute-form targets are split") {
   const auto s = scan("GET http://Login.Live.com/ppsecure/post.srf?x=1 HTTP/1.1\r\nHost: login.live.com\r\n\r\n");
   REQUIRE(s.status == ScanStatus::complete);
   CHECK(s.head.form == TargetForm::absolute);
-  CHECK(s.head.target_authority.host == "Login.Live.com");
-  CHECK(s.head.target_authority.port == 80);
-  CHECK(s.head.target_path == "/ppsecure/post.srf?x=1");
+  CHECK(s.authority().host == "Login.Live.com");
+  CHECK(s.authority().port == 80);
+  CHECK(s.view(s.head.target_path) == "/ppsecure/post.srf?x=1");
   const auto bare = scan("GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
   REQUIRE(bare.status == ScanStatus::complete);
-  CHECK(bare.head.target_authority.port == 8080);
+  CHECK(bare.authority().port == 8080);
   CHECK(bare.head.target_path.empty());
   CHECK(error_of("GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
   CHECK(error_of("GET http://a@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
@@ -259,11 +262,12 @@ TEST_CASE("pipelined requests scan one after another") {
   RequestHead head;
   REQUIRE(scanner.scan(both, head) == ScanStatus::complete);
   CHECK(head.end == first.size());
-  CHECK(head.target == "/a");
+  CHECK(head.target.in(both) == "/a");
   scanner.reset();
-  REQUIRE(scanner.scan(std::string_view(both).substr(head.end), head) == ScanStatus::complete);
+  const auto rest = std::string_view(both).substr(head.end);
+  REQUIRE(scanner.scan(rest, head) == ScanStatus::complete);
   CHECK(head.begin == 2);  // the stray CRLF is skipped
-  CHECK(head.target == "/b");
+  CHECK(head.target.in(rest) == "/b");
 }
 
 TEST_CASE("response heads: status and framing") {
@@ -303,4 +307,49 @@ TEST_CASE("authority parsing") {
   CHECK_FALSE(parse_authority("[::1", 80, false));
   CHECK_FALSE(parse_authority("[zz::1]:1", 80, false));
   CHECK(parse_authority("[::1]", 80, false)->host == "::1");
+}
+
+TEST_CASE("method flags are exact-case") {
+  CHECK(scan("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan("head / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan("GET / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan("HEADX / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  // A lower-case "connect" is an ordinary method, so an authority-form target is refused.
+  const auto lower = scan("connect a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(lower.status == ScanStatus::error);
+  CHECK(lower.error == HeadError::bad_target);
+}
+
+TEST_CASE("a head holds offsets only: it resolves against a moved or overwritten copy") {
+  // B3: the exchange consumes the head and reuses the buffer while the head is still in use.
+  const std::string text =
+      "POST http://Login.Live.com:8080/ppsecure/post.srf?x=1 HTTP/1.1\r\nHost: login.live.com:8080\r\n"
+      "Content-Length: 4\r\n\r\nHEAD";
+  std::string buffer = text;
+  RequestScanner scanner;
+  RequestHead head;
+  REQUIRE(scanner.scan(buffer, head) == ScanStatus::complete);
+
+  // The original storage is overwritten and released; nothing may still point into it.
+  std::fill(buffer.begin(), buffer.end(), 'X');
+  buffer.clear();
+  buffer.shrink_to_fit();
+  CHECK(head.method_head == false);
+  CHECK(head.framing == BodyFraming::content_length);
+
+  // The same bytes at a new address: every span resolves against the new copy.
+  const std::string moved = text;
+  CHECK(head.method.in(moved) == "POST");
+  CHECK(head.target.in(moved) == "http://Login.Live.com:8080/ppsecure/post.srf?x=1");
+  CHECK(head.target_path.in(moved) == "/ppsecure/post.srf?x=1");
+  CHECK(head.host.in(moved) == "login.live.com:8080");
+  const auto authority = head.target_authority(moved);
+  CHECK(authority.host == "Login.Live.com");
+  CHECK(authority.port == 8080);
+  CHECK(authority.host.data() == moved.data() + head.authority_host.pos);
+
+  // A different head in the same place resolves to different bytes: spans carry no content.
+  std::string overwritten = text;
+  overwritten.replace(0, 4, "PUT ");
+  CHECK(head.method.in(overwritten) == "PUT ");
 }
