@@ -1,6 +1,21 @@
 #include "policy/rewrite.hpp"
 
+#include <cstdlib>
+#include <tuple>
+
 namespace trproxy::policy {
+
+// rewrite_head emits at most: 3 pieces for the request line (prefix, "/", path), one kept run
+// before each of the at most max_removable_lines dropped lines, then the kept run before the
+// closing CRLF, the inserted block and the closing CRLF. The scanner refuses a head with more
+// removable lines (too_many_removable_fields), so RequestHead::removable bounds the loop.
+static_assert(std::tuple_size_v<decltype(RequestHead::removable)> == max_removable_lines);
+static_assert(HeadPieces::capacity >= 3 + max_removable_lines + 3);
+
+void HeadPieces::push(std::string_view part) {
+  if (count == capacity) [[unlikely]] std::abort();
+  parts[count++] = part;
+}
 
 std::size_t HeadPieces::total_size() const {
   std::size_t total = 0;
@@ -19,14 +34,14 @@ std::size_t count_tenant_restriction_lines(const RequestHead& head) {
 HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const RewriteEdits& edits) {
   HeadPieces out;
   auto emit = [&](std::size_t from, std::size_t to) {
-    if (to > from) out.parts[out.count++] = buffer.substr(from, to - from);
+    if (to > from) out.push(buffer.substr(from, to - from));
   };
   std::size_t cursor = head.begin;
   if (edits.origin_form && head.form == TargetForm::absolute) {
     const auto path = head.target_path.in(buffer);
     emit(cursor, head.target.pos);
-    if (path.empty() || path.front() != '/') out.parts[out.count++] = "/";
-    if (!path.empty()) out.parts[out.count++] = path;
+    if (path.empty() || path.front() != '/') out.push("/");
+    if (!path.empty()) out.push(path);
     cursor = head.target.pos + head.target.len;
   }
   for (std::size_t i = 0; i < head.removable_count; ++i) {
@@ -40,7 +55,7 @@ HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const 
   // The closing CRLF stays last; inserted lines go right before it.
   const std::size_t final_crlf = head.end - 2;
   emit(cursor, final_crlf);
-  if (!edits.inserted.empty()) out.parts[out.count++] = edits.inserted;
+  if (!edits.inserted.empty()) out.push(edits.inserted);
   emit(final_crlf, head.end);
   return out;
 }

@@ -19,10 +19,23 @@ struct RewriteEdits {
   std::string_view inserted;             // header lines to add, each ending in CRLF
 };
 
+// The most pieces rewrite_head can emit, by where they come from.
+// Request line: the bytes before an absolute target, a "/" and the target's path.
+inline constexpr std::size_t request_line_pieces = 3;
+// One run of kept bytes before each dropped field line.
+inline constexpr std::size_t pieces_per_removable_line = 1;
+// The kept bytes after the last dropped line, the inserted block, the closing CRLF.
+inline constexpr std::size_t closing_pieces = 3;
+
 struct HeadPieces {
-  static constexpr std::size_t capacity = max_removable_lines + 6;
+  static constexpr std::size_t capacity =
+      request_line_pieces + pieces_per_removable_line * max_removable_lines + closing_pieces;
   std::array<std::string_view, capacity> parts{};
   std::size_t count = 0;
+
+  // Appends one piece. rewrite_head never emits more than `capacity` (see the static_assert
+  // in rewrite.cpp); overflowing would corrupt memory, so it aborts instead.
+  void push(std::string_view part);
 
   [[nodiscard]] std::size_t total_size() const;
   [[nodiscard]] const std::string_view* begin() const { return parts.data(); }

@@ -92,3 +92,25 @@ TEST_CASE("leading empty lines are not forwarded") {
   const std::string text = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
   CHECK(flatten(rewrite_head(text, scan_ok(text), RewriteEdits{})) == "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
 }
+
+TEST_CASE("the worst-case head fills HeadPieces exactly") {
+  // Absolute target with a query-only path (prefix, "/", "?q"), every removable line dropped
+  // with a kept line before it, a kept line at the end and an inserted block.
+  std::string text = "GET http://example.com?q HTTP/1.1\r\nHost: example.com\r\n";
+  for (std::size_t i = 0; i < max_removable_lines; ++i) {
+    text += i % 2 == 0 ? "Restrict-Access-Context: x\r\n" : "Proxy-Connection: close\r\n";
+    text += "X-Kept: " + std::to_string(i) + "\r\n";
+  }
+  text += "\r\n";
+  RequestScanner scanner(ScanLimits{64 * 1024, 4 * max_removable_lines});
+  RequestHead head;
+  REQUIRE(scanner.scan(text, head) == ScanStatus::complete);
+  REQUIRE(head.removable_count == max_removable_lines);
+  const auto pieces = rewrite_head(text, head, RewriteEdits{true, true, true, "X-Ours: 1\r\n"});
+  CHECK(pieces.count == HeadPieces::capacity);
+  const auto out = flatten(pieces);
+  CHECK(out.starts_with("GET /?q HTTP/1.1\r\nHost: example.com\r\nX-Kept: 0\r\n"));
+  CHECK(out.ends_with("X-Kept: 63\r\nX-Ours: 1\r\n\r\n"));
+  CHECK(out.find("Restrict-Access") == std::string::npos);
+  CHECK(out.find("Proxy-Connection") == std::string::npos);
+}
