@@ -10,6 +10,8 @@
 // Everything ambiguous is refused; see HeadError. Offsets are relative to the start of the
 // buffer handed to scan(), which must hold the message from its first byte.
 
+#include "policy/authority.hpp"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -62,15 +64,6 @@ struct LineSpan {
 };
 
 inline constexpr std::size_t max_removable_lines = 64;
-
-struct Authority {
-  std::string_view host;  // without brackets for IPv6 literals
-  std::uint16_t port = 0;
-  bool ip_literal_v6 = false;
-};
-
-// "host", "host:port", "[v6]:port". Rejects userinfo, empty hosts, bad ports.
-std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port, bool port_required);
 
 struct ScanLimits {
   std::size_t max_head_bytes = 64 * 1024;

@@ -298,17 +298,6 @@ TEST_CASE("response heads: status and framing") {
   CHECK(bad.scan("HTTP/1.1 2x0 OK\r\n\r\n", false, head) == ScanStatus::error);
 }
 
-TEST_CASE("authority parsing") {
-  CHECK(parse_authority("a.example:443", 80, true)->port == 443);
-  CHECK(parse_authority("a.example", 80, false)->port == 80);
-  CHECK_FALSE(parse_authority("a.example", 80, true));
-  CHECK_FALSE(parse_authority("a.example:", 80, false));
-  CHECK_FALSE(parse_authority(":443", 80, false));
-  CHECK_FALSE(parse_authority("[::1", 80, false));
-  CHECK_FALSE(parse_authority("[zz::1]:1", 80, false));
-  CHECK(parse_authority("[::1]", 80, false)->host == "::1");
-}
-
 TEST_CASE("method flags are exact-case") {
   CHECK(scan("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
   CHECK_FALSE(scan("head / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);

@@ -1,0 +1,83 @@
+#include "policy/authority.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+using namespace trproxy::policy;
+
+TEST_CASE("authority parsing") {
+  CHECK(parse_authority("a.example:443", 80, true)->port == 443);
+  CHECK(parse_authority("a.example", 80, false)->port == 80);
+  CHECK_FALSE(parse_authority("a.example", 80, true));
+  CHECK_FALSE(parse_authority("a.example:", 80, false));
+  CHECK_FALSE(parse_authority(":443", 80, false));
+  CHECK_FALSE(parse_authority("[::1", 80, false));
+  CHECK_FALSE(parse_authority("[zz::1]:1", 80, false));
+  CHECK(parse_authority("[::1]", 80, false)->host == "::1");
+}
+
+TEST_CASE("same_host: case-insensitive, one trailing dot ignored on either side") {
+  struct Row {
+    std::string_view a;
+    std::string_view b;
+    bool same;
+  };
+  const Row rows[] = {
+      {"login.microsoftonline.com", "login.microsoftonline.com", true},
+      {"LOGIN.MicrosoftOnline.com", "login.microsoftonline.com", true},
+      {"login.microsoftonline.com.", "login.microsoftonline.com", true},
+      {"login.microsoftonline.com", "LOGIN.microsoftonline.COM.", true},
+      {"login.live.com.", "login.live.com.", true},
+      {"login.live.com..", "login.live.com", false},  // only one dot is ignored
+      {"login.live.com", "login.live.co", false},
+      {"login.live.com", "xlogin.live.com", false},
+      {"sub.login.live.com", "login.live.com", false},  // no subdomain matching
+      {"login-live.com", "login_live.com", false},
+      {"[::1]", "::1", false},  // callers compare hosts, not authorities
+      {"::1", "::1", true},
+      {"", "", true},
+      {"a", "", false},
+      {"\xc3\x84", "\xc3\xa4", false},  // ASCII folding only
+      {"@", "`", false},                // 0x40 and 0x60 differ by the case bit but are not letters
+      {"[", "{", false},
+  };
+  for (const auto& row : rows) {
+    INFO(row.a << " vs " << row.b);
+    CHECK(same_host(row.a, row.b) == row.same);
+    CHECK(same_host(row.b, row.a) == row.same);
+  }
+}
+
+TEST_CASE("host_header_names: the Host field names the host, on an allowed port") {
+  struct Row {
+    std::string_view host_header;
+    std::string_view host;
+    std::uint16_t default_port;
+    std::uint16_t connect_port;
+    bool names;
+  };
+  const Row rows[] = {
+      {"login.microsoftonline.com", "login.microsoftonline.com", 443, 443, true},
+      {"LOGIN.microsoftonline.com.", "login.microsoftonline.com", 443, 443, true},
+      {"login.microsoftonline.com", "login.microsoftonline.com.", 443, 443, true},
+      {"login.microsoftonline.com:443", "login.microsoftonline.com", 443, 443, true},
+      {"login.microsoftonline.com:8443", "login.microsoftonline.com", 443, 8443, true},  // the CONNECT port
+      {"login.microsoftonline.com:443", "login.microsoftonline.com", 443, 8443, true},   // the default port
+      {"login.microsoftonline.com:8443", "login.microsoftonline.com", 443, 443, false},
+      {"login.microsoftonline.com:80", "login.microsoftonline.com", 443, 443, false},
+      {"login.live.com", "login.microsoftonline.com", 443, 443, false},
+      {"login.microsoftonline.com.evil", "login.microsoftonline.com", 443, 443, false},
+      {"[::1]:443", "::1", 443, 443, true},
+      {"[::1]", "::1", 443, 443, true},
+      {"user@login.live.com", "login.live.com", 443, 443, false},
+      {"login.live.com:", "login.live.com", 443, 443, false},
+      {"login.live.com:0443x", "login.live.com", 443, 443, false},
+      {"", "login.live.com", 443, 443, false},
+  };
+  for (const auto& row : rows) {
+    INFO(row.host_header << " names " << row.host << " (" << row.default_port << ", " << row.connect_port << ")");
+    CHECK(host_header_names(row.host_header, row.host, row.default_port, row.connect_port) == row.names);
+  }
+}
