@@ -1,6 +1,6 @@
 #include "policy/authority.hpp"
 
-#include "policy/http_head.hpp"
+#include "policy/http_chars.hpp"
 
 #include <array>
 
@@ -35,7 +35,7 @@ std::optional<Authority> parse_authority(std::string_view text, std::uint16_t de
     out.host = text.substr(1, close - 1);
     out.ip_literal_v6 = true;
     for (char c : out.host) {
-      const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+      const bool ok = chars::hex_value(c) >= 0 || c == ':' || c == '.';
       if (!ok) return std::nullopt;
     }
     const auto rest = text.substr(close + 1);
@@ -59,17 +59,10 @@ std::optional<Authority> parse_authority(std::string_view text, std::uint16_t de
   // '@' (userinfo) and anything that is not a printable ASCII byte are refused here;
   // the host classifier refuses the remaining non-hostname characters.
   bool host_ok = true;
-  for (char c : out.host) host_ok &= authority_host_table[static_cast<unsigned char>(c)];
+  for (char c : out.host) host_ok &= authority_host_table[chars::u8(c)];
   if (!host_ok) return std::nullopt;
   if (has_port) {
-    if (port_text.empty() || port_text.size() > 5) return std::nullopt;
-    unsigned port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (port == 0 || port > 65535) return std::nullopt;
-    out.port = static_cast<std::uint16_t>(port);
+    if (!chars::parse_port(port_text, out.port)) return std::nullopt;
   } else {
     if (port_required) return std::nullopt;
     out.port = default_port;
@@ -78,7 +71,7 @@ std::optional<Authority> parse_authority(std::string_view text, std::uint16_t de
 }
 
 bool same_host(std::string_view a, std::string_view b) {
-  return detail::iequals(without_trailing_dot(a), without_trailing_dot(b));
+  return chars::iequals(without_trailing_dot(a), without_trailing_dot(b));
 }
 
 bool host_header_names(std::string_view host_header, std::string_view host, std::uint16_t default_port,

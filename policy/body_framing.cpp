@@ -1,5 +1,8 @@
 #include "policy/body_framing.hpp"
 
+#include "policy/http_chars.hpp"
+#include "policy/http_field.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -8,13 +11,6 @@ namespace {
 
 constexpr unsigned max_chunk_size_digits = 15;  // 2^60: far beyond any real body, no overflow
 constexpr std::size_t max_extension_bytes = 4096;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_extension_byte(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -80,7 +76,7 @@ BodyProgress BodyTracker::feed(std::string_view data) {
       }
       case State::size_first_digit:
       case State::size_digits: {
-        const int digit = hex_value(c);
+        const int digit = chars::hex_value(c);
         if (digit >= 0) {
           if (++size_digits_ > max_chunk_size_digits) return fail(BodyError::bad_chunk_size, pos);
           remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(digit);

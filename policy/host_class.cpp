@@ -1,25 +1,13 @@
 #include "policy/host_class.hpp"
 
+#include "policy/http_chars.hpp"
+
 #include <algorithm>
 
 namespace trproxy::policy {
 namespace {
 
 constexpr std::size_t max_host_length = 253;
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_normalised(std::string_view candidate, const std::string& normalised) {
-  if (candidate.size() != normalised.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < candidate.size(); ++i) {
-    if (lower(candidate[i]) != normalised[i]) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -78,7 +66,7 @@ HostClass HostClassifier::classify(std::string_view host) const {
     return HostClass::invalid;
   }
   for (const auto& [name, host_class] : hosts_) {
-    if (equals_normalised(host, name)) {
+    if (chars::iequals(host, name)) {  // `name` is normalised (lower case, no trailing dot)
       return host_class;
     }
   }

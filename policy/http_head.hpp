@@ -140,53 +140,56 @@ struct ResponseHead {
   bool keep_alive = true;
 };
 
-// Reads one request head from a buffer that grows between calls. It remembers how far it has
-// looked for the closing empty line, so a head trickling in byte by byte costs O(n), not O(n²).
-class RequestScanner {
+namespace detail {
+// What both scanners keep between calls on a buffer that grows, and the bookkeeping at the
+// start of each call. It remembers how far it has looked for the closing empty line, so a head
+// trickling in byte by byte costs O(n), not O(n²).
+class IncrementalScan {
  public:
-  explicit RequestScanner(ScanLimits limits = {}) : limits_(limits) {}
-
-  ScanStatus scan(std::string_view buffer, RequestHead& head);
   [[nodiscard]] HeadError error() const { return error_; }
   void reset() {
     searched_ = 0;
     error_ = HeadError::none;
   }
 
- private:
+ protected:
+  explicit IncrementalScan(ScanLimits limits) : limits_(limits) {}
+
+  // Truncates `b` to the head size limit. False when this call cannot complete a head: the
+  // scan has failed already (error() is set) or no byte since the last call could end it.
+  bool worth_scanning(std::string_view& b);
+  ScanStatus fail(HeadError error) {
+    error_ = error;
+    return ScanStatus::error;
+  }
+  // The result of a step that did not complete: an incomplete head waits for more bytes
+  // unless it already fills the size limit.
+  ScanStatus unfinished(std::string_view b, ScanStatus status) {
+    if (status != ScanStatus::need_more) return status;
+    return b.size() >= limits_.max_head_bytes ? fail(HeadError::head_too_large) : ScanStatus::need_more;
+  }
+
   ScanLimits limits_;
   std::size_t searched_ = 0;
   HeadError error_ = HeadError::none;
 };
+}  // namespace detail
 
-class ResponseScanner {
+// Reads one request head from a buffer that grows between calls.
+class RequestScanner : public detail::IncrementalScan {
  public:
-  explicit ResponseScanner(ScanLimits limits = {}) : limits_(limits) {}
+  explicit RequestScanner(ScanLimits limits = {}) : IncrementalScan(limits) {}
+
+  ScanStatus scan(std::string_view buffer, RequestHead& head);
+};
+
+// Reads one response head from a buffer that grows between calls.
+class ResponseScanner : public detail::IncrementalScan {
+ public:
+  explicit ResponseScanner(ScanLimits limits = {}) : IncrementalScan(limits) {}
 
   // request_was_head: a response to HEAD carries no body whatever its fields say.
   ScanStatus scan(std::string_view buffer, bool request_was_head, ResponseHead& head);
-  [[nodiscard]] HeadError error() const { return error_; }
-  void reset() {
-    searched_ = 0;
-    error_ = HeadError::none;
-  }
-
- private:
-  ScanLimits limits_;
-  std::size_t searched_ = 0;
-  HeadError error_ = HeadError::none;
 };
-
-namespace detail {
-// One field line starting at `pos` (validated, CRLF-terminated). Shared with chunked trailers.
-struct FieldLine {
-  std::string_view name;
-  std::string_view value;  // OWS trimmed
-  std::size_t end = 0;     // one past LF
-};
-// Returns need_more when the line is incomplete, error with `error` set when it is malformed.
-ScanStatus scan_field_line(std::string_view buffer, std::size_t pos, FieldLine& line, HeadError& error);
-bool iequals(std::string_view a, std::string_view b);
-}  // namespace detail
 
 }  // namespace trproxy::policy
