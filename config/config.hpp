@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <array>
 #include <map>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,7 +69,30 @@ struct Limits {
   std::chrono::milliseconds upstream_response_timeout{60'000};
   std::chrono::milliseconds tunnel_idle_timeout{600'000};
   std::chrono::milliseconds shutdown_grace{20'000};
+  // After SIGTERM, keep accepting this long while /readyz says 503, so load balancers notice.
+  std::chrono::milliseconds drain_delay{0};
 };
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  [[nodiscard]] bool contains(std::uint16_t port) const { return port >= first && port <= last; }
+};
+
+// Where the proxy may connect on a client's behalf (DESIGN.md, "Egress rules").
+struct EgressRules {
+  std::vector<PortRange> connect_ports;  // CONNECT
+  std::vector<PortRange> forward_ports;  // absolute-form plain HTTP
+  std::vector<Cidr> deny;                // destination addresses never connected to
+};
+
+// Loopback, link-local (incl. 169.254.169.254), unspecified, multicast and the cloud metadata
+// addresses that sit outside those ranges: the proxy is not a way into its own network.
+// IPv4 prefixes also match IPv4-mapped IPv6 destinations (addresses are kept in mapped form).
+inline constexpr std::array<std::string_view, 11> default_egress_deny() {
+  return {"127.0.0.0/8", "::1/128",     "169.254.0.0/16",     "fe80::/10",         "0.0.0.0/8",         "::/128",
+          "224.0.0.0/4", "ff00::/8",    "255.255.255.255/32", "fd00:ec2::254/128", "100.100.100.200/32"};
+}
 
 struct AdminConfig {
   std::optional<Endpoint> listen;  // disabled when empty
@@ -93,6 +118,7 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   Limits limits;
+  EgressRules egress;
 };
 
 // The two hosts Microsoft says must never be intercepted (device auth uses client certificates).

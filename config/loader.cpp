@@ -132,8 +132,9 @@ std::vector<std::string> host_list(const YAML::Node& node, const std::string& pa
   return out;
 }
 
-Endpoint ip_endpoint(const std::string& text, const std::string& path) {
-  const auto endpoint = parse_endpoint(text);
+// Listeners may use port 0 (the OS picks one, logged at start): tests bind that way.
+Endpoint ip_endpoint(const std::string& text, const std::string& path, bool allow_port_zero = false) {
+  const auto endpoint = parse_endpoint(text, allow_port_zero);
   if (!endpoint || !parse_ip(endpoint->host)) {
     fail_value(path, text, "is not an IP address and port (e.g. 127.0.0.1:3128 or [::1]:3128)");
   }
@@ -164,26 +165,61 @@ void load_listen(const YAML::Node& node, Config& config) {
       fail("listen", "expected at least one address");
     }
     for (std::size_t i = 0; i < values.size(); ++i) {
-      config.listen.push_back(ip_endpoint(values[i], "listen[" + std::to_string(i) + "]"));
+      config.listen.push_back(ip_endpoint(values[i], "listen[" + std::to_string(i) + "]", true));
     }
   } else {
-    config.listen.push_back(ip_endpoint(scalar(node, "listen"), "listen"));
+    config.listen.push_back(ip_endpoint(scalar(node, "listen"), "listen", true));
   }
+}
+
+std::vector<Cidr> cidr_list(const YAML::Node& node, const std::string& path) {
+  std::vector<Cidr> out;
+  const auto values = string_list(node, path);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto cidr = parse_cidr(values[i]);
+    if (!cidr) {
+      fail_value(path + "[" + std::to_string(i) + "]", values[i],
+                 "is not an address prefix (e.g. 10.0.0.0/8 or fc00::/7)");
+    }
+    out.push_back(*cidr);
+  }
+  return out;
 }
 
 void load_clients(const YAML::Node& node, Config& config) {
   expect_map(node, "clients", {"allow"});
   if (const auto allow = node["allow"]) {
-    config.clients_allow.clear();
-    const auto values = string_list(allow, "clients.allow");
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const auto cidr = parse_cidr(values[i]);
-      if (!cidr) {
-        fail_value("clients.allow[" + std::to_string(i) + "]", values[i],
-                   "is not an address prefix (e.g. 10.0.0.0/8 or fc00::/7)");
-      }
-      config.clients_allow.push_back(*cidr);
+    config.clients_allow = cidr_list(allow, "clients.allow");
+  }
+}
+
+// "443" or "8000-8999".
+std::vector<PortRange> port_list(const YAML::Node& node, const std::string& path) {
+  std::vector<PortRange> out;
+  const auto values = string_list(node, path);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& text = values[i];
+    const auto dash = text.find('-');
+    const auto first = parse_port(std::string_view(text).substr(0, dash));
+    const auto last = dash == std::string::npos ? first : parse_port(std::string_view(text).substr(dash + 1));
+    if (!first || !last || *last < *first) {
+      fail_value(path + "[" + std::to_string(i) + "]", text, "is not a port or a port range (e.g. 443 or 8000-8999)");
     }
+    out.push_back(PortRange{*first, *last});
+  }
+  return out;
+}
+
+void load_egress(const YAML::Node& node, Config& config) {
+  expect_map(node, "egress", {"connect_ports", "forward_ports", "deny"});
+  if (const auto v = node["connect_ports"]) {
+    config.egress.connect_ports = port_list(v, "egress.connect_ports");
+  }
+  if (const auto v = node["forward_ports"]) {
+    config.egress.forward_ports = port_list(v, "egress.forward_ports");
+  }
+  if (const auto v = node["deny"]) {
+    config.egress.deny = cidr_list(v, "egress.deny");
   }
 }
 
@@ -322,7 +358,7 @@ void load_admin(const YAML::Node& node, Config& config) {
   expect_map(node, "admin", {"listen"});
   if (const auto listen = node["listen"]) {
     const auto text = scalar(listen, "admin.listen");
-    config.admin.listen = text.empty() ? std::nullopt : std::optional(ip_endpoint(text, "admin.listen"));
+    config.admin.listen = text.empty() ? std::nullopt : std::optional(ip_endpoint(text, "admin.listen", true));
   }
 }
 
@@ -349,7 +385,7 @@ void load_log(const YAML::Node& node, const std::filesystem::path& base, Config&
 void load_limits(const YAML::Node& node, Config& config) {
   expect_map(node, "limits",
              {"max_head_bytes", "max_header_fields", "max_connections", "head_timeout", "idle_timeout",
-              "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace"});
+              "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace", "drain_delay"});
   auto& limits = config.limits;
   if (const auto v = node["max_head_bytes"]) {
     limits.max_head_bytes = whole_number(v, "limits.max_head_bytes", 4096, 1024 * 1024);
@@ -365,7 +401,8 @@ void load_limits(const YAML::Node& node, Config& config) {
       {"idle_timeout", &limits.idle_timeout},
       {"upstream_response_timeout", &limits.upstream_response_timeout},
       {"tunnel_idle_timeout", &limits.tunnel_idle_timeout},
-      {"shutdown_grace", &limits.shutdown_grace}};
+      {"shutdown_grace", &limits.shutdown_grace},
+      {"drain_delay", &limits.drain_delay}};
   for (const auto& [key, target] : timeouts) {
     if (const auto v = node[key]) {
       *target = duration(v, std::string("limits.") + key);
@@ -387,6 +424,11 @@ Config defaults(const std::filesystem::path& base) {
   tr.msa_hosts = {"login.live.com"};
   tr.exclude = documented_exclusions();
   config.admin.listen = Endpoint{"127.0.0.1", 9090};
+  config.egress.connect_ports = {PortRange{443, 443}};
+  config.egress.forward_ports = {PortRange{80, 80}};
+  for (const auto prefix : default_egress_deny()) {
+    config.egress.deny.push_back(*parse_cidr(prefix));
+  }
   return config;
 }
 
@@ -396,7 +438,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   expect_map(root, "",
              {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
-              "limits"});
+              "limits", "egress"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -425,6 +467,9 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   if (const auto v = root["limits"]) {
     load_limits(v, config);
+  }
+  if (const auto v = root["egress"]) {
+    load_egress(v, config);
   }
   return config;
 }

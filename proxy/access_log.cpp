@@ -5,6 +5,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <utility>
+
 namespace trproxy::proxy {
 
 std::string_view loggable_path(std::string_view target) {
@@ -13,6 +16,31 @@ std::string_view loggable_path(std::string_view target) {
     target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
   }
   return target.substr(0, target.find_first_of("?#"));
+}
+
+std::string logfmt_value(std::string_view value) {
+  if (value.empty()) return "-";
+  const bool bare = std::none_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f || c == '"' || c == '=' || c == '\\';
+  });
+  if (bare) return std::string(value);
+  std::string out = "\"";
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
 }
 
 AccessLog::AccessLog(const std::string& destination) {
@@ -40,10 +68,14 @@ void AccessLog::flush() {
 void AccessLog::write(const AccessRecord& r) {
   if (!logger_) return;
   const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count() / 1000.0;
-  logger_->info("client={} action={} method={} host={} path={} status={} bytes_in={} bytes_out={} duration_ms={:.1f}",
-                r.client, to_string(r.action), r.method.empty() ? "-" : r.method, r.host.empty() ? "-" : r.host,
-                r.target.empty() ? "-" : loggable_path(r.target), r.status, r.bytes_from_client, r.bytes_to_client,
-                ms);
+  std::string extra;
+  for (const auto& [key, value] : {std::pair{" sni=", r.sni}, {" upstream=", r.upstream}, {" reason=", r.reason}}) {
+    if (!value.empty()) extra += key + logfmt_value(value);
+  }
+  logger_->info("client={} action={} method={} host={} path={} status={} bytes_in={} bytes_out={} duration_ms={:.1f}{}",
+                r.client, to_string(r.action), logfmt_value(r.method), logfmt_value(r.host),
+                logfmt_value(r.target.empty() ? std::string_view{} : loggable_path(r.target)), r.status,
+                r.bytes_from_client, r.bytes_to_client, ms, extra);
 }
 
 }  // namespace trproxy::proxy

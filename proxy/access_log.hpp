@@ -26,7 +26,14 @@ struct AccessRecord {
   std::uint64_t bytes_from_client = 0;
   std::uint64_t bytes_to_client = 0;
   std::chrono::steady_clock::duration duration{};
+  std::string_view sni;       // the ClientHello's server name, when it differs from host
+  std::string_view upstream;  // the address connected to
+  std::string_view reason;    // why the proxy refused or closed
 };
+
+// A logfmt value: bare when it has no space, quote, '=' or control byte, else quoted with \"
+// and \\ escapes (control bytes as \xNN).
+std::string logfmt_value(std::string_view value);
 
 // The path of a request target without query string or fragment, and without scheme/authority
 // for absolute-form targets.

@@ -55,7 +55,7 @@ net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(8 * 1024);
-    stream.expires_after(10s);
+    stream.expires_after(std::chrono::seconds(10));
     auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_ec) break;
     auto response = route(parser.get(), state, local_host);

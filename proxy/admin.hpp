@@ -3,6 +3,7 @@
 // io_context and thread so proxy load cannot starve health checks.
 
 #include "proxy/io.hpp"
+#include "proxy/services.hpp"
 
 #include <functional>
 

@@ -14,6 +14,20 @@
 
 namespace trproxy::proxy {
 
+// What the exchange needs of the request head, copied out of it before the first consume():
+// nothing here points into a buffer that the exchange itself moves on.
+struct ExchangeRequest {
+  std::uint32_t head_end = 0;
+  bool method_head = false;
+  policy::BodyFraming framing = policy::BodyFraming::none;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;
+
+  static ExchangeRequest of(const policy::RequestHead& head) {
+    return {head.end, head.method_head, head.framing, head.content_length, head.keep_alive};
+  }
+};
+
 struct ExchangeResult {
   int status = 0;  // the upstream's final status, or our own error status
   std::uint64_t bytes_from_client = 0;
@@ -25,25 +39,13 @@ struct ExchangeResult {
 
 namespace detail {
 
-inline constexpr std::size_t io_chunk = 16 * 1024;
-
-// Room to read into without exceeding the buffer's bound (0 means the bound is reached).
-inline std::size_t read_room(const beast::flat_buffer& buffer) {
-  return std::min(io_chunk, buffer.max_size() - buffer.size());
-}
-
-inline std::string_view view_of(const beast::flat_buffer& buffer) {
-  const auto data = buffer.data();
-  return {static_cast<const char*>(data.data()), data.size()};
-}
-
 template <class Client, class Upstream>
 struct Exchange {
   Client& client;
   beast::flat_buffer& client_buffer;
   Upstream& upstream;
   beast::flat_buffer& upstream_buffer;
-  const policy::RequestHead& head;
+  ExchangeRequest request;
   const config::Limits& limits;
   Metrics& metrics;
   ExchangeResult result;
@@ -51,7 +53,6 @@ struct Exchange {
   bool request_failed = false;
   bool response_done = false;
   bool response_started = false;  // bytes of the upstream response reached the client
-  bool upstream_closed_after = false;
 
   void close_both() {
     error_code ignored;
@@ -67,7 +68,7 @@ struct Exchange {
     result.upstream_reusable = false;
     if (!response_started) {
       metrics.refused(status);
-      set_timeout(client, limits.head_timeout);
+      expire_after(client, limits.head_timeout);
       co_await write_text(client, error_response(status, reason));
     }
   }
@@ -75,13 +76,13 @@ struct Exchange {
 
 template <class Client, class Upstream>
 net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
-  policy::BodyTracker tracker(x.head.framing, x.head.content_length);
+  policy::BodyTracker tracker(x.request.framing, x.request.content_length);
   for (;;) {
     const auto view = view_of(x.client_buffer);
     if (!view.empty()) {
       const auto progress = tracker.feed(view);
       if (progress.consumed > 0) {
-        set_timeout(x.upstream, x.limits.idle_timeout);
+        expire_after(x.upstream, x.limits.idle_timeout);
         auto [ec, n] = co_await net::async_write(x.upstream, net::buffer(view.data(), progress.consumed), use_tuple);
         if (ec) {
           x.request_failed = true;
@@ -106,7 +107,7 @@ net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
       }
     }
     if (x.response_done) co_return;
-    set_timeout(x.client, x.limits.idle_timeout);
+    expire_after(x.client, x.limits.idle_timeout);
     auto [ec, n] = co_await x.client.async_read_some(x.client_buffer.prepare(read_room(x.client_buffer)), use_tuple);
     x.client_buffer.commit(n);
     if (ec && n == 0) {
@@ -124,10 +125,10 @@ template <class Client, class Upstream>
 net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::steady_clock::time_point sent_at) {
   policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
   policy::ResponseHead response;
-  const bool head_request = x.head.method == "HEAD";
+  const bool head_request = x.request.method_head;
   bool first_head = true;
   for (;;) {
-    set_timeout(x.upstream, x.limits.upstream_response_timeout);
+    expire_after(x.upstream, x.limits.upstream_response_timeout);
     for (;;) {
       const auto status = scanner.scan(view_of(x.upstream_buffer), head_request, response);
       if (status == policy::ScanStatus::complete) break;
@@ -162,7 +163,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       x.close_both();
       co_return;
     }
-    set_timeout(x.client, x.limits.idle_timeout);
+    expire_after(x.client, x.limits.idle_timeout);
     auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), response.end),
                                              use_tuple);
     x.response_started = true;
@@ -185,7 +186,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     if (!view.empty()) {
       const auto progress = tracker.feed(view);
       if (progress.consumed > 0) {
-        set_timeout(x.client, x.limits.idle_timeout);
+        expire_after(x.client, x.limits.idle_timeout);
         auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
         x.result.bytes_to_client += n;
         if (ec) {
@@ -202,7 +203,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
         co_return;
       }
     }
-    set_timeout(x.upstream, x.limits.idle_timeout);
+    expire_after(x.upstream, x.limits.idle_timeout);
     auto [ec, n] =
         co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
     x.upstream_buffer.commit(n);
@@ -218,9 +219,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     }
   }
   x.response_done = true;
-  const bool body_complete = x.request_body_done || x.head.framing == policy::BodyFraming::none;
+  const bool body_complete = x.request_body_done || x.request.framing == policy::BodyFraming::none;
   x.result.upstream_reusable = response.keep_alive && !ended_by_close && x.upstream_buffer.size() == 0 && body_complete;
-  x.result.client_reusable = x.head.keep_alive && !ended_by_close && body_complete;
+  x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
   if (!body_complete) {
     // The upstream answered before the request body was complete: stop reading it.
     error_code ignored;
@@ -232,25 +233,26 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
 
 template <class Client, class Upstream>
 net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& client_buffer,
-                                        const policy::RequestHead& head, const policy::HeadPieces& pieces,
+                                        const ExchangeRequest request, const policy::HeadPieces& pieces,
                                         Upstream& upstream, beast::flat_buffer& upstream_buffer,
                                         const config::Limits& limits, Metrics& metrics) {
   using namespace net::experimental::awaitable_operators;
-  detail::Exchange<Client, Upstream> x{client, client_buffer, upstream, upstream_buffer, head, limits, metrics, {}};
+  detail::Exchange<Client, Upstream> x{client, client_buffer, upstream, upstream_buffer, request, limits, metrics, {}};
 
   std::array<net::const_buffer, policy::HeadPieces::capacity> buffers;
   for (std::size_t i = 0; i < pieces.count; ++i) buffers[i] = net::buffer(pieces.parts[i].data(), pieces.parts[i].size());
-  set_timeout(upstream, limits.upstream_response_timeout);
+  expire_after(upstream, limits.upstream_response_timeout);
   auto [ec, n] = co_await net::async_write(upstream, std::span(buffers.data(), pieces.count), use_tuple);
   if (ec) {
     co_await x.fail(502, "could not send the request upstream");
     x.close_both();
     co_return x.result;
   }
-  x.result.bytes_from_client += head.end;
-  client_buffer.consume(head.end);
+  // `pieces` point into client_buffer: it is consumed only once they are written.
+  x.result.bytes_from_client += request.head_end;
+  client_buffer.consume(request.head_end);
   const auto sent_at = std::chrono::steady_clock::now();
-  if (head.framing == policy::BodyFraming::none) {
+  if (request.framing == policy::BodyFraming::none) {
     x.request_body_done = true;
     co_await detail::pump_response(x, sent_at);
   } else {

@@ -1,5 +1,10 @@
-#include "config/syntax.hpp"
-#include "proxy/session.hpp"
+#include "proxy/intercept.hpp"
+
+#include "policy/request_decision.hpp"
+#include "policy/rewrite.hpp"
+#include "proxy/dial.hpp"
+#include "proxy/exchange.hpp"
+#include "proxy/head_reader.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,51 +15,10 @@ namespace {
 // read until close see a clean end of stream.
 template <class Stream>
 net::awaitable<void> close_tls(Stream& stream) {
-  set_timeout(stream, 1s);
+  expire_after(stream, std::chrono::seconds(1));
   co_await stream.async_shutdown(use_tuple);
   error_code ignored;
   beast::get_lowest_layer(stream).socket().close(ignored);
-}
-
-struct UpstreamFailureInfo {
-  int status;
-  std::string reason;
-};
-
-// Connects and TLS-verifies the real upstream for `host`.
-net::awaitable<std::optional<UpstreamFailureInfo>> open_upstream(std::optional<TlsStream>& upstream,
-                                                                 const std::string& host, std::uint16_t port,
-                                                                 ClientContext& context) {
-  auto& metrics = context.services.metrics;
-  const auto& config = context.config();
-  beast::tcp_stream tcp_stream(co_await net::this_coro::executor);
-  if (const auto ec = co_await connect_upstream(tcp_stream, config, host, port)) {
-    const bool timeout = ec == beast::error::timeout;
-    metrics.upstream_failure(timeout ? UpstreamFailure::timeout : UpstreamFailure::connect);
-    spdlog::warn("{} upstream {}:{}: {}", context.peer, host, port, ec.message());
-    co_return UpstreamFailureInfo{timeout ? 504 : 502,
-                                  timeout ? "upstream connect timed out" : "cannot connect to upstream"};
-  }
-  upstream.emplace(std::move(tcp_stream), context.runtime->upstream_tls->new_session(host).release());
-  set_timeout(*upstream, config.upstream.connect_timeout);
-  auto [ec] = co_await upstream->async_handshake(net::ssl::stream_base::client, use_tuple);
-  if (ec) {
-    const auto verify = tls::UpstreamTls::verify_failure(upstream->native_handle());
-    upstream.reset();
-    if (!verify.empty()) {
-      metrics.upstream_failure(UpstreamFailure::tls_verify);
-      spdlog::warn("{} upstream {}: certificate verification failed: {}", context.peer, host, verify);
-      co_return UpstreamFailureInfo{502, "upstream certificate verification failed: " + verify};
-    }
-    const bool timeout = ec == beast::error::timeout;
-    metrics.upstream_failure(timeout ? UpstreamFailure::timeout : UpstreamFailure::tls_other);
-    spdlog::warn("{} upstream {}: TLS handshake failed: {}", context.peer, host, ec.message());
-    co_return UpstreamFailureInfo{timeout ? 504 : 502,
-                                  timeout ? "upstream TLS handshake timed out" : "upstream TLS handshake failed"};
-  }
-  metrics.upstream_tls_handshakes.add();
-  if (SSL_session_reused(upstream->native_handle())) metrics.upstream_tls_resumptions.add();
-  co_return std::nullopt;
 }
 
 void count_rewrite(Metrics& metrics, policy::HostClass host_class, config::Mode mode) {
@@ -66,92 +30,122 @@ void count_rewrite(Metrics& metrics, policy::HostClass host_class, config::Mode 
   }
 }
 
+// The request loop over an established client TLS stream.
+net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsStream& client, beast::flat_buffer& buffer,
+                                       const policy::InterceptPlan& plan) {
+  auto& services = connection.services;
+  auto& metrics = services.metrics;
+  const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
+  std::optional<TlsStream> upstream;
+  const auto& first_limits = connection.config().limits;
+  beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);
+  policy::RequestHead head;
+  bool first = true;
+  for (;;) {
+    const auto& limits = connection.config().limits;
+    policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
+    const auto now = Clock::now();
+    const HeadDeadline deadline{now + (first ? limits.head_timeout : limits.idle_timeout), limits.head_timeout,
+                                first ? now + limits.head_timeout : Clock::time_point::max()};
+    first = false;
+    bool started = false;
+    RequestLog line;
+    line.action = policy::Action::intercept;
+    line.host = plan.host;
+    connection.tracked.idle = buffer.size() == 0;
+    if (connection.tracked.idle && connection.worker.registry().draining()) break;
+    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
+    connection.tracked.idle = false;
+    if (read == HeadRead::closed) break;
+    if (read == HeadRead::timed_out || read == HeadRead::invalid) {
+      const auto refusal =
+          read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::intercept)
+                                    : policy::Refusal{408, policy::Action::intercept, "request head not received in time"};
+      co_await refuse(client, connection, refusal, line);
+      break;
+    }
+    // Each request is decided with the configuration current now (DESIGN: per request).
+    const auto runtime = connection.worker.runtime();
+    const auto bytes = view_of(buffer);
+    line.method = head.method.in(bytes);
+    line.target = head.target.in(bytes);
+    auto decision = policy::plan_intercepted_request(*runtime->policy, head, bytes, channel);
+    if (const auto* refusal = std::get_if<policy::Refusal>(&decision)) {
+      co_await refuse(client, connection, *refusal, line);
+      break;
+    }
+    const auto& forward = std::get<policy::ForwardPlan>(decision);
+    if (!upstream) {
+      if (auto failure = co_await dial_tls(upstream, *runtime, services, {plan.host, plan.upstream_port})) {
+        failure->refusal.action = policy::Action::intercept;
+        co_await refuse(client, connection, failure->refusal, line);
+        break;
+      }
+      connection.tracked.upstream_fd = beast::get_lowest_layer(*upstream).socket().native_handle();
+      upstream_buffer.clear();
+    }
+    error_code ignored;
+    line.upstream = endpoint_string(beast::get_lowest_layer(*upstream).socket().remote_endpoint(ignored));
+    const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
+    metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
+    count_rewrite(metrics, plan.host_class, runtime->config().tenant_restrictions.mode);
+    metrics.connection(policy::Action::intercept);
+    const auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *upstream,
+                                          upstream_buffer, runtime->config().limits, metrics);
+    line.status = result.status;
+    line.bytes_in = result.bytes_from_client;
+    line.bytes_out = result.bytes_to_client;
+    line.reason = result.failure;
+    connection.log(line);
+    if (!result.upstream_reusable) {
+      upstream.reset();
+      connection.tracked.upstream_fd = -1;
+    }
+    if (!result.client_reusable || connection.worker.registry().draining() ||
+        !policy::still_intercepted(*connection.runtime().policy, channel)) {
+      break;
+    }
+  }
+  if (upstream) co_await close_tls(*upstream);
+}
+
 }  // namespace
 
-net::awaitable<void> run_intercept(beast::tcp_stream client_tcp, beast::flat_buffer buffer, std::string host,
-                                   policy::HostClass host_class, std::uint16_t port, ClientContext& context) {
-  auto& metrics = context.services.metrics;
-  const auto& config = context.config();
-  metrics.connection(Action::intercept);
+net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stream client_tcp,
+                                   beast::flat_buffer buffer, policy::InterceptPlan plan, RequestLog line) {
+  auto& services = connection.services;
+  auto& metrics = services.metrics;
+  const auto runtime = connection.worker.runtime();
+  line.action = policy::Action::intercept;
+  line.host = plan.host;
 
   tls::LeafPtr leaf;
   try {
-    leaf = context.runtime->leaves->get(host);
+    leaf = co_await services.minter.leaf_for(runtime->leaves, plan.host);
   } catch (const std::exception& error) {
-    spdlog::error("{} cannot mint a certificate for {}: {}; closing (fail closed)", context.peer, host, error.what());
+    spdlog::error("{} cannot mint a certificate for {}: {}; closing (fail closed)", connection.peer, plan.host,
+                  error.what());
+    line.reason = "cannot mint a certificate (fail closed)";
+    connection.log(line);
     co_return;
   }
-  TlsStream client(std::move(client_tcp),
-                   context.runtime->server_tls->new_session(*leaf, context.runtime->leaves->ca().cert()).release());
-  set_timeout(client, config.limits.head_timeout);
-  auto [handshake_ec, used] =
-      co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);
+  auto* ca_cert = runtime->leaves->ca().cert();
+  TlsStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert).release());
+  expire_after(client, runtime->config().limits.head_timeout);
+  auto [handshake_ec, used] = co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);
   if (handshake_ec) {
     metrics.tls_handshake_failures.add();
-    spdlog::info("{} TLS handshake for {} failed: {}; closing (fail closed)", context.peer, host,
+    spdlog::info("{} TLS handshake for {} failed: {}; closing (fail closed)", connection.peer, plan.host,
                  handshake_ec.message());
-    context.log(Action::intercept, "CONNECT", host, {}, 0, 0, 0, context.started);
+    line.reason = "client TLS handshake failed: " + handshake_ec.message();
+    connection.log(line);
     co_return;
   }
   buffer.consume(used);
   metrics.tls_handshakes.add();
   if (SSL_session_reused(client.native_handle())) metrics.tls_resumptions.add();
-
-  const auto inserted = context.policy().headers().inserted_block(host_class);
-  const policy::RewriteEdits edits{true, false, false, inserted};
-  policy::RequestScanner scanner(policy::ScanLimits{config.limits.max_head_bytes, config.limits.max_header_fields});
-  policy::RequestHead head;
-  std::optional<TlsStream> upstream;
-  beast::flat_buffer upstream_buffer(config.limits.max_head_bytes);
-  bool first = true;
-  for (;;) {
-    const auto request_started = std::chrono::steady_clock::now();
-    const auto read = co_await read_request_head(client, buffer, scanner, head, config.limits, first);
-    first = false;
-    if (read == HeadRead::closed) break;
-    auto refuse = [&](int status, std::string_view reason) -> net::awaitable<void> {
-      metrics.refused(status);
-      const auto response = error_response(status, reason);
-      set_timeout(client, config.limits.head_timeout);
-      co_await write_text(client, response);
-      context.log(Action::intercept, head.method, host, head.target, status, 0, response.size(), request_started);
-    };
-    if (read == HeadRead::invalid) {
-      co_await refuse(policy::http_status(scanner.error()), policy::describe(scanner.error()));
-      break;
-    }
-    const bool names_host = host_header_names(head.host, host, 443, port) &&
-                            (head.form == policy::TargetForm::origin ||
-                             (head.form == policy::TargetForm::absolute && head.https_scheme &&
-                              config::normalize_host(head.target_authority.host) == host));
-    if (head.form == policy::TargetForm::authority || head.form == policy::TargetForm::asterisk) {
-      co_await refuse(405, "method not allowed inside an intercepted connection");
-      break;
-    }
-    if (!names_host) {
-      co_await refuse(421, "this connection only serves " + host);
-      break;
-    }
-    if (!upstream) {
-      if (auto failure = co_await open_upstream(upstream, host, port, context)) {
-        co_await refuse(failure->status, failure->reason);
-        break;
-      }
-      upstream_buffer.clear();
-    }
-    const auto pieces = policy::rewrite_head(detail::view_of(buffer), head, edits);
-    metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
-    count_rewrite(metrics, host_class, context.policy().config().tenant_restrictions.mode);
-    const auto method = std::string(head.method);
-    const auto target = std::string(head.target);
-    const auto result = co_await exchange(client, buffer, head, pieces, *upstream, upstream_buffer, config.limits, metrics);
-    context.log(Action::intercept, method, host, target, result.status, result.bytes_from_client,
-                result.bytes_to_client, request_started);
-    if (!result.failure.empty()) spdlog::debug("{} {} {}: {}", context.peer, method, host, result.failure);
-    if (!result.upstream_reusable) upstream.reset();
-    if (!result.client_reusable || context.services.draining.load()) break;
-  }
-  if (upstream) co_await close_tls(*upstream);
+  expire_never(client);
+  co_await serve_intercepted(connection, client, buffer, plan);
   co_await close_tls(client);
 }
 

@@ -1,7 +1,5 @@
 #include "proxy/io.hpp"
 
-#include "config/syntax.hpp"
-
 namespace trproxy::proxy {
 
 std::string_view status_text(int status) {
@@ -11,6 +9,7 @@ std::string_view status_text(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 421: return "Misdirected Request";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
@@ -22,49 +21,42 @@ std::string_view status_text(int status) {
 }
 
 std::string error_response(int status, std::string_view reason) {
-  std::string body = std::to_string(status) + " " + std::string(status_text(status)) + ": " + std::string(reason) + "\n";
-  return "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) +
-         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body;
+  const auto code = std::to_string(status);
+  const auto text = std::string(status_text(status));
+  const auto body = code + " " + text + ": " + std::string(reason) + "\n";
+  return "HTTP/1.1 " + code + " " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body;
 }
 
-net::awaitable<std::pair<error_code, tcp::resolver::results_type>> resolve_upstream(const config::Config& config,
-                                                                                 std::string_view host,
-                                                                                 std::uint16_t port) {
-  auto executor = co_await net::this_coro::executor;
-  tcp::resolver resolver(executor);
-  const auto& overrides = config.upstream.resolve;
-  if (const auto it = overrides.find(config::normalize_host(host)); it != overrides.end()) {
-    auto [ec, results] = co_await resolver.async_resolve(it->second.host, std::to_string(it->second.port),
-                                                         tcp::resolver::numeric_host | tcp::resolver::numeric_service,
-                                                         use_tuple);
-    co_return std::pair{ec, results};
+config::IpAddress to_ip_address(const net::ip::address& address) {
+  config::IpAddress out;
+  if (address.is_v4()) {
+    out.bytes[10] = 0xff;
+    out.bytes[11] = 0xff;
+    const auto v4 = address.to_v4().to_bytes();
+    std::copy(v4.begin(), v4.end(), out.bytes.begin() + 12);
+  } else {
+    const auto v6 = address.to_v6().to_bytes();
+    std::copy(v6.begin(), v6.end(), out.bytes.begin());
   }
-  auto [ec, results] = co_await resolver.async_resolve(std::string(host), std::to_string(port),
-                                                       tcp::resolver::numeric_service, use_tuple);
-  co_return std::pair{ec, results};
+  return out;
 }
 
-net::awaitable<error_code> connect_upstream(beast::tcp_stream& stream, const config::Config& config,
-                                            std::string_view host, std::uint16_t port) {
-  stream.expires_after(config.upstream.connect_timeout);
-  auto [resolve_ec, endpoints] = co_await resolve_upstream(config, host, port);
-  if (resolve_ec) co_return resolve_ec;
-  auto [ec, endpoint] = co_await stream.async_connect(endpoints, use_tuple);
-  if (!ec) stream.socket().set_option(tcp::no_delay(true), ec);
-  co_return ec;
+net::ip::address to_asio_address(const config::IpAddress& address) {
+  net::ip::address_v6::bytes_type bytes;
+  std::copy(address.bytes.begin(), address.bytes.end(), bytes.begin());
+  const net::ip::address_v6 v6(bytes);
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6);
+  return v6;
 }
 
-std::string peer_string(const tcp::socket& socket) {
-  error_code ec;
-  const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
-  const auto address = endpoint.address();
+std::string endpoint_string(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_string() + ":" + std::to_string(endpoint.port());
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
   }
-  return address.is_v6() ? "[" + address.to_string() + "]:" + std::to_string(endpoint.port())
-                         : address.to_string() + ":" + std::to_string(endpoint.port());
+  const auto port = std::to_string(endpoint.port());
+  return address.is_v6() ? "[" + address.to_string() + "]:" + port : address.to_string() + ":" + port;
 }
 
 }  // namespace trproxy::proxy

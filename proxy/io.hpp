@@ -1,18 +1,14 @@
 #pragma once
-// Shared vocabulary of the proxy engine: Asio/Beast aliases, the process-wide services a
-// connection uses, and small I/O helpers. Every network co_await uses as_tuple: failures are
-// values on the data plane, never exceptions.
+// Shared vocabulary of the proxy engine: Asio/Beast aliases and small I/O helpers. Every
+// network co_await uses as_tuple: failures are values on the data plane, never exceptions.
 
-#include "proxy/access_log.hpp"
-#include "proxy/metrics.hpp"
-#include "proxy/runtime.hpp"
+#include "config/cidr.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -24,36 +20,20 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
-using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 using TlsStream = net::ssl::stream<beast::tcp_stream>;
 
-// Process-wide state every connection may touch. Outlives all connections.
-struct Services {
-  RuntimeHolder& runtime;
-  Metrics& metrics;
-  AccessLog& access_log;
-  std::atomic<bool>& draining;
-  std::uint16_t proxy_port;  // the first proxy listener's port, for PAC files
-};
-
 // A short plain-text error response that closes the connection.
 std::string error_response(int status, std::string_view reason);
 std::string_view status_text(int status);
 
-// Where to connect for host:port: the upstream.resolve override, or DNS.
-net::awaitable<std::pair<error_code, tcp::resolver::results_type>> resolve_upstream(const config::Config& config,
-                                                                                 std::string_view host,
-                                                                                 std::uint16_t port);
-
-// Connects with the configured timeout. A timeout yields beast::error::timeout.
-net::awaitable<error_code> connect_upstream(beast::tcp_stream& stream, const config::Config& config,
-                                            std::string_view host, std::uint16_t port);
-
-// "ip:port" of a socket's peer, for logs.
-std::string peer_string(const tcp::socket& socket);
+// "ip:port" of an endpoint, IPv4-mapped addresses shown as IPv4, IPv6 bracketed.
+std::string endpoint_string(const tcp::endpoint& endpoint);
+config::IpAddress to_ip_address(const net::ip::address& address);
+net::ip::address to_asio_address(const config::IpAddress& address);
 
 template <class Stream>
 net::awaitable<error_code> write_text(Stream& stream, std::string_view text) {
@@ -61,9 +41,30 @@ net::awaitable<error_code> write_text(Stream& stream, std::string_view text) {
   co_return ec;
 }
 
-inline void set_timeout(beast::tcp_stream& stream, std::chrono::milliseconds timeout) { stream.expires_after(timeout); }
-inline void set_timeout(TlsStream& stream, std::chrono::milliseconds timeout) {
-  beast::get_lowest_layer(stream).expires_after(timeout);
+// Beast's close-on-expiry timer where the stream has one (tcp_stream, TLS over it); a no-op for
+// in-memory test streams.
+template <class Stream>
+void expire_after(Stream& stream, std::chrono::milliseconds timeout) {
+  if constexpr (requires { beast::get_lowest_layer(stream).expires_after(timeout); }) {
+    beast::get_lowest_layer(stream).expires_after(timeout);
+  }
+}
+
+template <class Stream>
+void expire_never(Stream& stream) {
+  if constexpr (requires { beast::get_lowest_layer(stream).expires_never(); }) {
+    beast::get_lowest_layer(stream).expires_never();
+  }
+}
+
+// Bytes a flat_buffer holds, and room to read into without passing its bound (0: bound reached).
+inline constexpr std::size_t io_chunk = 16 * 1024;
+inline std::string_view view_of(const beast::flat_buffer& buffer) {
+  const auto data = buffer.data();
+  return {static_cast<const char*>(data.data()), data.size()};
+}
+inline std::size_t read_room(const beast::flat_buffer& buffer) {
+  return std::min(io_chunk, buffer.max_size() - buffer.size());
 }
 
 }  // namespace trproxy::proxy

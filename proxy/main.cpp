@@ -59,14 +59,15 @@ int run(const proxy::Command& command) {
   proxy::RuntimePtr runtime;
   try {
     auto config = config::load_config_file(command.config_path);
-    if (command.kind == Kind::check) {
-      const policy::Policy policy(std::move(config));
-      std::cout << policy::summarize(policy);
-      return exit_ok;
-    }
-    spdlog::set_level(static_cast<spdlog::level::level_enum>(config.log.level));
+    if (command.kind == Kind::run) spdlog::set_level(static_cast<spdlog::level::level_enum>(config.log.level));
+    // --check builds exactly what a start builds (the CA and key included), so it fails
+    // wherever a start would.
     runtime = proxy::build_runtime(std::move(config), nullptr);
     proxy::premint_sign_in_hosts(*runtime);
+    if (command.kind == Kind::check) {
+      std::cout << policy::summarize(*runtime->policy);
+      return exit_ok;
+    }
   } catch (const config::ConfigError& error) {
     std::cerr << "trproxy: " << error.what() << "\n";
     return exit_config;

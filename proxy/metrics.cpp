@@ -4,19 +4,6 @@
 
 namespace trproxy::proxy {
 
-const char* to_string(Action action) {
-  switch (action) {
-    case Action::intercept: return "intercept";
-    case Action::tunnel: return "tunnel";
-    case Action::block: return "block";
-    case Action::deny: return "deny";
-    case Action::forward: return "forward";
-    case Action::pac: return "pac";
-    case Action::count: break;
-  }
-  return "unknown";
-}
-
 void Metrics::observe_upstream_latency(double seconds) {
   std::size_t i = 0;
   while (i < latency_buckets.size() && seconds > latency_buckets[i]) ++i;
@@ -73,6 +60,11 @@ std::string Metrics::render(const BuildInfo& info) const {
   out << "trproxy_upstream_tls_handshakes_total " << upstream_tls_handshakes.get() << '\n';
   header("trproxy_upstream_tls_resumptions_total", "counter", "Upstream TLS handshakes that resumed a session.");
   out << "trproxy_upstream_tls_resumptions_total " << upstream_tls_resumptions.get() << '\n';
+  header("trproxy_egress_refused_total", "counter", "Destinations refused by the egress rules, by rule.");
+  for (std::size_t i = 0; i < egress_refused.size(); ++i) {
+    out << "trproxy_egress_refused_total{rule=\"" << policy::to_string(static_cast<policy::EgressRule>(i)) << "\"} "
+        << egress_refused[i].get() << '\n';
+  }
   header("trproxy_config_reloads_total", "counter", "Configuration reloads by result.");
   out << "trproxy_config_reloads_total{result=\"success\"} " << reloads_ok.get() << '\n';
   out << "trproxy_config_reloads_total{result=\"failure\"} " << reloads_failed.get() << '\n';

@@ -1,6 +1,9 @@
 #pragma once
 // Process-wide counters for /metrics. Relaxed atomics: no lock on the request path.
 
+#include "policy/action.hpp"
+#include "policy/egress.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -8,8 +11,7 @@
 
 namespace trproxy::proxy {
 
-enum class Action : std::uint8_t { intercept, tunnel, block, deny, forward, pac, count };
-const char* to_string(Action action);
+using policy::Action;
 
 enum class UpstreamFailure : std::uint8_t { connect, timeout, tls_verify, tls_other, count };
 
@@ -32,6 +34,7 @@ class Metrics {
   Counter tls_handshakes, tls_resumptions, tls_handshake_failures;
   Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counter reloads_ok, reloads_failed;
+  std::array<Counter, static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
   std::array<Counter, latency_buckets.size() + 1> upstream_latency;  // last = +Inf
   std::atomic<std::uint64_t> upstream_latency_sum_us{0};
 
@@ -39,6 +42,7 @@ class Metrics {
   void refused(int status) {
     if (status > 0 && status < 600) refused_by_status[static_cast<std::size_t>(status)].add();
   }
+  void egress_refusal(policy::EgressRule rule) { egress_refused[static_cast<std::size_t>(rule)].add(); }
   void upstream_failure(UpstreamFailure kind) { upstream_failures[static_cast<std::size_t>(kind)].add(); }
   void observe_upstream_latency(double seconds);
 

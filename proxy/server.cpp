@@ -1,46 +1,53 @@
 #include "proxy/server.hpp"
 
 #include "config/loader.hpp"
+#include "proxy/acceptor.hpp"
 #include "proxy/admin.hpp"
-#include "proxy/session.hpp"
+#include "proxy/cpus.hpp"
+#include "proxy/services.hpp"
 #include "proxy/version.hpp"
+#include "proxy/worker.hpp"
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
-#include <thread>
+#include <functional>
 
 namespace trproxy::proxy {
 namespace {
 
-tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint) {
-  const tcp::endpoint where(net::ip::make_address(endpoint.host), endpoint.port);
-  tcp::acceptor acceptor(io);
-  acceptor.open(where.protocol());
-  acceptor.set_option(tcp::acceptor::reuse_address(true));
-  if (where.address().is_v6()) acceptor.set_option(net::ip::v6_only(true));
-  acceptor.bind(where);
-  acceptor.listen(net::socket_base::max_listen_connections);
-  return acceptor;
+// After the grace period every connection is shut down; this bounds how long they may take
+// to unwind and write their log lines before the workers stop regardless.
+constexpr auto unwind_backstop = std::chrono::seconds(2);
+
+std::vector<config::IpAddress> local_addresses() {
+  std::vector<config::IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (auto* entry = list; entry; entry = entry->ifa_next) {
+    if (!entry->ifa_addr) continue;
+    if (entry->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+      net::ip::address_v4::bytes_type bytes;
+      std::memcpy(bytes.data(), &in->sin_addr, bytes.size());
+      out.push_back(to_ip_address(net::ip::address_v4(bytes)));
+    } else if (entry->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
+      net::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), &in6->sin6_addr, bytes.size());
+      out.push_back(to_ip_address(net::ip::address_v6(bytes)));
+    }
+  }
+  freeifaddrs(list);
+  return out;
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, net::io_context& io, Services& services) {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(io), use_tuple);
-    if (!acceptor.is_open()) co_return;
-    if (ec) {
-      if (ec == net::error::operation_aborted) co_return;
-      spdlog::warn("accept: {}", ec.message());
-      continue;
-    }
-    auto executor = socket.get_executor();
-    net::co_spawn(executor, serve_client(std::move(socket), services), [](std::exception_ptr error) {
-      if (!error) return;
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        spdlog::error("connection ended by an unexpected error: {}", e.what());
-      }
-    });
+void add_self(policy::SelfEndpoints& self, const tcp::endpoint& bound) {
+  if (bound.address().is_unspecified()) {
+    self.wildcard_ports.push_back(bound.port());
+  } else {
+    self.bound.emplace_back(to_ip_address(bound.address()), bound.port());
   }
 }
 
@@ -50,48 +57,83 @@ std::string listen_key(const config::Config& c) {
   return key + "|" + (c.admin.listen ? c.admin.listen->to_string() : "");
 }
 
+// Runs `task` on every worker's thread; `done` runs on the control thread once all have.
+void on_every_worker(Workers& workers, net::io_context& control, std::function<void(Worker&)> task,
+                     std::function<void()> done) {
+  auto remaining = std::make_shared<std::size_t>(workers.size());
+  for (auto& worker : workers) {
+    net::post(worker->io(), [&control, &w = *worker, task, done, remaining] {
+      task(w);
+      net::post(control, [done, remaining] {
+        if (--*remaining == 0 && done) done();
+      });
+    });
+  }
+}
+
 }  // namespace
 
 int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   const auto& config = initial->config();
-  const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::io_context io(static_cast<int>(threads));
-  net::io_context admin_io(1);
+  const unsigned threads = config.threads ? config.threads : usable_cpus();
 
+  // Everything a connection references is declared before the io_contexts that run it, so it
+  // is destroyed after them.
   RuntimeHolder runtime(initial);
   Metrics metrics;
   AccessLog access_log(config.log.access);
+  LeafMinter minter;
+  policy::SelfEndpoints self;
   std::atomic<bool> draining{false};
   std::atomic<bool> listening{false};
+  Workers workers;
+  net::io_context control(1);  // accepts, admin, signals, reload, drain
 
   std::vector<tcp::acceptor> acceptors;
-  for (const auto& endpoint : config.listen) acceptors.push_back(open_acceptor(io, endpoint));
-  Services services{runtime, metrics, access_log, draining, acceptors.front().local_endpoint().port()};
+  for (const auto& endpoint : config.listen) {
+    try {
+      acceptors.push_back(open_acceptor(control, endpoint));
+    } catch (const boost::system::system_error& error) {
+      throw std::runtime_error("cannot listen on " + endpoint.to_string() + ": " + error.code().message());
+    }
+    add_self(self, acceptors.back().local_endpoint());
+  }
+  std::optional<tcp::acceptor> admin_acceptor;
+  if (config.admin.listen) {
+    try {
+      admin_acceptor.emplace(open_acceptor(control, *config.admin.listen));
+    } catch (const boost::system::system_error& error) {
+      throw std::runtime_error("cannot listen on " + config.admin.listen->to_string() + " (admin.listen): " +
+                               error.code().message());
+    }
+    add_self(self, admin_acceptor->local_endpoint());
+  }
+  self.local_addresses = local_addresses();
+  Services services{runtime, metrics, access_log, minter, self, acceptors.front().local_endpoint().port(), draining};
+
+  for (unsigned i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(i, initial));
+  for (auto& worker : workers) worker->start();
   for (auto& acceptor : acceptors) {
-    net::co_spawn(io, accept_loop(acceptor, io, services), net::detached);
-    spdlog::info("listening on {}", config::Endpoint{acceptor.local_endpoint().address().to_string(),
-                                                      acceptor.local_endpoint().port()}
-                                        .to_string());
+    net::co_spawn(control, accept_loop(acceptor, workers, services), net::detached);
+    spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), threads);
   }
   listening = true;
 
-  AdminState admin_state{services, [&] { return listening.load() && !draining.load(); },
-                         [&] {
+  const auto ready = [&] { return listening.load() && !draining.load(); };
+  AdminState admin_state{services, ready, [&] {
                            const auto current = runtime.get();
                            const auto stats = current->leaves->stats();
                            return Metrics::BuildInfo{version,
                                                      config::to_string(current->config().tenant_restrictions.mode),
-                                                     stats.minted, stats.hits, listening.load() && !draining.load()};
+                                                     stats.minted, stats.hits, ready()};
                          }};
-  std::optional<tcp::acceptor> admin_acceptor;
-  if (config.admin.listen) {
-    admin_acceptor.emplace(open_acceptor(admin_io, *config.admin.listen));
-    net::co_spawn(admin_io, run_admin_listener(std::move(*admin_acceptor), admin_state), net::detached);
-    spdlog::info("admin endpoint on {}", config.admin.listen->to_string());
+  if (admin_acceptor) {
+    spdlog::info("admin endpoint on {}", endpoint_string(admin_acceptor->local_endpoint()));
+    net::co_spawn(control, run_admin_listener(std::move(*admin_acceptor), admin_state), net::detached);
   }
 
   const auto started_listen_key = listen_key(config);
-  net::signal_set reload_signals(admin_io, SIGHUP);
+  net::signal_set reload_signals(control, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const error_code& ec, int) {
       if (ec) return;
@@ -102,10 +144,14 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
           spdlog::warn("reload: listener addresses changed; they take effect only after a restart");
         }
         spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
-        runtime.set(std::move(next));
+        runtime.set(next);
         metrics.reloads_ok.add();
-        spdlog::info("reload: configuration revision {} active ({})", runtime.get()->policy->revision(),
-                     config::to_string(runtime.get()->config().tenant_restrictions.mode));
+        on_every_worker(
+            workers, control, [next](Worker& worker) { worker.set_runtime(next); },
+            [next] {
+              spdlog::info("reload: configuration revision {} active ({})", next->policy->revision(),
+                           config::to_string(next->config().tenant_restrictions.mode));
+            });
       } catch (const std::exception& error) {
         metrics.reloads_failed.add();
         spdlog::error("reload rejected, keeping the running configuration: {}", error.what());
@@ -115,42 +161,64 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   };
   wait_reload();
 
-  net::signal_set stop_signals(admin_io, SIGTERM, SIGINT);
-  net::steady_timer drain_timer(admin_io);
-  std::chrono::steady_clock::time_point drain_deadline;
-  std::function<void()> poll_drain = [&] {
-    if (metrics.active_connections.load() <= 0 || std::chrono::steady_clock::now() >= drain_deadline) {
-      if (metrics.active_connections.load() > 0) {
-        spdlog::warn("drain: grace period over, closing {} connections", metrics.active_connections.load());
-      }
-      io.stop();
-      admin_io.stop();
-      return;
+  // SIGTERM/SIGINT (DESIGN): readyz 503 at once; keep accepting for drain_delay; then close the
+  // listeners, end idle connections, give open requests shutdown_grace, and stop when the last
+  // connection has gone — no polling.
+  net::signal_set stop_signals(control, SIGTERM, SIGINT);
+  net::steady_timer drain_timer(control);
+  net::steady_timer grace_timer(control);
+  net::steady_timer backstop_timer(control);
+  bool finished = false;
+  const auto finish = [&] {
+    if (finished) return;
+    finished = true;
+    for (auto& worker : workers) worker->stop();
+    control.stop();
+  };
+  const auto end_all = [&] {
+    spdlog::warn("drain: grace period over, closing the remaining connections");
+    on_every_worker(workers, control, [](Worker& worker) { worker.registry().end_all(); }, nullptr);
+    backstop_timer.expires_after(unwind_backstop);
+    backstop_timer.async_wait([&](const error_code& ec) {
+      if (!ec) finish();
+    });
+  };
+  const auto close_listeners = [&] {
+    for (auto& acceptor : acceptors) {
+      error_code ignored;
+      acceptor.close(ignored);
     }
-    drain_timer.expires_after(50ms);
-    drain_timer.async_wait([&](const error_code& ec) {
-      if (!ec) poll_drain();
+    auto remaining = std::make_shared<std::size_t>(workers.size());
+    for (auto& worker : workers) {
+      net::post(worker->io(), [&control, &w = *worker, remaining, &finish] {
+        w.registry().start_drain([&control, remaining, &finish] {
+          net::post(control, [remaining, &finish] {
+            if (--*remaining == 0) finish();
+          });
+        });
+      });
+    }
+    grace_timer.expires_after(runtime.get()->config().limits.shutdown_grace);
+    grace_timer.async_wait([&](const error_code& ec) {
+      if (!ec) end_all();
     });
   };
   stop_signals.async_wait([&](const error_code& ec, int signal) {
     if (ec) return;
-    spdlog::info("signal {}: draining (up to {} ms)", signal, runtime.get()->config().limits.shutdown_grace.count());
+    const auto& limits = runtime.get()->config().limits;
+    spdlog::info("signal {}: draining (accepting for {} ms more, then up to {} ms for open requests)", signal,
+                 limits.drain_delay.count(), limits.shutdown_grace.count());
     draining = true;
-    for (auto& acceptor : acceptors) {
-      net::post(acceptor.get_executor(), [&acceptor] {
-        error_code ignored;
-        acceptor.close(ignored);
-      });
-    }
-    drain_deadline = std::chrono::steady_clock::now() + runtime.get()->config().limits.shutdown_grace;
-    poll_drain();
+    drain_timer.expires_after(limits.drain_delay);
+    drain_timer.async_wait([&](const error_code& wait_ec) {
+      if (!wait_ec) close_listeners();
+    });
   });
 
-  std::vector<std::thread> workers;
-  for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
-  admin_io.run();
-  io.stop();
-  for (auto& worker : workers) worker.join();
+  control.run();
+  for (auto& worker : workers) worker->stop();
+  for (auto& worker : workers) worker->join();
+  minter.stop();
   access_log.flush();
   spdlog::info("stopped");
   return 0;

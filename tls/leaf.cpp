@@ -60,6 +60,17 @@ LeafPtr mint_leaf(const CertificateAuthority& ca, const PKeyPtr& leaf_key, confi
 LeafCache::LeafCache(std::shared_ptr<const CertificateAuthority> ca, config::LeafKeyType type, std::size_t capacity)
     : ca_(std::move(ca)), type_(type), leaf_key_(generate_leaf_key(type)), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
+LeafPtr LeafCache::find(std::string_view host_view) {
+  const std::string host(host_view);
+  const std::time_t now = std::time(nullptr);
+  std::lock_guard lock(mutex_);
+  const auto it = entries_.find(host);
+  if (it == entries_.end() || !it->second.leaf || it->second.leaf->not_after - now <= renew_before) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  return it->second.leaf;
+}
+
 LeafPtr LeafCache::get(std::string_view host_view) {
   std::string host(host_view);
   const std::time_t now = std::time(nullptr);

@@ -42,13 +42,17 @@ class LeafCache {
 
   LeafCache(std::shared_ptr<const CertificateAuthority> ca, config::LeafKeyType type, std::size_t capacity = 1024);
 
-  // Returns a valid leaf for the (normalised) host; concurrent callers for one host mint once.
+  // A cached leaf that is not near expiry, or null. Never blocks on a mint: the engine's io
+  // threads call this and hand a miss to proxy::LeafMinter.
+  LeafPtr find(std::string_view host);
+
+  // Returns a valid leaf for the (normalised) host, minting it on a miss; concurrent callers
+  // for one host mint once (the others wait). Blocks: call it off the io threads.
   // Throws TlsError when minting fails.
   LeafPtr get(std::string_view host);
 
   [[nodiscard]] Stats stats() const { return {minted_.load(), hits_.load()}; }
   [[nodiscard]] const CertificateAuthority& ca() const { return *ca_; }
-  [[nodiscard]] std::shared_ptr<const CertificateAuthority> ca_ptr() const { return ca_; }
   [[nodiscard]] config::LeafKeyType key_type() const { return type_; }
 
  private:

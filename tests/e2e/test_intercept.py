@@ -14,10 +14,11 @@ v1 = None
 
 
 def setUpModule():
-    global env, v2, v1
+    global env, v2, v1, open_egress
     env = h.Environment()
     v2 = env.proxy("v2")
     v1 = env.proxy("v1", mode="v1")
+    open_egress = env.proxy("open-egress", extra='egress:\n  connect_ports: ["1-65535"]\n  deny: []\n')
 
 
 def tearDownModule():
@@ -66,7 +67,8 @@ class V2Injection(unittest.TestCase):
 
     def test_ip_literal_connect_with_sign_in_sni_is_intercepted(self):
         # The IP literal is a reachable address (nginx), so only the SNI names the sign-in host.
-        s, status = h.connect_tunnel(v2, f"127.0.0.1:{env.nginx.ports['good']}")
+        # Loopback and high ports are egress-denied by default: this proxy opens them.
+        s, status = h.connect_tunnel(open_egress, f"127.0.0.1:{env.nginx.ports['good']}")
         self.assertIn(" 200 ", status)
         ctx = ssl.create_default_context(cafile=env.ca_crt)
         with ctx.wrap_socket(s, server_hostname=h.AUTH_HOSTS[0]) as tls:

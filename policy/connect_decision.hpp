@@ -1,0 +1,60 @@
+#pragma once
+// What a CONNECT becomes (DESIGN.md, "What it does to traffic", "Fail closed", "The
+// ClientHello is read whole"). Two pure steps around the I/O the session does:
+//   plan_connect:       the CONNECT head          -> refuse, or a target to answer 200 for
+//   decide_after_hello: target x first client bytes -> intercept, tunnel, or close
+// The address rules (egress, sign-in address guard) are applied by the dialer with
+// policy/egress.hpp once the address is known.
+
+#include "policy/action.hpp"
+#include "policy/http_head.hpp"
+#include "policy/policy.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace trproxy::policy {
+
+struct ConnectTarget {
+  std::string host;  // normalised: lower-case, no trailing dot, no brackets
+  std::uint16_t port = 0;
+  HostClass host_class = HostClass::other;
+};
+
+using ConnectPlan = std::variant<Refusal, ConnectTarget>;
+
+// `bytes` is the buffer `head` was scanned from.
+ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes);
+
+// What the client's first bytes after `200 Connection established` turned out to be.
+enum class HelloKind : std::uint8_t {
+  sni,        // a whole ClientHello naming `sni`
+  no_sni,     // a whole ClientHello without server_name
+  malformed,  // starts like TLS but cannot be parsed, or is larger than the proxy reads
+  not_tls,    // bytes that are not a TLS handshake (another protocol)
+  silent,     // nothing within the peek time (a server-speaks-first protocol)
+};
+
+struct HelloFacts {
+  HelloKind kind = HelloKind::silent;
+  std::string_view sni;
+};
+
+struct InterceptPlan {
+  std::string host;  // the sign-in host the leaf is minted for and the upstream verified as
+  HostClass host_class = HostClass::auth;
+  std::uint16_t upstream_port = 443;
+};
+struct TunnelPlan {};
+
+using HelloPlan = std::variant<InterceptPlan, TunnelPlan, Refusal>;  // Refusal: status 0, close
+
+HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello);
+
+// How long the proxy waits for a ClientHello: a sign-in CONNECT must send one (head_timeout),
+// anything else may be a server-speaks-first protocol (3 s, then relayed as is).
+inline constexpr std::uint32_t ordinary_peek_ms = 3000;
+
+}  // namespace trproxy::policy

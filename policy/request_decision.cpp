@@ -1,0 +1,85 @@
+#include "policy/request_decision.hpp"
+
+#include "config/syntax.hpp"
+#include "policy/authority.hpp"
+#include "policy/egress.hpp"
+
+namespace trproxy::policy {
+namespace {
+
+constexpr std::uint16_t http_port = 80;
+constexpr std::uint16_t https_port = 443;
+
+bool is_pac_path(std::string_view target) {
+  const auto path = target.substr(0, target.find_first_of("?#"));
+  return path == "/proxy.pac" || path == "/wpad.dat";
+}
+
+PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::string_view bytes) {
+  if (head.https_scheme) {
+    return Refusal{400, Action::deny, "https:// targets must be requested with CONNECT"};
+  }
+  const auto authority = head.target_authority(bytes);
+  const auto host_class = policy.hosts().classify(authority.host);
+  if (host_class == HostClass::invalid) {
+    return Refusal{400, Action::deny, "host is not a plain ASCII host name"};
+  }
+  if (host_class == HostClass::blocked) {
+    return Refusal{403, Action::block, "destination blocked by policy"};
+  }
+  if (auto refused = check_egress_port(policy.config().egress, EgressKind::forward, authority.port)) {
+    return std::move(refused->refusal);
+  }
+  const bool sign_in = is_intercepted(host_class);
+  if (sign_in && !host_header_names(head.host.in(bytes), authority.host, http_port, authority.port)) {
+    return Refusal{421, Action::forward, "Host header does not name the requested sign-in host"};
+  }
+  return ForwardPlan{config::normalize_host(authority.host), authority.port, host_class, Action::forward,
+                     RewriteEdits{sign_in, true, true, policy.headers().inserted_block(host_class)}};
+}
+
+}  // namespace
+
+PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes) {
+  switch (head.form) {
+    case TargetForm::absolute:
+      return plan_absolute(policy, head, bytes);
+    case TargetForm::authority: {
+      auto plan = plan_connect(policy, head, bytes);
+      if (auto* refusal = std::get_if<Refusal>(&plan)) return std::move(*refusal);
+      return std::get<ConnectTarget>(std::move(plan));
+    }
+    case TargetForm::origin: {
+      const auto method = head.method.in(bytes);
+      if ((method == "GET" || method == "HEAD") && is_pac_path(head.target.in(bytes))) return PacPlan{};
+      return Refusal{400, Action::deny, "this is a proxy: send CONNECT or an absolute-form request"};
+    }
+    case TargetForm::asterisk:
+      break;
+  }
+  return Refusal{400, Action::deny, "OPTIONS * is not proxied"};
+}
+
+bool still_intercepted(const Policy& policy, const InterceptedChannel& channel) {
+  return policy.hosts().classify(channel.host) == channel.host_class;
+}
+
+InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                                         const InterceptedChannel& channel) {
+  if (head.form == TargetForm::authority || head.form == TargetForm::asterisk) {
+    return Refusal{405, Action::intercept, "method not allowed inside an intercepted connection"};
+  }
+  const bool target_names_host =
+      head.form == TargetForm::origin ||
+      (head.https_scheme && same_host(head.target_authority(bytes).host, channel.host));
+  if (!target_names_host || !host_header_names(head.host.in(bytes), channel.host, https_port, channel.port)) {
+    return Refusal{421, Action::intercept, "this connection only serves " + std::string(channel.host)};
+  }
+  if (!still_intercepted(policy, channel)) {
+    return Refusal{0, Action::intercept, "the host is no longer intercepted after a reload"};
+  }
+  return ForwardPlan{std::string(channel.host), channel.port, channel.host_class, Action::intercept,
+                     RewriteEdits{true, false, false, policy.headers().inserted_block(channel.host_class)}};
+}
+
+}  // namespace trproxy::policy

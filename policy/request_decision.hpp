@@ -1,0 +1,52 @@
+#pragma once
+// What one request becomes (DESIGN.md, "What it does to traffic", "One host per intercepted
+// connection", "Policy applies per request"): forwarded with which edits, refused with which
+// status and reason, a PAC file, or a CONNECT. Pure: asked once per request head with the
+// policy current when the head was read.
+
+#include "policy/action.hpp"
+#include "policy/connect_decision.hpp"
+#include "policy/http_head.hpp"
+#include "policy/policy.hpp"
+#include "policy/rewrite.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace trproxy::policy {
+
+struct ForwardPlan {
+  std::string host;  // normalised upstream host
+  std::uint16_t port = 0;
+  HostClass host_class = HostClass::other;
+  Action action = Action::forward;
+  RewriteEdits edits;  // `inserted` points into the policy's rendered header blocks
+};
+
+struct PacPlan {};
+
+// On the proxy listener's own (plain) connection any request form may come, in any order on
+// one kept-alive connection: absolute-form is forwarded, authority-form is a CONNECT, origin-form
+// GET/HEAD of /proxy.pac or /wpad.dat is the PAC file.
+using PlainPlan = std::variant<Refusal, ForwardPlan, ConnectTarget, PacPlan>;
+PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes);
+
+// The sign-in host an intercepted connection was opened for.
+struct InterceptedChannel {
+  std::string_view host;
+  HostClass host_class = HostClass::auth;
+  std::uint16_t port = 443;
+};
+
+// Inside an intercepted connection: the request must name the connection's host; a reload that
+// stops intercepting the host closes the connection (Refusal with status 0).
+using InterceptedPlan = std::variant<Refusal, ForwardPlan>;
+InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                                         const InterceptedChannel& channel);
+
+// Whether an intercepted connection may stay open under `policy` (after a reload).
+bool still_intercepted(const Policy& policy, const InterceptedChannel& channel);
+
+}  // namespace trproxy::policy

@@ -1,0 +1,143 @@
+#include "proxy/client_session.hpp"
+
+#include "policy/request_decision.hpp"
+#include "proxy/connect.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/forward.hpp"
+#include "proxy/head_reader.hpp"
+#include "proxy/pac.hpp"
+
+#include <algorithm>
+
+namespace trproxy::proxy {
+namespace {
+
+constexpr const char* head_timeout_reason = "request head not received in time";
+
+bool client_allowed(const config::Config& config, const config::IpAddress& address) {
+  return std::any_of(config.clients_allow.begin(), config.clients_allow.end(),
+                     [&](const config::Cidr& cidr) { return cidr.contains(address); });
+}
+
+// Counts the connection against its worker's load for as long as it lives.
+struct LoadShare {
+  std::atomic<std::size_t>& load;
+  std::int64_t active;
+  Metrics& metrics;
+  LoadShare(Worker& worker, Metrics& m)
+      : load(worker.load()), active(m.active_connections.fetch_add(1) + 1), metrics(m) {
+    load.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~LoadShare() {
+    load.fetch_sub(1, std::memory_order_relaxed);
+    metrics.active_connections.fetch_sub(1);
+  }
+  LoadShare(const LoadShare&) = delete;
+  LoadShare& operator=(const LoadShare&) = delete;
+};
+
+net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& connection, const policy::RequestHead& head,
+                               std::string_view bytes, RequestLog line) {
+  error_code ec;
+  const auto local = client.socket().local_endpoint(ec);
+  const auto local_host = ec ? std::string("127.0.0.1") : local.address().to_string();
+  const auto body = make_pac(*connection.runtime().policy, pac_host_from(head.host.in(bytes), local_host),
+                             connection.services.proxy_port);
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\nCache-Control: max-age=300\r\n\r\n";
+  if (!head.method_head) response += body;
+  expire_after(client, connection.config().limits.head_timeout);
+  const auto write_ec = co_await write_text(client, response);
+  connection.services.metrics.connection(policy::Action::pac);
+  line.action = policy::Action::pac;
+  line.status = 200;
+  line.bytes_in = head.end;
+  line.bytes_out = write_ec ? 0 : response.size();
+  connection.log(line);
+}
+
+}  // namespace
+
+net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
+  error_code ec;
+  const auto peer_endpoint = socket.remote_endpoint(ec);
+  if (ec) co_return;  // already gone
+  ConnectionRegistry::Registration registration(worker.registry(), socket.native_handle());
+  LoadShare share(worker, services.metrics);
+  ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
+                              to_ip_address(peer_endpoint.address())};
+  beast::tcp_stream client(std::move(socket));
+  {
+    const auto& config = connection.config();
+    RequestLog line;
+    if (!client_allowed(config, connection.address)) {
+      const policy::Refusal refusal{403, policy::Action::deny, "client address not allowed"};
+      co_await refuse(client, connection, refusal, line);
+      co_return;
+    }
+    if (static_cast<std::size_t>(share.active) > config.limits.max_connections) {
+      const policy::Refusal refusal{503, policy::Action::deny, "too many connections"};
+      co_await refuse(client, connection, refusal, line);
+      co_return;
+    }
+  }
+  client.socket().set_option(tcp::no_delay(true), ec);
+
+  beast::flat_buffer buffer(connection.config().limits.max_head_bytes);
+  ForwardUpstream upstream(connection);
+  policy::RequestHead head;
+  bool first = true;
+  for (;;) {
+    const auto& limits = connection.config().limits;
+    policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
+    const auto now = Clock::now();
+    const HeadDeadline deadline{first ? connection.accepted + limits.head_timeout : now + limits.idle_timeout,
+                                limits.head_timeout,
+                                first ? connection.accepted + limits.head_timeout : Clock::time_point::max()};
+    first = false;
+    RequestLog line;
+    bool started = false;
+    connection.tracked.idle = buffer.size() == 0;
+    if (connection.tracked.idle && worker.registry().draining()) break;
+    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
+    connection.tracked.idle = false;
+    if (read == HeadRead::closed) break;
+    if (read == HeadRead::timed_out || read == HeadRead::invalid) {
+      const auto refusal = read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::deny)
+                                                     : policy::Refusal{408, policy::Action::deny, head_timeout_reason};
+      co_await refuse(client, connection, refusal, line);
+      break;
+    }
+    const auto bytes = view_of(buffer);
+    line.method = head.method.in(bytes);
+    line.target = head.target.in(bytes);
+    line.host = head.form == policy::TargetForm::origin ? head.host.in(bytes) : head.authority_host.in(bytes);
+    // Each request is decided with the configuration current now (DESIGN: per request).
+    auto plan = policy::plan_plain_request(*connection.runtime().policy, head, bytes);
+    if (auto* refusal = std::get_if<policy::Refusal>(&plan)) {
+      co_await refuse(client, connection, *refusal, line);
+      break;
+    }
+    if (std::holds_alternative<policy::PacPlan>(plan)) {
+      co_await serve_pac(client, connection, head, bytes, std::move(line));
+      buffer.consume(head.end);
+      if (!head.keep_alive || worker.registry().draining()) break;
+      continue;
+    }
+    if (auto* target = std::get_if<policy::ConnectTarget>(&plan)) {
+      upstream.close();
+      buffer.consume(head.end);
+      line.method = "CONNECT";
+      line.target.clear();
+      co_await run_connect(connection, std::move(client), std::move(buffer), std::move(*target), std::move(line));
+      co_return;
+    }
+    const auto result = co_await upstream.forward(client, buffer, head, std::get<policy::ForwardPlan>(plan),
+                                                  std::move(line));
+    if (!result.client_reusable || worker.registry().draining()) break;
+  }
+  upstream.close();
+  client.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace trproxy::proxy

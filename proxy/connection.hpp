@@ -1,0 +1,72 @@
+#pragma once
+// One client connection as the sessions see it: who the client is, the worker it is pinned to,
+// its registry entry, and the one way every outcome is logged, counted and (for refusals)
+// answered.
+
+#include "policy/action.hpp"
+#include "policy/http_head.hpp"
+#include "proxy/io.hpp"
+#include "proxy/registry.hpp"
+#include "proxy/services.hpp"
+#include "proxy/worker.hpp"
+
+#include <string>
+
+namespace trproxy::proxy {
+
+// What the access log says about one request or tunnel. Owned strings: copied out of the head
+// before its buffer moves on.
+struct RequestLog {
+  policy::Action action = policy::Action::deny;
+  std::string method;
+  std::string host;
+  std::string target;  // cut to its path when written
+  int status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  Clock::time_point since = Clock::now();
+  std::string sni;
+  std::string upstream;
+  std::string reason;
+};
+
+struct ClientConnection {
+  Services& services;
+  Worker& worker;
+  ConnectionRegistry::Entry& tracked;
+  std::string peer;  // "ip:port"
+  config::IpAddress address;
+  Clock::time_point accepted = Clock::now();
+
+  // The configuration current now on this worker (DESIGN: policy applies per request).
+  [[nodiscard]] const Runtime& runtime() const { return *worker.runtime(); }
+  [[nodiscard]] const config::Config& config() const { return runtime().config(); }
+
+  void log(const RequestLog& line) const;
+};
+
+// The refusal for a head the scanner rejected (400 or 431 with the scanner's one-line reason).
+policy::Refusal head_refusal(policy::HeadError error, policy::Action action);
+
+// The one error responder: writes `refusal` (a status of 0 writes nothing: the connection is
+// just closed), counts it and writes the access-log line with its reason.
+// Both arguments are named objects of the caller, never temporaries: GCC 12 destroys some
+// temporaries of a co_await expression twice.
+template <class Stream>
+net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const policy::Refusal& refusal,
+                            RequestLog& line) {
+  auto& metrics = connection.services.metrics;
+  metrics.connection(refusal.action);
+  line.action = refusal.action;
+  line.status = refusal.status;
+  line.reason = refusal.reason;
+  if (refusal.status != 0) {
+    metrics.refused(refusal.status);
+    const auto response = error_response(refusal.status, refusal.reason);
+    expire_after(stream, connection.config().limits.head_timeout);
+    if (!co_await write_text(stream, response)) line.bytes_out += response.size();
+  }
+  connection.log(line);
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,39 @@
+#pragma once
+// Connecting upstream on a client's behalf: the upstream.resolve override or DNS, the egress
+// address rules for every candidate address, and a TCP connect to each in turn, all under one
+// upstream.connect_timeout. For sign-in hosts, a verified TLS handshake on top.
+
+#include "policy/action.hpp"
+#include "policy/egress.hpp"
+#include "proxy/io.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/runtime.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace trproxy::proxy {
+
+struct Services;
+
+struct DialFailure {
+  policy::Refusal refusal;  // 403 (egress), 502 or 504
+};
+
+struct DialTarget {
+  std::string_view host;  // normalised
+  std::uint16_t port = 0;
+};
+
+// Connects `stream` (not yet open) to the target. On success returns nullopt and the stream is
+// connected (TCP_NODELAY set); the address connected to is its remote endpoint.
+net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
+                                                const Services& services, DialTarget target);
+
+// Dials and TLS-verifies the real sign-in upstream for `host`. On success `upstream` holds the
+// verified stream.
+net::awaitable<std::optional<DialFailure>> dial_tls(std::optional<TlsStream>& upstream, const Runtime& runtime,
+                                                    const Services& services, DialTarget target);
+
+}  // namespace trproxy::proxy

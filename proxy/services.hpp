@@ -1,0 +1,26 @@
+#pragma once
+// Process-wide state a connection may touch. Everything here is created before the workers'
+// io_contexts and destroyed after them, so no coroutine frame outlives what it references.
+
+#include "policy/egress.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/leaf_minter.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/runtime.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace trproxy::proxy {
+
+struct Services {
+  RuntimeHolder& runtime;  // the current snapshot; workers keep their own copy (Worker::runtime)
+  Metrics& metrics;
+  AccessLog& access_log;
+  LeafMinter& minter;
+  const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)
+  std::uint16_t proxy_port = 0;       // the first proxy listener's port, for PAC files
+  std::atomic<bool>& draining;
+};
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,57 @@
+#pragma once
+// One io thread with its own io_context (nghttpx's worker model): a connection is pinned to one
+// worker for its life, so everything it touches on the data plane (its streams, the registry,
+// the worker's runtime snapshot) is single-threaded and needs no strand or lock.
+
+#include "proxy/io.hpp"
+#include "proxy/registry.hpp"
+#include "proxy/runtime.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <thread>
+
+namespace trproxy::proxy {
+
+class Worker {
+ public:
+  Worker(unsigned index, RuntimePtr runtime) : index_(index), runtime_(std::move(runtime)) {}
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker() { join(); }
+
+  void start() {
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void stop() { work_.reset(); io_.stop(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  [[nodiscard]] unsigned index() const { return index_; }
+  net::io_context& io() { return io_; }
+  [[nodiscard]] net::any_io_executor executor() { return io_.get_executor(); }
+  ConnectionRegistry& registry() { return registry_; }
+
+  // The configuration this worker serves new requests with. Replaced by a post on reload, so it
+  // is only ever read and written on the worker's thread.
+  [[nodiscard]] const RuntimePtr& runtime() const { return runtime_; }
+  void set_runtime(RuntimePtr next) {
+    runtime_ = std::move(next);
+    registry_.recheck(*runtime_);
+  }
+
+  // Connections pinned here; read by the acceptor (another thread) to pick the least loaded.
+  std::atomic<std::size_t>& load() { return load_; }
+
+ private:
+  unsigned index_;
+  net::io_context io_{1};
+  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
+  ConnectionRegistry registry_;
+  RuntimePtr runtime_;
+  std::atomic<std::size_t> load_{0};
+  std::thread thread_;
+};
+
+}  // namespace trproxy::proxy
