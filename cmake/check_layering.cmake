@@ -1,0 +1,26 @@
+# The layers and what each may include (DESIGN of the source tree): config -> policy -> tls ->
+# proxy. A lower layer including a higher one fails the build, naming the file and the line.
+#   cmake -DSOURCE_DIR=<repo> -P cmake/check_layering.cmake
+cmake_policy(SET CMP0057 NEW)  # IN_LIST in script mode
+set(allowed_config "config")
+set(allowed_policy "config;policy")
+set(allowed_tls "config;policy;tls")
+set(layers "proxy;tls;policy;config")
+set(violations "")
+foreach(layer config policy tls)
+  file(GLOB sources "${SOURCE_DIR}/${layer}/*.hpp" "${SOURCE_DIR}/${layer}/*.cpp")
+  foreach(source ${sources})
+    file(STRINGS "${source}" includes REGEX "^#include \"[a-z_]+/")
+    foreach(line ${includes})
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" target_layer "${line}")
+      if(target_layer IN_LIST layers AND NOT target_layer IN_LIST allowed_${layer})
+        file(RELATIVE_PATH relative "${SOURCE_DIR}" "${source}")
+        list(APPEND violations "${relative}: ${line} (${layer}/ may include only ${allowed_${layer}})")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+if(violations)
+  list(JOIN violations "\n  " text)
+  message(FATAL_ERROR "layering violated:\n  ${text}")
+endif()

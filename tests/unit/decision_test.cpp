@@ -1,0 +1,290 @@
+// The decision core as tables: DESIGN.md's traffic rules, one row per case.
+
+#include "policy/connect_decision.hpp"
+#include "policy/egress.hpp"
+#include "policy/request_decision.hpp"
+#include "config/syntax.hpp"
+#include "test_configs.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace trproxy;
+using policy::Action;
+using policy::HelloKind;
+using policy::HostClass;
+
+namespace {
+
+const policy::Policy& v2_policy() {
+  static const policy::Policy policy(test::load_yaml(test::v2_yaml));
+  return policy;
+}
+
+// Scans `text` as a request head; the head's offsets point into the returned string.
+struct Scanned {
+  std::string bytes;
+  policy::RequestHead head;
+};
+
+Scanned scan(std::string text) {
+  Scanned out{std::move(text), {}};
+  policy::RequestScanner scanner;
+  REQUIRE(scanner.scan(out.bytes, out.head) == policy::ScanStatus::complete);
+  return out;
+}
+
+std::string connect_head(const std::string& authority) {
+  return "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("plan_connect: what a CONNECT head becomes") {
+  struct Row {
+    std::string authority;
+    int status;  // 0: proceed
+    HostClass host_class;
+  };
+  const Row rows[] = {
+      {"login.microsoftonline.com:443", 0, HostClass::auth},
+      {"LOGIN.MicrosoftOnline.com.:443", 0, HostClass::auth},
+      {"login.live.com:443", 0, HostClass::msa},
+      {"device.login.microsoftonline.com:443", 0, HostClass::excluded},
+      {"www.example.com:443", 0, HostClass::other},
+      {"onedrive.live.com:443", 403, HostClass::blocked},
+      {"www.example.com:8443", 403, HostClass::other},  // egress.connect_ports
+      {"www.example.com:22", 403, HostClass::other},
+      {"[::1]:443", 0, HostClass::other},  // the address rules apply once dialled
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.authority);
+    const auto scanned = scan(connect_head(row.authority));
+    const auto plan = policy::plan_connect(v2_policy(), scanned.head, scanned.bytes);
+    if (row.status == 0) {
+      REQUIRE(std::holds_alternative<policy::ConnectTarget>(plan));
+      CHECK(std::get<policy::ConnectTarget>(plan).host_class == row.host_class);
+      CHECK(std::get<policy::ConnectTarget>(plan).host == config::normalize_host(
+                                                                 scanned.head.target_authority(scanned.bytes).host));
+    } else {
+      REQUIRE(std::holds_alternative<policy::Refusal>(plan));
+      CHECK(std::get<policy::Refusal>(plan).status == row.status);
+      CHECK_FALSE(std::get<policy::Refusal>(plan).reason.empty());
+    }
+  }
+}
+
+TEST_CASE("decide_after_hello: CONNECT authority x ClientHello") {
+  enum Expect { intercept, tunnel, close };
+  struct Row {
+    const char* connect_host;
+    HostClass connect_class;
+    std::uint16_t port;
+    HelloKind kind;
+    const char* sni;
+    Expect expect;
+    const char* intercept_host;
+    std::uint16_t upstream_port;
+  };
+  const Row rows[] = {
+      // A sign-in CONNECT is intercepted as long as the client speaks TLS.
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::sni, "login.microsoftonline.com", intercept,
+       "login.microsoftonline.com", 443},
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::no_sni, "", intercept,
+       "login.microsoftonline.com", 443},
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::sni, "www.example.com", intercept,
+       "login.microsoftonline.com", 443},
+      // Fail closed: a sign-in host that does not get TLS is closed, never tunnelled.
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::not_tls, "", close, "", 0},
+      {"login.live.com", HostClass::msa, 443, HelloKind::silent, "", close, "", 0},
+      {"login.live.com", HostClass::msa, 443, HelloKind::malformed, "", close, "", 0},
+      // Two different sign-in hosts: closed.
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::sni, "login.live.com", close, "", 0},
+      // An SNI naming a sign-in host is enough (IP literal, excluded or ordinary CONNECT).
+      {"127.0.0.1", HostClass::other, 443, HelloKind::sni, "login.microsoftonline.com", intercept,
+       "login.microsoftonline.com", 443},
+      {"device.login.microsoftonline.com", HostClass::excluded, 443, HelloKind::sni, "LOGIN.windows.net.", intercept,
+       "login.windows.net", 443},
+      // Ordinary destinations.
+      {"www.example.com", HostClass::other, 443, HelloKind::sni, "www.example.com", tunnel, "", 0},
+      {"www.example.com", HostClass::other, 443, HelloKind::no_sni, "", tunnel, "", 0},
+      {"www.example.com", HostClass::other, 443, HelloKind::not_tls, "", tunnel, "", 0},
+      {"www.example.com", HostClass::other, 443, HelloKind::silent, "", tunnel, "", 0},
+      {"device.login.microsoftonline.com", HostClass::excluded, 443, HelloKind::sni,
+       "device.login.microsoftonline.com", tunnel, "", 0},
+      // A blocked SNI is blocked whatever the CONNECT said; a TLS hello that cannot be read is closed.
+      {"www.example.com", HostClass::other, 443, HelloKind::sni, "onedrive.live.com", close, "", 0},
+      {"www.example.com", HostClass::other, 443, HelloKind::malformed, "", close, "", 0},
+      {"www.example.com", HostClass::other, 443, HelloKind::sni, "bad host", close, "", 0},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.connect_host, row.sni, static_cast<int>(row.kind));
+    const policy::ConnectTarget target{row.connect_host, row.port, row.connect_class};
+    const auto plan = policy::decide_after_hello(v2_policy(), target, {row.kind, row.sni});
+    switch (row.expect) {
+      case intercept: {
+        REQUIRE(std::holds_alternative<policy::InterceptPlan>(plan));
+        const auto& intercepted = std::get<policy::InterceptPlan>(plan);
+        CHECK(intercepted.host == row.intercept_host);
+        CHECK(intercepted.upstream_port == row.upstream_port);
+        CHECK(policy::is_intercepted(intercepted.host_class));
+        break;
+      }
+      case tunnel:
+        CHECK(std::holds_alternative<policy::TunnelPlan>(plan));
+        break;
+      case close:
+        REQUIRE(std::holds_alternative<policy::Refusal>(plan));
+        CHECK(std::get<policy::Refusal>(plan).status == 0);
+        CHECK_FALSE(std::get<policy::Refusal>(plan).reason.empty());
+        break;
+    }
+  }
+}
+
+TEST_CASE("plan_plain_request: one dispatch for every request form") {
+  enum Expect { forward, connect, pac, refuse };
+  struct Row {
+    const char* head;
+    Expect expect;
+    int status;
+  };
+  const Row rows[] = {
+      {"GET http://www.example.com/a?b HTTP/1.1\r\nHost: www.example.com\r\n\r\n", forward, 0},
+      {"GET http://www.example.com:8080/ HTTP/1.1\r\nHost: www.example.com:8080\r\n\r\n", refuse, 403},
+      {"GET https://www.example.com/ HTTP/1.1\r\nHost: www.example.com\r\n\r\n", refuse, 400},
+      {"GET http://onedrive.live.com/ HTTP/1.1\r\nHost: onedrive.live.com\r\n\r\n", refuse, 403},
+      {"GET http://login.live.com/ HTTP/1.1\r\nHost: login.live.com\r\n\r\n", forward, 0},
+      {"GET http://login.live.com/ HTTP/1.1\r\nHost: www.example.com\r\n\r\n", refuse, 421},
+      {"CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n", connect, 0},
+      {"CONNECT www.example.com:25 HTTP/1.1\r\nHost: www.example.com:25\r\n\r\n", refuse, 403},
+      {"GET /proxy.pac HTTP/1.1\r\nHost: proxy.corp\r\n\r\n", pac, 0},
+      {"HEAD /wpad.dat?x HTTP/1.1\r\nHost: proxy.corp\r\n\r\n", pac, 0},
+      {"POST /proxy.pac HTTP/1.1\r\nHost: proxy.corp\r\nContent-Length: 0\r\n\r\n", refuse, 400},
+      {"GET /index.html HTTP/1.1\r\nHost: proxy.corp\r\n\r\n", refuse, 400},
+      {"OPTIONS * HTTP/1.1\r\nHost: proxy.corp\r\n\r\n", refuse, 400},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.head);
+    const auto scanned = scan(row.head);
+    const auto plan = policy::plan_plain_request(v2_policy(), scanned.head, scanned.bytes);
+    switch (row.expect) {
+      case forward: {
+        REQUIRE(std::holds_alternative<policy::ForwardPlan>(plan));
+        const auto& f = std::get<policy::ForwardPlan>(plan);
+        CHECK(f.edits.origin_form);
+        CHECK(f.edits.strip_proxy_hop);
+        CHECK(f.edits.strip_tenant_restriction == policy::is_intercepted(f.host_class));
+        CHECK(f.edits.inserted == v2_policy().headers().inserted_block(f.host_class));
+        break;
+      }
+      case connect: CHECK(std::holds_alternative<policy::ConnectTarget>(plan)); break;
+      case pac: CHECK(std::holds_alternative<policy::PacPlan>(plan)); break;
+      case refuse:
+        REQUIRE(std::holds_alternative<policy::Refusal>(plan));
+        CHECK(std::get<policy::Refusal>(plan).status == row.status);
+        break;
+    }
+  }
+}
+
+TEST_CASE("plan_intercepted_request: one host per intercepted connection, policy per request") {
+  const policy::InterceptedChannel channel{"login.microsoftonline.com", HostClass::auth, 443};
+  struct Row {
+    const char* head;
+    int status;  // 0: forwarded
+  };
+  const Row rows[] = {
+      {"GET /common/oauth2 HTTP/1.1\r\nHost: login.microsoftonline.com\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: LOGIN.microsoftonline.com.:443\r\n\r\n", 0},
+      {"GET https://login.microsoftonline.com/x HTTP/1.1\r\nHost: login.microsoftonline.com\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: login.live.com\r\n\r\n", 421},
+      {"GET https://login.live.com/ HTTP/1.1\r\nHost: login.microsoftonline.com\r\n\r\n", 421},
+      {"GET http://login.microsoftonline.com/ HTTP/1.1\r\nHost: login.microsoftonline.com\r\n\r\n", 421},
+      {"GET / HTTP/1.1\r\nHost: login.microsoftonline.com:8443\r\n\r\n", 421},
+      {"CONNECT login.live.com:443 HTTP/1.1\r\nHost: login.live.com:443\r\n\r\n", 405},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.head);
+    const auto scanned = scan(row.head);
+    const auto plan = policy::plan_intercepted_request(v2_policy(), scanned.head, scanned.bytes, channel);
+    if (row.status == 0) {
+      REQUIRE(std::holds_alternative<policy::ForwardPlan>(plan));
+      const auto& f = std::get<policy::ForwardPlan>(plan);
+      CHECK(f.edits.strip_tenant_restriction);
+      CHECK_FALSE(f.edits.origin_form);
+      CHECK(f.edits.inserted == v2_policy().headers().inserted_block(HostClass::auth));
+    } else {
+      REQUIRE(std::holds_alternative<policy::Refusal>(plan));
+      CHECK(std::get<policy::Refusal>(plan).status == row.status);
+    }
+  }
+
+  SECTION("a reload that stops intercepting the host closes the connection") {
+    const policy::Policy reloaded(test::load_yaml(std::string(test::v2_yaml) +
+                                                  "  \nupstream: {}\n"));  // same hosts: still intercepted
+    CHECK(policy::still_intercepted(reloaded, channel));
+    auto config = test::load_yaml(test::v2_yaml);
+    config.tenant_restrictions.auth_hosts = {"login.microsoft.com"};
+    const policy::Policy narrowed(std::move(config));
+    CHECK_FALSE(policy::still_intercepted(narrowed, channel));
+    const auto scanned = scan("GET / HTTP/1.1\r\nHost: login.microsoftonline.com\r\n\r\n");
+    const auto plan = policy::plan_intercepted_request(narrowed, scanned.head, scanned.bytes, channel);
+    REQUIRE(std::holds_alternative<policy::Refusal>(plan));
+    CHECK(std::get<policy::Refusal>(plan).status == 0);
+  }
+}
+
+TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
+  const auto config = test::load_yaml(test::v2_yaml);
+  const auto& rules = config.egress;
+  CHECK_FALSE(policy::check_egress_port(rules, policy::EgressKind::connect, 443));
+  CHECK(policy::check_egress_port(rules, policy::EgressKind::connect, 80)->rule == policy::EgressRule::port);
+  CHECK_FALSE(policy::check_egress_port(rules, policy::EgressKind::forward, 80));
+  CHECK(policy::check_egress_port(rules, policy::EgressKind::forward, 443).has_value());
+
+  policy::SelfEndpoints self;
+  self.bound.emplace_back(*config::parse_ip("127.0.0.1"), 9090);
+  self.wildcard_ports.push_back(3128);
+  self.local_addresses.push_back(*config::parse_ip("192.0.2.10"));
+
+  struct Row {
+    const char* address;
+    std::uint16_t port;
+    bool operator_chosen;
+    int rule;  // -1 allowed, else EgressRule
+  };
+  const Row rows[] = {
+      {"93.184.216.34", 443, false, -1},
+      {"2606:2800:220:1::1", 443, false, -1},
+      {"127.0.0.1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"127.8.9.10", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"::1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"::ffff:127.0.0.1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"169.254.169.254", 80, false, static_cast<int>(policy::EgressRule::address)},  // cloud metadata
+      {"fd00:ec2::254", 80, false, static_cast<int>(policy::EgressRule::address)},
+      {"100.100.100.200", 80, false, static_cast<int>(policy::EgressRule::address)},
+      {"fe80::1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"0.0.0.0", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"224.0.0.1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      // upstream.resolve addresses are the operator's: exempt from deny, never from self.
+      {"127.0.0.1", 8443, true, -1},
+      {"127.0.0.1", 9090, true, static_cast<int>(policy::EgressRule::self)},
+      {"127.0.0.1", 3128, false, static_cast<int>(policy::EgressRule::self)},
+      {"192.0.2.10", 3128, false, static_cast<int>(policy::EgressRule::self)},
+      {"192.0.2.10", 9090, false, -1},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.address, row.port, row.operator_chosen);
+    const auto refused =
+        policy::check_egress_address(rules, self, *config::parse_ip(row.address), row.port, row.operator_chosen);
+    if (row.rule < 0) {
+      CHECK_FALSE(refused);
+    } else {
+      REQUIRE(refused);
+      CHECK(static_cast<int>(refused->rule) == row.rule);
+      CHECK(refused->refusal.status == 403);
+    }
+  }
+}
