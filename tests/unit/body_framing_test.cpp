@@ -10,6 +10,27 @@ namespace {
 
 BodyProgress feed_all(BodyTracker& tracker, const std::string& data) { return tracker.feed(data); }
 
+// Feeds `body` the way the proxy does: bytes arrive in pieces (one piece up to `split`, then
+// one byte at a time), the consumed ones leave, the rest is presented again with the next.
+struct Delivered {
+  BodyProgress last;
+  std::size_t consumed = 0;
+};
+Delivered feed_like_a_pump(BodyTracker& tracker, const std::string& body, std::size_t split) {
+  Delivered out;
+  std::string buffer;
+  for (std::size_t i = 0; i < body.size();) {
+    const std::size_t n = i < split ? split - i : 1;
+    buffer.append(body, i, n);
+    i += n;
+    out.last = tracker.feed(buffer);
+    out.consumed += out.last.consumed;
+    buffer.erase(0, out.last.consumed);
+    if (out.last.status != BodyStatus::more) break;
+  }
+  return out;
+}
+
 BodyError chunked_error(const std::string& body) {
   BodyTracker tracker(BodyFraming::chunked, 0);
   const auto progress = tracker.feed(body);
@@ -46,18 +67,65 @@ TEST_CASE("chunked bodies split at every byte end in the same place") {
   const std::string body = "A\r\n0123456789\r\n0\r\nT: v\r\n\r\n";
   for (std::size_t split = 0; split <= body.size(); ++split) {
     BodyTracker tracker(BodyFraming::chunked, 0);
-    std::size_t consumed = 0;
-    BodyProgress p{};
-    for (std::size_t i = 0; i < body.size(); i = (i < split ? split : i + 1)) {
-      const auto piece = body.substr(i, i < split ? split - i : 1);
-      p = tracker.feed(piece);
-      consumed += p.consumed;
-      if (p.status != BodyStatus::more) break;
-    }
+    const auto delivered = feed_like_a_pump(tracker, body, split);
     INFO("split " << split);
-    CHECK(p.status == BodyStatus::done);
-    CHECK(consumed == body.size());
+    CHECK(delivered.last.status == BodyStatus::done);
+    CHECK(delivered.consumed == body.size());
   }
+}
+
+TEST_CASE("a malformed line is never consumed, whole or in pieces") {
+  // B11: only validated bytes may be forwarded; the fault and everything after it stay.
+  struct Row {
+    std::string body;
+    std::size_t valid;  // bytes before the malformed line
+    BodyError error;
+  };
+  const Row rows[] = {
+      {"5\r\nhello\r\n0\r\nX-Ok: 1\r\nbad trailer line\r\n\r\n", 22, BodyError::bad_trailer},
+      {"0\r\nX : 1\r\n\r\n", 3, BodyError::bad_trailer},
+      {"0\r\nX: 1\n\r\n", 3, BodyError::bad_trailer},
+      {"0\r\n" + std::string(5000, 'a') + "\r\n\r\n", 3, BodyError::trailer_too_large},
+      {"5\r\nhello\r\n5 \r\nhello\r\n0\r\n\r\n", 10, BodyError::bad_chunk_size},
+      {"5\r\nhello\r\n5;a\x01\r\nhello\r\n", 10, BodyError::bad_chunk_extension},
+      {"5;" + std::string(5000, 'e') + "\r\nhello\r\n", 0, BodyError::bad_chunk_extension},
+      {"5\r\nhelloX\r\n", 8, BodyError::bad_chunk_line_end},
+      {"5\r\nhello\rX", 8, BodyError::bad_chunk_line_end},
+      {"5\rhello\r\n", 0, BodyError::bad_chunk_line_end},
+  };
+  for (const auto& row : rows) {
+    INFO(row.body.substr(0, 60));
+    BodyTracker whole(BodyFraming::chunked, 0);
+    const auto p = whole.feed(row.body);
+    CHECK(p.status == BodyStatus::error);
+    CHECK(p.consumed == row.valid);
+    CHECK(whole.error() == row.error);
+    for (std::size_t split = 0; split <= row.body.size(); ++split) {
+      BodyTracker tracker(BodyFraming::chunked, 0);
+      const auto delivered = feed_like_a_pump(tracker, row.body, split);
+      INFO("split " << split);
+      CHECK(delivered.last.status == BodyStatus::error);
+      CHECK(delivered.consumed == row.valid);
+      CHECK(tracker.error() == row.error);
+    }
+  }
+}
+
+TEST_CASE("an unfinished line is held back, not consumed") {
+  BodyTracker tracker(BodyFraming::chunked, 0);
+  auto p = tracker.feed("5\r\nhel");
+  CHECK(p.status == BodyStatus::more);
+  CHECK(p.consumed == 6);  // the size line and the data so far
+  p = tracker.feed("lo\r\n0\r\nX-Tr");
+  CHECK(p.status == BodyStatus::more);
+  CHECK(p.consumed == 7);  // "lo", its CRLF and the last-chunk line; the trailer start waits
+  p = tracker.feed("X-Trailer: 1\r\n\r\nNEXT");
+  CHECK(p.status == BodyStatus::done);
+  CHECK(p.consumed == 16);
+  // A line may be as long as max_line_bytes, CRLF included, and no longer.
+  const std::string longest = "X: " + std::string(BodyTracker::max_line_bytes - 5, 'v') + "\r\n";
+  BodyTracker fits(BodyFraming::chunked, 0);
+  CHECK(fits.feed("0\r\n" + longest + "\r\n").status == BodyStatus::done);
 }
 
 TEST_CASE("ambiguous chunk framing is refused") {
