@@ -241,19 +241,6 @@ TEST_CASE("a head split at every byte boundary scans the same") {
   }
 }
 
-TEST_CASE("a bad head split at every byte boundary is refused, never accepted") {
-  const std::string text = "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n";
-  for (std::size_t split = 1; split <= text.size(); ++split) {
-    RequestScanner scanner;
-    RequestHead head;
-    auto status = scanner.scan(std::string_view(text).substr(0, split), head);
-    if (status == ScanStatus::need_more) status = scanner.scan(text, head);
-    INFO("split at " << split);
-    CHECK(status == ScanStatus::error);
-    CHECK(scanner.error() == HeadError::obs_fold);
-  }
-}
-
 TEST_CASE("pipelined requests scan one after another") {
   const std::string first = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
   const std::string second = "\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
