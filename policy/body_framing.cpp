@@ -9,12 +9,62 @@
 namespace trproxy::policy {
 namespace {
 
-constexpr unsigned max_chunk_size_digits = 15;  // 2^60: far beyond any real body, no overflow
-constexpr std::size_t max_extension_bytes = 4096;
+constexpr std::size_t max_chunk_size_digits = 15;  // 2^60: far beyond any real body, no overflow
 
 bool is_extension_byte(char c) {
   const auto u = static_cast<unsigned char>(c);
   return c == '\t' || (u >= 0x20 && u < 0x7f);
+}
+
+// A line at the start of some bytes: whole and valid (done, with its length), not whole yet
+// (more), or malformed (error).
+struct LineScan {
+  BodyStatus status = BodyStatus::more;
+  BodyError error = BodyError::none;
+  std::size_t length = 0;  // with its CRLF, when done; a malformed trailer line's too
+};
+
+LineScan line_error(BodyError error, std::size_t length = 0) { return {BodyStatus::error, error, length}; }
+
+// chunk-size [ chunk-ext ] CRLF, checked byte by byte so a fault is found as soon as it
+// arrives. `bytes` holds at most max_line_bytes.
+LineScan scan_chunk_size_line(std::string_view bytes, std::uint64_t& size) {
+  std::size_t i = 0;
+  size = 0;
+  for (; i < bytes.size() && chars::hex_value(bytes[i]) >= 0; ++i) {
+    if (i == max_chunk_size_digits) return line_error(BodyError::bad_chunk_size);
+    size = size * 16 + static_cast<std::uint64_t>(chars::hex_value(bytes[i]));
+  }
+  if (i == bytes.size()) return {};
+  if (i == 0) return line_error(BodyError::bad_chunk_size);
+  if (bytes[i] == ';') {
+    for (++i; i < bytes.size() && bytes[i] != '\r'; ++i) {
+      if (!is_extension_byte(bytes[i])) {
+        return line_error(bytes[i] == '\n' ? BodyError::bad_chunk_line_end : BodyError::bad_chunk_extension);
+      }
+    }
+    if (i == bytes.size()) return {};
+  } else if (bytes[i] != '\r') {
+    return line_error(bytes[i] == '\n' ? BodyError::bad_chunk_line_end : BodyError::bad_chunk_size);
+  }
+  if (i + 1 == bytes.size()) return {};
+  if (bytes[i + 1] != '\n') return line_error(BodyError::bad_chunk_line_end);
+  return {BodyStatus::done, BodyError::none, i + 2};
+}
+
+// One trailer field line or the empty line that ends the trailer section. Like a head, it is
+// judged once its LF is there; `bytes` holds at most max_line_bytes.
+LineScan scan_trailer_line(std::string_view bytes) {
+  const auto* lf = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
+  if (lf == nullptr) return {};
+  const auto line = bytes.substr(0, static_cast<std::size_t>(lf - bytes.data()) + 1);
+  if (line == "\r\n") return {BodyStatus::done, BodyError::none, line.size()};
+  detail::FieldLine field;
+  HeadError head_error = HeadError::none;
+  if (detail::scan_field_line(line, 0, field, head_error) != ScanStatus::complete || field.end != line.size()) {
+    return line_error(BodyError::bad_trailer, line.size());
+  }
+  return {BodyStatus::done, BodyError::none, line.size()};
 }
 
 }  // namespace
@@ -42,7 +92,7 @@ BodyTracker::BodyTracker(BodyFraming framing, std::uint64_t content_length, std:
       state_ = content_length == 0 ? State::done : State::length;
       break;
     case BodyFraming::chunked:
-      state_ = State::size_first_digit;
+      state_ = State::chunk_size_line;
       break;
     case BodyFraming::until_close:
       state_ = State::until_close;
@@ -57,9 +107,12 @@ BodyProgress BodyTracker::fail(BodyError error, std::size_t consumed) {
 }
 
 BodyProgress BodyTracker::feed(std::string_view data) {
-  std::size_t pos = 0;
+  std::size_t pos = 0;  // everything before pos is validated
   while (pos < data.size()) {
-    const char c = data[pos];
+    // A line never counts past max_line_bytes: one that has not ended by then is too long,
+    // whether the bytes after it are here already or not.
+    const auto line_bytes = data.substr(pos, max_line_bytes);
+    const bool line_cut_short = line_bytes.size() == max_line_bytes;
     switch (state_) {
       case State::done:
         return {pos, BodyStatus::done};
@@ -67,85 +120,47 @@ BodyProgress BodyTracker::feed(std::string_view data) {
         return {pos, BodyStatus::error};
       case State::until_close:
         return {data.size(), BodyStatus::more};
-      case State::length: {
+      case State::length:
+      case State::chunk_data: {
         const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - pos));
         remaining_ -= take;
         pos += take;
-        if (remaining_ == 0) state_ = State::done;
+        if (remaining_ == 0) state_ = state_ == State::length ? State::done : State::chunk_data_end;
         break;
       }
-      case State::size_first_digit:
-      case State::size_digits: {
-        const int digit = chars::hex_value(c);
-        if (digit >= 0) {
-          if (++size_digits_ > max_chunk_size_digits) return fail(BodyError::bad_chunk_size, pos);
-          remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(digit);
-          state_ = State::size_digits;
-        } else if (state_ == State::size_first_digit) {
-          return fail(BodyError::bad_chunk_size, pos);
-        } else if (c == ';') {
-          state_ = State::extension;
-        } else if (c == '\r') {
-          state_ = State::size_lf;
-        } else {
-          return fail(c == '\n' ? BodyError::bad_chunk_line_end : BodyError::bad_chunk_size, pos);
+      case State::chunk_size_line: {
+        const auto line = scan_chunk_size_line(line_bytes, remaining_);
+        if (line.status == BodyStatus::error) return fail(line.error, pos);
+        if (line.status == BodyStatus::more) {
+          // Only an extension can make the line this long (the size has at most 15 digits).
+          if (line_cut_short) return fail(BodyError::bad_chunk_extension, pos);
+          return {pos, BodyStatus::more};
         }
-        ++pos;
+        pos += line.length;
+        state_ = remaining_ == 0 ? State::trailer_line : State::chunk_data;
         break;
       }
-      case State::extension:
-        if (c == '\r') {
-          state_ = State::size_lf;
-        } else if (!is_extension_byte(c) || ++extension_bytes_ > max_extension_bytes) {
-          return fail(c == '\n' ? BodyError::bad_chunk_line_end : BodyError::bad_chunk_extension, pos);
-        }
-        ++pos;
-        break;
-      case State::size_lf:
-        if (c != '\n') return fail(BodyError::bad_chunk_line_end, pos);
-        ++pos;
-        size_digits_ = 0;
-        extension_bytes_ = 0;
-        state_ = remaining_ == 0 ? State::trailer_line : State::data;
-        break;
-      case State::data: {
-        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - pos));
-        remaining_ -= take;
-        pos += take;
-        if (remaining_ == 0) state_ = State::data_cr;
-        break;
-      }
-      case State::data_cr:
-        if (c != '\r') return fail(BodyError::bad_chunk_line_end, pos);
-        ++pos;
-        state_ = State::data_lf;
-        break;
-      case State::data_lf:
-        if (c != '\n') return fail(BodyError::bad_chunk_line_end, pos);
-        ++pos;
-        state_ = State::size_first_digit;
+      case State::chunk_data_end:
+        if (data[pos] != '\r') return fail(BodyError::bad_chunk_line_end, pos);
+        if (pos + 1 == data.size()) return {pos, BodyStatus::more};
+        if (data[pos + 1] != '\n') return fail(BodyError::bad_chunk_line_end, pos);
+        pos += 2;
+        state_ = State::chunk_size_line;
         break;
       case State::trailer_line: {
-        const auto* lf = static_cast<const char*>(std::memchr(data.data() + pos, '\n', data.size() - pos));
-        const std::size_t stop = lf ? static_cast<std::size_t>(lf - data.data()) + 1 : data.size();
-        trailer_bytes_ += stop - pos;
-        if (trailer_bytes_ > max_trailer_bytes_) return fail(BodyError::trailer_too_large, pos);
-        trailer_line_.append(data.substr(pos, stop - pos));
-        pos = stop;
-        if (lf == nullptr) break;
-        if (trailer_line_ == "\r\n") {
+        const auto line = scan_trailer_line(line_bytes);
+        const std::size_t seen = line.status == BodyStatus::more ? line_bytes.size() : line.length;
+        if (trailer_bytes_ + seen > max_trailer_bytes_ || (line.status == BodyStatus::more && line_cut_short)) {
+          return fail(BodyError::trailer_too_large, pos);
+        }
+        if (line.status == BodyStatus::error) return fail(line.error, pos);
+        if (line.status == BodyStatus::more) return {pos, BodyStatus::more};
+        pos += line.length;
+        trailer_bytes_ += line.length;
+        if (line.length == 2) {  // "\r\n" (a field line is at least "X:\r\n"): the message ends here
           state_ = State::done;
-          trailer_line_.clear();
-          trailer_line_.shrink_to_fit();
           return {pos, BodyStatus::done};
         }
-        detail::FieldLine field;
-        HeadError head_error = HeadError::none;
-        if (detail::scan_field_line(trailer_line_, 0, field, head_error) != ScanStatus::complete ||
-            field.end != trailer_line_.size()) {
-          return fail(BodyError::bad_trailer, pos);
-        }
-        trailer_line_.clear();
         break;
       }
     }

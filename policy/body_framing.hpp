@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
 
 namespace trproxy::policy {
@@ -26,13 +25,25 @@ std::string_view describe(BodyError error);
 enum class BodyStatus : std::uint8_t { more, done, error };
 
 struct BodyProgress {
-  std::size_t consumed = 0;  // bytes of `data` that belong to this body (forward them as-is)
+  // Bytes at the start of `data` that belong to this body and are validated: forward them as
+  // they are. Never a byte of a malformed line, so on error nothing past the fault leaves.
+  std::size_t consumed = 0;
   BodyStatus status = BodyStatus::more;
 };
 
 // Tracks one message body. For until_close it never reports done: the peer's EOF ends it.
+//
+// Chunk data streams through as it arrives, but the lines around it (chunk-size line, the CRLF
+// after the data, trailer lines) count as consumed only once whole and valid. So with status
+// `more`, the bytes after `consumed` may be the start of such a line: present them again, with
+// what follows, on the next call (as for a head). A line is at most max_line_bytes, so a caller
+// whose buffer holds that many bytes can always make progress.
 class BodyTracker {
  public:
+  // Longest chunk-size or trailer line, CRLF included. It equals the smallest buffer the proxy
+  // reads a body into (limits.max_head_bytes >= 4096), so a held-back line always fits.
+  static constexpr std::size_t max_line_bytes = 4096;
+
   BodyTracker() = default;
   BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes = 8192);
 
@@ -44,13 +55,9 @@ class BodyTracker {
   enum class State : std::uint8_t {
     length,
     until_close,
-    size_first_digit,
-    size_digits,
-    extension,
-    size_lf,
-    data,
-    data_cr,
-    data_lf,
+    chunk_size_line,
+    chunk_data,
+    chunk_data_end,  // the CRLF after chunk data
     trailer_line,
     done,
     failed,
@@ -59,14 +66,9 @@ class BodyTracker {
 
   State state_ = State::done;
   std::uint64_t remaining_ = 0;
-  unsigned size_digits_ = 0;
-  std::size_t extension_bytes_ = 0;
-  std::size_t trailer_bytes_ = 0;
+  std::size_t trailer_bytes_ = 0;  // of the trailer lines validated so far
   std::size_t max_trailer_bytes_ = 8192;
   BodyError error_ = BodyError::none;
-  // A trailer line is validated once whole. Trailers are rare, so this only allocates when
-  // one arrives.
-  std::string trailer_line_;
 };
 
 }  // namespace trproxy::policy

@@ -21,6 +21,19 @@ HeadError line_end_error(char c) {
   return HeadError::control_char;
 }
 
+// A tenant-restriction name in any case, with '_' in place of any '-' too: some servers fold
+// '_' into '-' (CGI-style variables), so "Restrict_Access_Context" would reach them as the real
+// header next to ours (DESIGN.md "Header field names are not bent"). Names are rare at these
+// lengths, so the byte loop costs nothing on the common path.
+bool names_tenant_header(std::string_view name, std::string_view lower_token) {
+  if (name.size() != lower_token.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i] == '_' ? '-' : name[i];
+    if (chars::lower(c) != lower_token[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 ScanStatus expect_crlf(std::string_view b, std::size_t pos, HeadError& error) {
@@ -93,11 +106,13 @@ FieldKind classify_field(std::string_view name) {
     case 19:
       return iequals(name, "proxy-authorization") ? FieldKind::proxy_hop : FieldKind::other;
     case 23:
-      return iequals(name, "restrict-access-context") ? FieldKind::tenant_restriction : FieldKind::other;
+      return names_tenant_header(name, "restrict-access-context") ? FieldKind::tenant_restriction : FieldKind::other;
     case 26:
-      return iequals(name, "restrict-access-to-tenants") ? FieldKind::tenant_restriction : FieldKind::other;
+      return names_tenant_header(name, "restrict-access-to-tenants") ? FieldKind::tenant_restriction
+                                                                       : FieldKind::other;
     case 33:
-      return iequals(name, "sec-restrict-tenant-access-policy") ? FieldKind::tenant_restriction : FieldKind::other;
+      return names_tenant_header(name, "sec-restrict-tenant-access-policy") ? FieldKind::tenant_restriction
+                                                                              : FieldKind::other;
     default:
       return FieldKind::other;
   }

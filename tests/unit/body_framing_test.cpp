@@ -1,5 +1,7 @@
 #include "policy/body_framing.hpp"
 
+#include "grind.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -46,18 +48,28 @@ TEST_CASE("chunked bodies split at every byte end in the same place") {
   const std::string body = "A\r\n0123456789\r\n0\r\nT: v\r\n\r\n";
   for (std::size_t split = 0; split <= body.size(); ++split) {
     BodyTracker tracker(BodyFraming::chunked, 0);
-    std::size_t consumed = 0;
-    BodyProgress p{};
-    for (std::size_t i = 0; i < body.size(); i = (i < split ? split : i + 1)) {
-      const auto piece = body.substr(i, i < split ? split - i : 1);
-      p = tracker.feed(piece);
-      consumed += p.consumed;
-      if (p.status != BodyStatus::more) break;
-    }
+    const auto delivered = trproxy::test::feed_like_a_pump(tracker, body, split);
     INFO("split " << split);
-    CHECK(p.status == BodyStatus::done);
-    CHECK(consumed == body.size());
+    CHECK(delivered.last.status == BodyStatus::done);
+    CHECK(delivered.consumed == body.size());
   }
+}
+
+TEST_CASE("an unfinished line is held back, not consumed") {
+  BodyTracker tracker(BodyFraming::chunked, 0);
+  auto p = tracker.feed("5\r\nhel");
+  CHECK(p.status == BodyStatus::more);
+  CHECK(p.consumed == 6);  // the size line and the data so far
+  p = tracker.feed("lo\r\n0\r\nX-Tr");
+  CHECK(p.status == BodyStatus::more);
+  CHECK(p.consumed == 7);  // "lo", its CRLF and the last-chunk line; the trailer start waits
+  p = tracker.feed("X-Trailer: 1\r\n\r\nNEXT");
+  CHECK(p.status == BodyStatus::done);
+  CHECK(p.consumed == 16);
+  // A line may be as long as max_line_bytes, CRLF included, and no longer.
+  const std::string longest = "X: " + std::string(BodyTracker::max_line_bytes - 5, 'v') + "\r\n";
+  BodyTracker fits(BodyFraming::chunked, 0);
+  CHECK(fits.feed("0\r\n" + longest + "\r\n").status == BodyStatus::done);
 }
 
 TEST_CASE("ambiguous chunk framing is refused") {

@@ -114,3 +114,13 @@ TEST_CASE("the worst-case head fills HeadPieces exactly") {
   CHECK(out.find("Restrict-Access") == std::string::npos);
   CHECK(out.find("Proxy-Connection") == std::string::npos);
 }
+
+TEST_CASE("underscore spellings of the tenant headers are stripped like the originals") {
+  const std::string text =
+      "GET / HTTP/1.1\r\nHost: login.microsoftonline.com\r\n"
+      "Restrict_Access_To_Tenants: evil.example\r\n"
+      "sec_Restrict_Tenant_Access_Policy: x:y\r\n"
+      "X-Keep_Me: 1\r\n\r\n";
+  CHECK(flatten(rewrite_head(text, scan_ok(text), RewriteEdits{true, false, false, "X-Ours: 1\r\n"})) ==
+        "GET / HTTP/1.1\r\nHost: login.microsoftonline.com\r\nX-Keep_Me: 1\r\nX-Ours: 1\r\n\r\n");
+}
