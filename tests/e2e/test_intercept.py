@@ -52,8 +52,10 @@ class V2Injection(unittest.TestCase):
 
     def test_ip_literal_connect_with_sign_in_sni_is_intercepted(self):
         # The IP literal is a reachable address (nginx), so only the SNI names the sign-in host.
-        with h.tls_through(v2, "127.0.0.1", env.ca_crt, port=env.nginx.ports["good"],
-                           server_hostname=h.AUTH_HOSTS[0]) as tls:
+        # Loopback and nginx's port are outside the default egress rules, so this proxy allows them.
+        port = env.nginx.ports["good"]
+        with env.proxy("ip-literal", extra=f"egress:\n  connect_ports: [443, {port}]\n  deny: []\n") as proxy, \
+                h.tls_through(proxy, "127.0.0.1", env.ca_crt, port=port, server_hostname=h.AUTH_HOSTS[0]) as tls:
             tls.sendall(f"GET /ip HTTP/1.1\r\nHost: {h.AUTH_HOSTS[0]}\r\nConnection: close\r\n\r\n".encode())
             status, _, body = h.read_response(tls)
         self.assertEqual(status, 200)
