@@ -1,17 +1,27 @@
 """Real peers for trproxy's end-to-end tests: a test PKI made with the openssl CLI, nginx as
 the upstream for every host (on loopback, its own prefix under a temp folder), and trproxy
-processes started from generated configs. Only 127.0.0.1 is ever contacted."""
+processes started from generated configs. Only 127.0.0.1 is ever contacted.
+
+trproxy binds its listeners to port 0 and the harness reads the bound ports back from its
+stderr (`listening on 127.0.0.1:PORT`, `admin endpoint on 127.0.0.1:PORT`), so suites can run in
+parallel (ctest -j). TRPROXY_E2E_LEGACY_PORTS=1 picks free ports up front instead, for binaries
+that cannot bind port 0. A trproxy whose stderr carries a sanitizer report fails the test that
+stops it. TRPROXY_E2E_TIME_SCALE (default 1) stretches the upper bounds of timing assertions for
+slow (sanitizer) builds."""
 
 import os
 import re
 import shutil
 import signal
 import socket
+import socketserver
 import ssl
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
+import uuid
 
 TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
 POLICY = "1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5"
@@ -28,6 +38,32 @@ ALL_NAMES = AUTH_HOSTS + [MSA_HOST] + EXCLUDED_HOSTS + [OTHER_HOST, "plain.examp
 
 TRPROXY = os.environ.get("TRPROXY_BIN", os.path.join(os.path.dirname(__file__), "../../build/trproxy"))
 DEADLINE = 20.0  # bound on every wait in these tests
+LEGACY_PORTS = os.environ.get("TRPROXY_E2E_LEGACY_PORTS", "0") == "1"
+TIME_SCALE = float(os.environ.get("TRPROXY_E2E_TIME_SCALE", "1"))
+
+# What ASan, UBSan, LSan and TSan print when they find something.
+SANITIZER_MARKERS = ("Sanitizer", "runtime error:")
+
+
+def sanitizer_report(text):
+    """The lines of text around the first sanitizer report, or None."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if any(marker in line for marker in SANITIZER_MARKERS):
+            return "\n".join(lines[max(0, i - 2):i + 40])
+    return None
+
+
+def wait_until(predicate, timeout=DEADLINE, interval=0.02, what="condition"):
+    """Polls predicate until it returns something truthy (returned); TimeoutError after timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= end:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        time.sleep(interval)
 
 
 def free_port():
@@ -49,6 +85,15 @@ def wait_for_port(port, timeout=DEADLINE):
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def run_trproxy(*args, timeout=DEADLINE):
+    """Runs the trproxy command line (not the server); fails on a sanitizer report."""
+    r = subprocess.run([TRPROXY, *args], capture_output=True, text=True, timeout=timeout)
+    report = sanitizer_report(r.stderr)
+    if report:
+        raise AssertionError(f"sanitizer report from trproxy {' '.join(args)}:\n{report}")
+    return r
 
 
 class Pki:
@@ -116,15 +161,59 @@ ECHO = ('method=$request_method\\nuri=$request_uri\\nhost=$http_host\\n'
         'requests=$connection_requests\\nbody=$http_x_echo_body\\nclen=$http_content_length\\n')
 
 
+SENTINEL = "__e2e-sentinel"
+
+
 class Nginx:
     """nginx on loopback: a TLS echo server per certificate and a plain-HTTP echo server. Each
     server logs every request it receives to its own file, so tests can prove what was (not)
     forwarded."""
 
+    NAMES = ("good", "expired", "wrongname", "unknown", "plain", "body")
+    ATTEMPTS = 5
+
     def __init__(self, folder, pki):
         self.dir = folder
+        self.pki = pki
         os.makedirs(os.path.join(folder, "logs"), exist_ok=True)
-        self.ports = {name: free_port() for name in ("good", "expired", "wrongname", "unknown", "plain", "body")}
+        # nginx cannot report the ports it bound, so they are picked up front; a port taken in
+        # between (another suite running in parallel) makes nginx exit, and it is started again.
+        for attempt in range(self.ATTEMPTS):
+            self.ports = {name: free_port() for name in self.NAMES}
+            self._write_config()
+            if self._start():
+                break
+        else:
+            raise RuntimeError(f"nginx could not bind its ports in {self.ATTEMPTS} attempts: {self.failure}")
+        for port in self.ports.values():
+            wait_for_port(port)
+
+    def _start(self):
+        pid_file = os.path.join(self.dir, "nginx.pid")
+        if os.path.exists(pid_file):
+            os.remove(pid_file)
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+
+        def started():
+            # nginx writes its pid file only after it has bound every listener.
+            if self.proc.poll() is not None:
+                return "exited"
+            try:
+                with open(pid_file) as f:
+                    return "up" if f.read().strip() == str(self.proc.pid) else None
+            except FileNotFoundError:
+                return None
+
+        if wait_until(started, what="nginx start") == "up":
+            return True
+        self.failure = self.proc.stderr.read()
+        if "Address already in use" not in self.failure:
+            raise RuntimeError("nginx failed to start: " + self.failure)
+        return False
+
+    def _write_config(self):
+        folder, pki = self.dir, self.pki
         servers = []
         for name in ("good", "expired", "wrongname", "unknown"):
             crt, key = getattr(pki, name.replace("wrongname", "wrong_name"))
@@ -155,10 +244,6 @@ class Nginx:
         self.conf = os.path.join(folder, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
-        self.proc = subprocess.Popen(["nginx", "-p", folder, "-c", self.conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        for port in self.ports.values():
-            wait_for_port(port)
 
     def _server(self, name, listen):
         # /echo-body reads the body into $request_body and hands it to the echo server, so the
@@ -183,11 +268,42 @@ class Nginx:
             """), "  ")
 
     def seen(self, name):
+        """The requests the named server has logged so far (sentinels left out)."""
         path = os.path.join(self.dir, "logs", name + ".log")
         if not os.path.exists(path):
             return []
         with open(path) as f:
-            return f.read().splitlines()
+            return [line for line in f.read().splitlines() if SENTINEL not in line]
+
+    def seen_settled(self, name):
+        """seen(name) once nginx has logged everything it received before this call: a sentinel
+        request is sent straight to the server, and the log is read once the sentinel is in it.
+        nginx logs a request after answering it, so reading the log right after the proxy's
+        response would race; with one worker, the sentinel is logged after every earlier request
+        that had completed."""
+        token = f"{SENTINEL}-{uuid.uuid4().hex}"
+        raw = socket.create_connection(("127.0.0.1", self.ports[name]), timeout=DEADLINE)
+        if name in ("good", "expired", "wrongname", "unknown"):
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # the expired and mis-named servers are reached too
+            raw = ctx.wrap_socket(raw, server_hostname=AUTH_HOSTS[0])
+        with raw as s:
+            s.sendall(f"GET /{token} HTTP/1.1\r\nHost: sentinel\r\nConnection: close\r\n\r\n".encode())
+            status, _, _ = read_response(s)
+            if status != 200:
+                raise AssertionError(f"sentinel request to nginx {name} got {status}")
+        path = os.path.join(self.dir, "logs", name + ".log")
+
+        def logged():
+            try:
+                with open(path) as f:
+                    return token in f.read()
+            except FileNotFoundError:
+                return False
+
+        wait_until(logged, what=f"sentinel in the nginx {name} log")
+        return self.seen(name)
 
     def stop(self):
         self.proc.terminate()
@@ -198,22 +314,79 @@ class Nginx:
 
 
 class Proxy:
-    """One trproxy process on loopback ports with a generated config."""
+    """One trproxy process on loopback ports with a generated config. Usable as a context
+    manager (stopped on exit); Environment.close stops whatever is still running."""
+
+    LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+    ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
     def __init__(self, folder, ca_dir, mode="v2", resolve=None, trust=None, extra="", access_log=True,
                  tenant_extra=""):
         os.makedirs(folder, exist_ok=True)
         self.dir = folder
-        self.port = free_port()
-        self.admin_port = free_port()
+        self.stopped = False
+        # The ports written to the config: 0 (bind any, read back) unless legacy mode.
+        self.listen_port = free_port() if LEGACY_PORTS else 0
+        self.admin_listen_port = free_port() if LEGACY_PORTS else 0
         self.access_log = os.path.join(folder, "access.log")
         self.config = os.path.join(folder, "trproxy.yaml")
         self.write_config(ca_dir, mode, resolve or {}, trust, extra, access_log, tenant_extra)
-        self.stderr = open(os.path.join(folder, "stderr.log"), "w")
+        self.stderr_path = os.path.join(folder, "stderr.log")
+        self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([TRPROXY, "--config", self.config], stdout=subprocess.DEVNULL,
                                      stderr=self.stderr)
-        wait_for_port(self.port)
-        wait_for_port(self.admin_port)
+        try:
+            if LEGACY_PORTS:
+                self.port, self.admin_port = self.listen_port, self.admin_listen_port
+                wait_for_port(self.port)
+                wait_for_port(self.admin_port)
+            else:
+                self.port, self.admin_port = self._bound_ports()
+        except BaseException:
+            self.stop(check=False)
+            raise
+
+    def _bound_ports(self):
+        def logged():
+            text = self.stderr_text()
+            listen, admin = self.LISTEN_RE.search(text), self.ADMIN_RE.search(text)
+            if listen and admin:
+                return int(listen.group(1)), int(admin.group(1))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"trproxy exited with {self.proc.returncode} before listening:\n{text}")
+            return None
+
+        ports = wait_until(logged, what="trproxy's 'listening on' and 'admin endpoint on' lines")
+        if 0 in ports:
+            raise RuntimeError(f"trproxy logged port 0 instead of the bound port: {ports}")
+        return ports
+
+    def stderr_text(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def stderr_lines_matching(self, pattern):
+        return re.findall(pattern, self.stderr_text(), re.MULTILINE)
+
+    def reload(self):
+        """SIGHUP, then waits (bounded) until the proxy logs that a new revision is active.
+        Returns the revision number."""
+        pattern = r"reload: configuration revision (\d+) active"
+        before = len(self.stderr_lines_matching(pattern))
+        self.proc.send_signal(signal.SIGHUP)
+
+        def reloaded():
+            revisions = self.stderr_lines_matching(pattern)
+            return revisions if len(revisions) > before else None
+
+        revisions = wait_until(reloaded, what="'reload: configuration revision N active' on trproxy's stderr")
+        return int(revisions[-1])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     @staticmethod
     def render(ca_dir, mode, resolve, trust, extra, port, admin_port, access_log, tenant_extra=""):
@@ -233,7 +406,7 @@ class Proxy:
 
     def write_config(self, ca_dir, mode, resolve, trust, extra, access_log=True, tenant_extra=""):
         with open(self.config, "w") as f:
-            f.write(self.render(ca_dir, mode, resolve, trust, extra, self.port, self.admin_port,
+            f.write(self.render(ca_dir, mode, resolve, trust, extra, self.listen_port, self.admin_listen_port,
                                 self.access_log if access_log else "", tenant_extra))
 
     def url(self):
@@ -255,15 +428,23 @@ class Proxy:
             time.sleep(0.05)
         return self.access_lines()
 
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=DEADLINE + 10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.stderr.close()
+    def stop(self, sig=signal.SIGTERM, check=True):
+        """Stops the process (once) and returns its exit code. Raises AssertionError when its
+        stderr holds a sanitizer report (unless check is False)."""
+        if not self.stopped:
+            self.stopped = True
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(timeout=DEADLINE + 10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.stderr.close()
+            if check:
+                report = sanitizer_report(self.stderr_text())
+                if report:
+                    raise AssertionError(f"sanitizer report in {self.stderr_path}:\n{report}")
         return self.proc.returncode
 
 
@@ -299,15 +480,40 @@ def connect_tunnel(proxy, authority, timeout=DEADLINE):
     return s, head.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
-def tls_through(proxy, host, cafile, port=443, server_hostname=None):
+def tls_through(proxy, host, cafile, port=443, server_hostname=None, alpn=("http/1.1",)):
     """A TLS connection to host through a CONNECT tunnel, verified against cafile."""
     s, status = connect_tunnel(proxy, f"{host}:{port}")
-    if " 200 " not in status + " ":
+    try:
+        if " 200 " not in status + " ":
+            raise AssertionError("CONNECT failed: " + status)
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.set_alpn_protocols(list(alpn))
+        return ctx.wrap_socket(s, server_hostname=server_hostname or host)
+    except BaseException:
         s.close()
-        raise AssertionError("CONNECT failed: " + status)
-    ctx = ssl.create_default_context(cafile=cafile)
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx.wrap_socket(s, server_hostname=server_hostname or host)
+        raise
+
+
+def raw_request(proxy, raw, timeout=DEADLINE):
+    """Sends raw bytes on a new connection to the proxy listener; returns read_response's
+    (status, head, body)."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout) as s:
+        s.sendall(raw)
+        return read_response(s, timeout)
+
+
+def read_head(sock, timeout=DEADLINE):
+    """Reads up to the end of one response head. Returns (status or None, head text, bytes
+    read past the head)."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, data.decode(errors="replace"), b""
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return int(head.split(b" ", 2)[1]), head.decode(errors="replace"), rest
 
 
 def read_response(sock, timeout=DEADLINE):
@@ -357,17 +563,126 @@ def read_all_until_close(sock, timeout=DEADLINE):
     return data
 
 
+class _LoopbackServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class PythonUpstream:
+    """A tiny upstream on 127.0.0.1, port picked by the kernel, one thread per connection;
+    subclasses define handle(sock). Usable as a context manager."""
+
+    def __init__(self, tls_cert=None):
+        outer = self
+        self.tls = None
+        if tls_cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls_cert)
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                sock = self.request
+                sock.settimeout(DEADLINE)
+                try:
+                    if outer.tls:
+                        sock = outer.tls.wrap_socket(sock, server_side=True)
+                    outer.handle(sock)
+                except (OSError, ssl.SSLError):
+                    pass
+                finally:
+                    if sock is not self.request:
+                        sock.close()
+
+        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def handle(self, sock):
+        raise NotImplementedError
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BannerEchoServer(PythonUpstream):
+    """A server that speaks first: sends BANNER on accept, then echoes what it receives."""
+
+    BANNER = b"220 e2e banner server ready\r\n"
+
+    def handle(self, sock):
+        sock.sendall(self.BANNER)
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            sock.sendall(data)
+
+
+class HeadRecorder(PythonUpstream):
+    """An HTTP/1.1 origin that records every request head byte for byte (nginx drops fields
+    with underscores in their names) and answers each with `200 recorded`, keeping the
+    connection alive."""
+
+    def __init__(self, tls_cert=None):
+        self.heads = []
+        self.lock = threading.Lock()
+        super().__init__(tls_cert)
+
+    def handle(self, sock):
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, data = data.split(b"\r\n\r\n", 1)
+            with self.lock:
+                self.heads.append(head.decode("latin-1"))
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            need = int(m.group(1)) if m else 0
+            while len(data) < need:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            data = data[need:]
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nrecorded\n")
+
+    def field_names(self, index=-1):
+        """The field names of a recorded head, as sent."""
+        with self.lock:
+            head = self.heads[index]
+        return [line.split(":", 1)[0] for line in head.split("\r\n")[1:]]
+
+
 class Environment:
     """Everything shared by a test module: PKI, nginx and the trproxy CA."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="trproxy-e2e-")
-        self.pki = Pki(os.path.join(self.dir, "pki"))
-        self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.pki)
-        self.ca_dir = os.path.join(self.dir, "ca")
-        run([TRPROXY, "ca", "init", "--dir", self.ca_dir])
-        self.ca_crt = os.path.join(self.ca_dir, "ca.crt")
         self.proxies = []
+        self.nginx = None
+        try:
+            self.pki = Pki(os.path.join(self.dir, "pki"))
+            self.nginx = Nginx(os.path.join(self.dir, "nginx"), self.pki)
+            self.ca_dir = os.path.join(self.dir, "ca")
+            r = run_trproxy("ca", "init", "--dir", self.ca_dir)
+            if r.returncode != 0:
+                raise RuntimeError("trproxy ca init failed: " + r.stderr)
+            self.ca_crt = os.path.join(self.ca_dir, "ca.crt")
+        except BaseException:
+            self.close()
+            raise
 
     def resolve_all(self, kind="good"):
         port = self.nginx.ports[kind]
@@ -381,8 +696,37 @@ class Environment:
         return p
 
     def close(self):
+        """Stops every proxy and nginx; then raises the first sanitizer report, if any."""
+        failures = []
         for p in self.proxies:
-            p.stop()
-        self.nginx.stop()
-        if os.environ.get("TRPROXY_KEEP_E2E") is None:
+            try:
+                p.stop()
+            except AssertionError as e:
+                failures.append(e)
+        if self.nginx:
+            self.nginx.stop()
+        if os.environ.get("TRPROXY_KEEP_E2E") is None and not failures:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if failures:
+            raise failures[0]
+
+
+def module_fixtures(module_globals, **proxies):
+    """setUpModule and tearDownModule for a test module: an Environment in the module global
+    `env`, and one proxy per keyword in the global of that name. Each keyword's value is the
+    Environment.proxy keyword arguments, or a function of the environment that returns them."""
+
+    def set_up():
+        env = Environment()
+        module_globals["env"] = env
+        try:
+            for name, kw in proxies.items():
+                module_globals[name] = env.proxy(name, **(kw(env) if callable(kw) else kw))
+        except BaseException:
+            env.close()  # tearDownModule does not run when setUpModule fails
+            raise
+
+    def tear_down():
+        module_globals["env"].close()
+
+    return set_up, tear_down

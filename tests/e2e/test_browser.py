@@ -10,16 +10,8 @@ import unittest
 
 import harness as h
 
-env = None
-
-
-def setUpModule():
-    global env
-    env = h.Environment()
-
-
-def tearDownModule():
-    env.close()
+env = None  # set by setUpModule
+setUpModule, tearDownModule = h.module_fixtures(globals())
 
 
 def chromium_binary():

@@ -1,28 +1,13 @@
 """Interception of the sign-in hosts: header injection per mode and host class, spoofed headers
 stripped, bodies and keep-alive intact. curl and Python's TLS client against nginx."""
 
-import socket
-import ssl
 import subprocess
 import unittest
 
 import harness as h
 
-env = None
-v2 = None
-v1 = None
-
-
-def setUpModule():
-    global env, v2, v1, open_egress
-    env = h.Environment()
-    v2 = env.proxy("v2")
-    v1 = env.proxy("v1", mode="v1")
-    open_egress = env.proxy("open-egress", extra='egress:\n  connect_ports: ["1-65535"]\n  deny: []\n')
-
-
-def tearDownModule():
-    env.close()
+env = v2 = v1 = None  # set by setUpModule
+setUpModule, tearDownModule = h.module_fixtures(globals(), v2={}, v1={"mode": "v1"})
 
 
 def get(proxy, url, *args):
@@ -67,11 +52,10 @@ class V2Injection(unittest.TestCase):
 
     def test_ip_literal_connect_with_sign_in_sni_is_intercepted(self):
         # The IP literal is a reachable address (nginx), so only the SNI names the sign-in host.
-        # Loopback and high ports are egress-denied by default: this proxy opens them.
-        s, status = h.connect_tunnel(open_egress, f"127.0.0.1:{env.nginx.ports['good']}")
-        self.assertIn(" 200 ", status)
-        ctx = ssl.create_default_context(cafile=env.ca_crt)
-        with ctx.wrap_socket(s, server_hostname=h.AUTH_HOSTS[0]) as tls:
+        # Loopback and nginx's port are outside the default egress rules, so this proxy allows them.
+        port = env.nginx.ports["good"]
+        with env.proxy("ip-literal", extra=f"egress:\n  connect_ports: [443, {port}]\n  deny: []\n") as proxy, \
+                h.tls_through(proxy, "127.0.0.1", env.ca_crt, port=port, server_hostname=h.AUTH_HOSTS[0]) as tls:
             tls.sendall(f"GET /ip HTTP/1.1\r\nHost: {h.AUTH_HOSTS[0]}\r\nConnection: close\r\n\r\n".encode())
             status, _, body = h.read_response(tls)
         self.assertEqual(status, 200)
@@ -79,19 +63,13 @@ class V2Injection(unittest.TestCase):
 
     def test_excluded_connect_with_sign_in_sni_is_intercepted(self):
         # Fail closed: naming an auth host in SNI is enough to be tagged.
-        s, status = h.connect_tunnel(v2, f"{h.EXCLUDED_HOSTS[0]}:443")
-        self.assertIn(" 200 ", status)
-        ctx = ssl.create_default_context(cafile=env.ca_crt)
-        with ctx.wrap_socket(s, server_hostname=h.AUTH_HOSTS[0]) as tls:
+        with h.tls_through(v2, h.EXCLUDED_HOSTS[0], env.ca_crt, server_hostname=h.AUTH_HOSTS[0]) as tls:
             tls.sendall(f"GET / HTTP/1.1\r\nHost: {h.AUTH_HOSTS[0]}\r\nConnection: close\r\n\r\n".encode())
             status, _, body = h.read_response(tls)
         self.assertEqual(h.echo_fields(body.decode())["strap"], h.V2_VALUE)
 
     def test_alpn_is_http11_even_when_h2_is_offered(self):
-        s, _ = h.connect_tunnel(v2, f"{h.AUTH_HOSTS[0]}:443")
-        ctx = ssl.create_default_context(cafile=env.ca_crt)
-        ctx.set_alpn_protocols(["h2", "http/1.1"])
-        with ctx.wrap_socket(s, server_hostname=h.AUTH_HOSTS[0]) as tls:
+        with h.tls_through(v2, h.AUTH_HOSTS[0], env.ca_crt, alpn=("h2", "http/1.1")) as tls:
             self.assertEqual(tls.selected_alpn_protocol(), "http/1.1")
 
     def test_post_bodies_content_length_and_chunked_are_intact(self):

@@ -4,7 +4,6 @@ SIGHUP reload and SIGTERM drain."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -13,20 +12,9 @@ import urllib.request
 
 import harness as h
 
-env = None
-
-
-def setUpModule():
-    global env
-    env = h.Environment()
-
-
-def tearDownModule():
-    env.close()
-
-
-def trproxy(*args):
-    return subprocess.run([h.TRPROXY, *args], capture_output=True, text=True, timeout=h.DEADLINE)
+env = None  # set by setUpModule
+setUpModule, tearDownModule = h.module_fixtures(globals())
+trproxy = h.run_trproxy
 
 
 def http_get(url):
@@ -173,14 +161,8 @@ class ReloadAndDrain(unittest.TestCase):
             url = f"https://{h.AUTH_HOSTS[0]}/r"
             self.assertEqual(h.echo_fields(h.curl(proxy, url, cacert=env.ca_crt)[1])["strap"], h.V2_VALUE)
             proxy.write_config(env.ca_dir, "v1", env.resolve_all(), env.pki.root_crt, "")
-            proxy.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + h.DEADLINE
-            seen = {}
-            while time.monotonic() < deadline:
-                seen = h.echo_fields(h.curl(proxy, url, cacert=env.ca_crt)[1])
-                if seen.get("rat"):
-                    break
-                time.sleep(0.05)
+            proxy.reload()
+            seen = h.echo_fields(h.curl(proxy, url, cacert=env.ca_crt)[1])
             self.assertEqual(seen["rat"], h.V1_TENANTS)
             self.assertEqual(seen["strap"], "")
             # An invalid config is rejected; v1 stays.
@@ -234,9 +216,7 @@ class ReloadAndDrain(unittest.TestCase):
     def test_sigterm_finishes_in_flight_requests_and_exits_0(self):
         proxy = env.proxy("drain")
         # A request whose body is still being sent when SIGTERM arrives.
-        s, _ = h.connect_tunnel(proxy, f"{h.AUTH_HOSTS[0]}:443")
-        import ssl
-        tls = ssl.create_default_context(cafile=env.ca_crt).wrap_socket(s, server_hostname=h.AUTH_HOSTS[0])
+        tls = h.tls_through(proxy, h.AUTH_HOSTS[0], env.ca_crt)
         tls.sendall(f"POST /echo-body/d HTTP/1.1\r\nHost: {h.AUTH_HOSTS[0]}\r\nContent-Length: 10\r\n\r\nhello".encode())
         proxy.proc.send_signal(signal.SIGTERM)
         admin = f"http://127.0.0.1:{proxy.admin_port}/readyz"
