@@ -1,8 +1,18 @@
 #include "proxy/registry.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 namespace trproxy::proxy {
+namespace {
+
+// Bytes the kernel holds that the session has not read yet: a request already on its way.
+bool has_unread_bytes(int fd) {
+  int pending = 0;
+  return fd >= 0 && ::ioctl(fd, FIONREAD, &pending) == 0 && pending > 0;
+}
+
+}  // namespace
 
 ConnectionRegistry::Registration::Registration(ConnectionRegistry& registry, int client_fd)
     : registry_(registry), entry_(registry.entries_.insert(registry.entries_.end(), Entry{client_fd, -1, false, {}})) {}
@@ -30,7 +40,7 @@ void ConnectionRegistry::start_drain(std::function<void()> on_empty) {
   draining_ = true;
   on_empty_ = std::move(on_empty);
   for (const auto& entry : entries_) {
-    if (entry.idle) end(entry);
+    if (entry.idle && !has_unread_bytes(entry.client_fd)) end(entry);
   }
   removed();
 }
