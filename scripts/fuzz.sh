@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for a bounded time
-# (FUZZ_SECONDS, default 60 in all, split between the targets).
+# Builds the libFuzzer targets with clang (ASan+UBSan) and runs every one of them for a bounded
+# time: FUZZ_SECONDS in all (default 75), split evenly between the targets.
+#   rewrite        the zero-copy rewrite re-scans and keeps every byte but the stripped lines
+#   client_hello   the ClientHello peek
+#   response_head  the ResponseScanner alone: in bounds, stable under extra bytes and splits
+#   body_tracker   the BodyTracker alone: any split gives the whole-feed result
+#   differential   trproxy's request framing against http-parser's
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 build="$root/build-fuzz"
+targets=(rewrite client_hello response_head body_tracker differential)
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRPROXY_FUZZ=ON >/dev/null
-cmake --build "$build" -j "${TRPROXY_JOBS:-2}"
-seconds=${FUZZ_SECONDS:-60}
-per_target=$(( seconds / 2 ))
-for target in rewrite client_hello; do
+cmake --build "$build" -j "${TRPROXY_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
+seconds=${FUZZ_SECONDS:-75}
+per_target=$(( seconds / ${#targets[@]} ))
+[ "$per_target" -ge 1 ] || per_target=1
+for target in "${targets[@]}"; do
   corpus="$build/corpus-$target"
   mkdir -p "$corpus"
   echo "fuzz: ${target}_fuzz for ${per_target}s"

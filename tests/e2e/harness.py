@@ -72,9 +72,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for_port(port, timeout=DEADLINE):
+def wait_for_port(port, timeout=DEADLINE, proc=None):
+    """Waits until 127.0.0.1:port accepts; fails early when proc (the listener) has exited."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for port {port} exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -338,13 +341,13 @@ class Proxy:
         try:
             if LEGACY_PORTS:
                 self.port, self.admin_port = self.listen_port, self.admin_listen_port
-                wait_for_port(self.port)
-                wait_for_port(self.admin_port)
+                wait_for_port(self.port, proc=self.proc)
+                wait_for_port(self.admin_port, proc=self.proc)
             else:
                 self.port, self.admin_port = self._bound_ports()
-        except BaseException:
+        except Exception as e:
             self.stop(check=False)
-            raise
+            raise RuntimeError(f"trproxy did not start ({e}); its stderr:\n{self.stderr_text()}") from e
 
     def _bound_ports(self):
         def logged():
