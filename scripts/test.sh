@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit tests, end-to-end tests against nginx, then the
-# sanitizer build of the unit tests and the bounded fuzz runs (skip those two with QUICK=1).
+# sanitizer builds (ASan+UBSan: unit + e2e tests; TSan: e2e tests) and the bounded fuzz runs
+# (skip those two with QUICK=1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
