@@ -94,6 +94,50 @@ inline constexpr std::array<std::string_view, 11> default_egress_deny() {
           "224.0.0.0/4", "ff00::/8",    "255.255.255.255/32", "fd00:ec2::254/128", "100.100.100.200/32"};
 }
 
+enum class GuardAction { refuse, log };
+
+// Tunnels to the sign-in service's addresses that do not name a sign-in host (DESIGN.md,
+// "Sign-in address guard").
+struct SignInGuard {
+  std::vector<Cidr> addresses;            // [] = off
+  std::vector<std::string> tunnel_names;  // host patterns allowed to tunnel there
+  GuardAction action = GuardAction::refuse;
+};
+
+// Microsoft 365 endpoint ID 56, the Entra ID ranges (../shared/tenant-restrictions-facts.md).
+inline constexpr std::array<std::string_view, 16> default_sign_in_addresses() {
+  return {"20.190.128.0/18",     "40.126.0.0/18",      "20.20.32.0/19",       "20.231.128.0/19",
+          "2603:1006:2000::/48", "2603:1007:200::/48", "2603:1016:1400::/48", "2603:1017::/48",
+          "2603:1026:3000::/48", "2603:1027:1::/48",   "2603:1036:3000::/48", "2603:1037:1::/48",
+          "2603:1046:2000::/48", "2603:1047:1::/48",   "2603:1056:2000::/48", "2603:1057:2::/48"};
+}
+
+// The other hosts ID 56 names, minus the aliases of the sign-in service itself
+// (login.microsoftonline-p.com, loginex.microsoftonline.com, login-us.microsoftonline.com):
+// those could carry a sign-in without the header, so they are refused unless configured.
+inline constexpr std::array<std::string_view, 20> default_guard_tunnel_names() {
+  return {"*.auth.microsoft.com",
+          "*.msftidentity.com",
+          "*.msidentity.com",
+          "account.activedirectory.windowsazure.com",
+          "accounts.accesscontrol.windows.net",
+          "adminwebservice.microsoftonline.com",
+          "api.passwordreset.microsoftonline.com",
+          "autologon.microsoftazuread-sso.com",
+          "becws.microsoftonline.com",
+          "ccs.login.microsoftonline.com",
+          "clientconfig.microsoftonline-p.net",
+          "companymanager.microsoftonline.com",
+          "graph.microsoft.com",
+          "graph.windows.net",
+          "logincert.microsoftonline.com",
+          "nexus.microsoftonline-p.com",
+          "passwordreset.microsoftonline.com",
+          "provisioningapi.microsoftonline.com",
+          "device.login.microsoftonline.com",
+          "enterpriseregistration.windows.net"};
+}
+
 struct AdminConfig {
   std::optional<Endpoint> listen;  // disabled when empty
 };
@@ -114,7 +158,10 @@ struct Config {
   CaConfig ca;
   UpstreamConfig upstream;
   TenantRestrictions tenant_restrictions;
+  // Host patterns: exact names or "*.suffix" (any name ending in ".suffix"), normalised.
   std::vector<std::string> block;
+  std::vector<std::string> allow;  // exceptions to block
+  SignInGuard sign_in_guard;
   AdminConfig admin;
   LogConfig log;
   Limits limits;
@@ -131,5 +178,6 @@ inline const std::vector<std::string>& documented_exclusions() {
 const char* to_string(LeafKeyType type);
 const char* to_string(Mode mode);
 const char* to_string(LogLevel level);
+const char* to_string(GuardAction action);
 
 }  // namespace trproxy::config

@@ -342,14 +342,57 @@ void load_tenant_restrictions(const YAML::Node& node, Config& config) {
   }
 }
 
-void load_block(const YAML::Node& node, Config& config) {
-  config.block = host_list(node, "block");
+// Exact host names or "*." wildcards ("*.sharepoint.com").
+std::vector<std::string> host_pattern_list(const YAML::Node& node, const std::string& path) {
+  std::vector<std::string> out;
+  const auto values = string_list(node, path);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto& value = values[i];
+    const bool wildcard = value.rfind("*.", 0) == 0;
+    const auto name = wildcard ? value.substr(2) : value;
+    if (!is_domain_name(name)) {
+      fail_value(path + "[" + std::to_string(i) + "]", value,
+                 "is not a host name or a \"*.\" wildcard (e.g. contoso.sharepoint.com or *.sharepoint.com)");
+    }
+    auto pattern = (wildcard ? "*." : "") + normalize_host(name);
+    if (std::find(out.begin(), out.end(), pattern) == out.end()) {
+      out.push_back(std::move(pattern));
+    }
+  }
+  return out;
+}
+
+// Blocking a sign-in host would stop every sign-in: refuse the config unless `allow` excepts it.
+void check_block_spares_sign_in(const Config& config) {
   const auto& tr = config.tenant_restrictions;
-  for (const auto& host : config.block) {
+  for (const auto& pattern : config.block) {
     for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts}) {
-      if (std::find(list->begin(), list->end(), host) != list->end()) {
-        fail_value("block", host, "is also a sign-in host in tenant_restrictions");
+      for (const auto& host : *list) {
+        if (host_matches_pattern(host, pattern) && !host_matches_any(host, config.allow)) {
+          fail_value("block", pattern, "matches the sign-in host " + host + " of tenant_restrictions");
+        }
       }
+    }
+  }
+}
+
+void load_sign_in_guard(const YAML::Node& node, Config& config) {
+  expect_map(node, "sign_in_guard", {"addresses", "tunnel_names", "action"});
+  auto& guard = config.sign_in_guard;
+  if (const auto v = node["addresses"]) {
+    guard.addresses = cidr_list(v, "sign_in_guard.addresses");
+  }
+  if (const auto v = node["tunnel_names"]) {
+    guard.tunnel_names = host_pattern_list(v, "sign_in_guard.tunnel_names");
+  }
+  if (const auto v = node["action"]) {
+    const auto text = scalar(v, "sign_in_guard.action");
+    if (text == "refuse") {
+      guard.action = GuardAction::refuse;
+    } else if (text == "log") {
+      guard.action = GuardAction::log;
+    } else {
+      fail_value("sign_in_guard.action", text, "is not one of refuse, log");
     }
   }
 }
@@ -424,6 +467,12 @@ Config defaults(const std::filesystem::path& base) {
   tr.msa_hosts = {"login.live.com"};
   tr.exclude = documented_exclusions();
   config.admin.listen = Endpoint{"127.0.0.1", 9090};
+  for (const auto prefix : default_sign_in_addresses()) {
+    config.sign_in_guard.addresses.push_back(*parse_cidr(prefix));
+  }
+  for (const auto name : default_guard_tunnel_names()) {
+    config.sign_in_guard.tunnel_names.emplace_back(name);
+  }
   config.egress.connect_ports = {PortRange{443, 443}};
   config.egress.forward_ports = {PortRange{80, 80}};
   for (const auto prefix : default_egress_deny()) {
@@ -438,7 +487,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   expect_map(root, "",
              {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
-              "limits", "egress"});
+              "limits", "egress", "allow", "sign_in_guard"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -457,7 +506,14 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   load_tenant_restrictions(required(root, "tenant_restrictions", ""), config);
   if (const auto v = root["block"]) {
-    load_block(v, config);
+    config.block = host_pattern_list(v, "block");
+  }
+  if (const auto v = root["allow"]) {
+    config.allow = host_pattern_list(v, "allow");
+  }
+  check_block_spares_sign_in(config);
+  if (const auto v = root["sign_in_guard"]) {
+    load_sign_in_guard(v, config);
   }
   if (const auto v = root["admin"]) {
     load_admin(v, config);
@@ -509,6 +565,8 @@ Config load_config_file(const std::filesystem::path& file) {
 }
 
 const char* to_string(LeafKeyType type) { return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048"; }
+
+const char* to_string(GuardAction action) { return action == GuardAction::refuse ? "refuse" : "log"; }
 
 const char* to_string(Mode mode) { return mode == Mode::v1 ? "v1" : "v2"; }
 

@@ -28,6 +28,28 @@ bool is_guid(std::string_view text) {
   return true;
 }
 
+bool host_matches_pattern(std::string_view host, std::string_view pattern) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  const auto equal_folded = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const char c = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+      if (c != b[i]) return false;
+    }
+    return true;
+  };
+  if (pattern.rfind("*.", 0) != 0) return equal_folded(host, pattern);
+  const auto suffix = pattern.substr(1);  // ".sharepoint.com"
+  return host.size() > suffix.size() && equal_folded(host.substr(host.size() - suffix.size()), suffix);
+}
+
+bool host_matches_any(std::string_view host, const std::vector<std::string>& patterns) {
+  for (const auto& pattern : patterns) {
+    if (host_matches_pattern(host, pattern)) return true;
+  }
+  return false;
+}
+
 bool is_domain_name(std::string_view text) {
   if (!text.empty() && text.back() == '.') {
     text.remove_suffix(1);

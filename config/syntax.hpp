@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace trproxy::config {
 
@@ -17,6 +18,12 @@ bool is_domain_name(std::string_view text);
 
 // Lower-cases ASCII and removes one trailing dot: the form every host comparison uses.
 std::string normalize_host(std::string_view host);
+
+// A host against a pattern of `block`, `allow` or `sign_in_guard.tunnel_names`: an exact name,
+// or "*.suffix" matching any name that ends in ".suffix" (not "suffix" itself). ASCII
+// case-insensitive, one trailing dot on the host ignored; patterns are normalised.
+bool host_matches_pattern(std::string_view host, std::string_view pattern);
+bool host_matches_any(std::string_view host, const std::vector<std::string>& patterns);
 
 // "250ms", "10s", "2m", "1h": a positive whole number and one unit.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -1,5 +1,7 @@
 #include "policy/host_class.hpp"
 
+#include "config/syntax.hpp"
+
 #include "policy/http_chars.hpp"
 
 #include <algorithm>
@@ -53,9 +55,10 @@ HostClassifier::HostClassifier(const config::Config& config) {
   // Order is precedence: the first list naming a host decides its class.
   add(config::documented_exclusions(), HostClass::excluded);
   add(tr.exclude, HostClass::excluded);
-  add(config.block, HostClass::blocked);
   add(tr.auth_hosts, HostClass::auth);
   add(tr.msa_hosts, HostClass::msa);
+  block_ = config.block;
+  allow_ = config.allow;
 }
 
 HostClass HostClassifier::classify(std::string_view host) const {
@@ -65,12 +68,18 @@ HostClass HostClassifier::classify(std::string_view host) const {
   if (!is_plain_ascii_host(host)) {
     return HostClass::invalid;
   }
+  HostClass named = HostClass::other;
   for (const auto& [name, host_class] : hosts_) {
     if (chars::iequals(host, name)) {  // `name` is normalised (lower case, no trailing dot)
-      return host_class;
+      named = host_class;
+      break;
     }
   }
-  return HostClass::other;
+  // Exclusions win over everything; a block (exact or "*.") wins over the rest unless `allow`
+  // excepts the host (the loader refuses a block that would catch a sign-in host).
+  if (named == HostClass::excluded) return named;
+  if (config::host_matches_any(host, block_) && !config::host_matches_any(host, allow_)) return HostClass::blocked;
+  return named;
 }
 
 }  // namespace trproxy::policy

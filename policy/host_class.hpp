@@ -23,8 +23,9 @@ const char* to_string(HostClass host_class);
 
 inline bool is_intercepted(HostClass c) { return c == HostClass::auth || c == HostClass::msa; }
 
-// Exact FQDN match, ASCII case-insensitive, one trailing dot ignored, no subdomain matching.
-// Excluded hosts win over every other list. Built once per Config; lookups never allocate.
+// Exact FQDN match for the sign-in and excluded hosts, ASCII case-insensitive, one trailing dot
+// ignored, no subdomain matching; `block`/`allow` also take "*." wildcards. Excluded hosts win
+// over every other list. Built once per Config; lookups never allocate.
 class HostClassifier {
  public:
   explicit HostClassifier(const config::Config& config);
@@ -33,6 +34,8 @@ class HostClassifier {
 
  private:
   std::vector<std::pair<std::string, HostClass>> hosts_;  // normalised names, excluded first
+  std::vector<std::string> block_;                         // patterns: exact or "*.suffix"
+  std::vector<std::string> allow_;
 };
 
 // True when every byte is a letter, digit, '-', '.', '_' or ':' (IPv6 literal), i.e. something we

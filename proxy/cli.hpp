@@ -9,9 +9,11 @@
 namespace trproxy::proxy {
 
 struct Command {
-  enum class Kind { run, check, ca_init, version, help } kind = Kind::run;
+  enum class Kind { run, check, ca_init, explain, version, help } kind = Kind::run;
   std::string config_path = "config/trproxy.yaml";
   std::string ca_dir;
+  std::string explain_target;  // explain: the URL or host[:port]
+  std::string explain_client;  // explain: --client IP, "" when not given
 };
 
 struct CliError {

@@ -6,6 +6,7 @@
 #include "proxy/forward.hpp"
 #include "proxy/head_reader.hpp"
 #include "proxy/pac.hpp"
+#include "tls/client_hello.hpp"
 
 #include <algorithm>
 
@@ -83,7 +84,9 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
   }
   client.socket().set_option(tcp::no_delay(true), ec);
 
-  beast::flat_buffer buffer(connection.config().limits.max_head_bytes);
+  // Room for a request head (the scanner enforces limits.max_head_bytes) or, after a CONNECT, a
+  // whole ClientHello (DESIGN: read whole up to 64 KiB).
+  beast::flat_buffer buffer(std::max(connection.config().limits.max_head_bytes, tls::max_client_hello_wire_bytes));
   ForwardUpstream upstream(connection);
   policy::RequestHead head;
   bool first = true;

@@ -1,5 +1,6 @@
 #include "proxy/connect.hpp"
 
+#include "policy/sign_in_guard.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/dial.hpp"
 #include "proxy/intercept.hpp"
@@ -35,7 +36,7 @@ net::awaitable<Peek> read_client_hello(beast::tcp_stream& client, beast::flat_bu
       case tls::HelloStatus::malformed: peek.kind = policy::HelloKind::malformed; co_return peek;
       case tls::HelloStatus::need_more: break;
     }
-    if (buffer.size() >= tls::max_client_hello_bytes || read_room(buffer) == 0) {
+    if (buffer.size() >= tls::max_client_hello_wire_bytes || read_room(buffer) == 0) {
       peek.kind = policy::HelloKind::malformed;  // larger than the proxy reads: fail closed
       co_return peek;
     }
@@ -99,7 +100,26 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   if (!peek) peek.emplace();  // silent
   line.sni = peek->sni;
 
-  const auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());
+  auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());
+  if (upstream) {
+    // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
+    error_code ec;
+    const auto remote = upstream->socket().remote_endpoint(ec);
+    const auto guard = ec ? policy::GuardDecision{}
+                          : policy::check_sign_in_guard(*runtime->policy, to_ip_address(remote.address()),
+                                                        peek->facts());
+    if (guard.outcome != policy::GuardOutcome::not_guarded) {
+      services.metrics.sign_in_guard(guard.outcome);
+      line.reason = guard.reason;
+      if (guard.outcome == policy::GuardOutcome::refused) {
+        plan = policy::Refusal{0, policy::Action::deny, guard.reason};
+      }
+      if (guard.outcome == policy::GuardOutcome::logged) {
+        spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
+                     guard.reason);
+      }
+    }
+  }
   if (const auto* intercept = std::get_if<policy::InterceptPlan>(&plan)) {
     upstream.reset();
     connection.tracked.upstream_fd = -1;

@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config (DESIGN.md).
 
 #include "config/loader.hpp"
+#include "policy/explain.hpp"
 #include "policy/policy.hpp"
 #include "proxy/cli.hpp"
 #include "proxy/runtime.hpp"
@@ -29,6 +30,31 @@ void setup_logging() {
   spdlog::set_default_logger(logger);
 }
 
+// Offline: the config only (no CA, no sockets), and the decision core's answer.
+int explain(const proxy::Command& command) {
+  try {
+    const policy::Policy policy(config::load_config_file(command.config_path));
+    std::optional<config::IpAddress> client;
+    if (!command.explain_client.empty()) {
+      client = config::parse_ip(command.explain_client);
+      if (!client) {
+        std::cerr << "trproxy: --client \"" << command.explain_client << "\" is not an IP address\n";
+        return exit_config;
+      }
+    }
+    const auto answer = policy::explain(policy, client, command.explain_target);
+    if (const auto* error = std::get_if<policy::ExplainError>(&answer)) {
+      std::cerr << "trproxy: explain " << command.explain_target << ": " << error->message << "\n";
+      return exit_config;
+    }
+    std::cout << std::get<std::string>(answer);
+    return exit_ok;
+  } catch (const config::ConfigError& error) {
+    std::cerr << "trproxy: " << error.what() << "\n";
+    return exit_config;
+  }
+}
+
 int run(const proxy::Command& command) {
   using Kind = proxy::Command::Kind;
   switch (command.kind) {
@@ -51,6 +77,8 @@ int run(const proxy::Command& command) {
         std::cerr << "trproxy: ca init failed: " << error.what() << "\n";
         return exit_runtime;
       }
+    case Kind::explain:
+      return explain(command);
     case Kind::check:
     case Kind::run:
       break;

@@ -65,6 +65,13 @@ std::string Metrics::render(const BuildInfo& info) const {
     out << "trproxy_egress_refused_total{rule=\"" << policy::to_string(static_cast<policy::EgressRule>(i)) << "\"} "
         << egress_refused[i].get() << '\n';
   }
+  header("trproxy_sign_in_guard_total", "counter",
+         "Connections to the sign-in service's addresses, by what the sign-in address guard did.");
+  for (const auto outcome : {policy::GuardOutcome::refused, policy::GuardOutcome::logged,
+                             policy::GuardOutcome::tunnelled, policy::GuardOutcome::intercepted}) {
+    out << "trproxy_sign_in_guard_total{outcome=\"" << policy::to_string(outcome) << "\"} "
+        << sign_in_guard_outcomes[static_cast<std::size_t>(outcome)].get() << '\n';
+  }
   header("trproxy_config_reloads_total", "counter", "Configuration reloads by result.");
   out << "trproxy_config_reloads_total{result=\"success\"} " << reloads_ok.get() << '\n';
   out << "trproxy_config_reloads_total{result=\"failure\"} " << reloads_failed.get() << '\n';

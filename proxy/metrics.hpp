@@ -3,6 +3,7 @@
 
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
+#include "policy/sign_in_guard.hpp"
 
 #include <array>
 #include <atomic>
@@ -35,12 +36,16 @@ class Metrics {
   Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counter reloads_ok, reloads_failed;
   std::array<Counter, static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
+  std::array<Counter, static_cast<std::size_t>(policy::GuardOutcome::count)> sign_in_guard_outcomes;
   std::array<Counter, latency_buckets.size() + 1> upstream_latency;  // last = +Inf
   std::atomic<std::uint64_t> upstream_latency_sum_us{0};
 
   void connection(Action action) { connections[static_cast<std::size_t>(action)].add(); }
   void refused(int status) {
     if (status > 0 && status < 600) refused_by_status[static_cast<std::size_t>(status)].add();
+  }
+  void sign_in_guard(policy::GuardOutcome outcome) {
+    sign_in_guard_outcomes[static_cast<std::size_t>(outcome)].add();
   }
   void egress_refusal(policy::EgressRule rule) { egress_refused[static_cast<std::size_t>(rule)].add(); }
   void upstream_failure(UpstreamFailure kind) { upstream_failures[static_cast<std::size_t>(kind)].add(); }

@@ -2,30 +2,54 @@
 
 #include "policy/http_head.hpp"
 
+#include <vector>
+
 namespace trproxy::proxy {
+
+namespace {
+
+std::string js_object(const std::vector<std::string>& hosts) {
+  std::string out = "{";
+  for (const auto& host : hosts) out += (out.size() > 1 ? ", \"" : "\"") + host + "\": true";
+  return out + "}";
+}
+
+}  // namespace
 
 std::string make_pac(const policy::Policy& policy, std::string_view proxy_host, std::uint16_t proxy_port) {
   const auto& c = policy.config();
   const auto& tr = c.tenant_restrictions;
-  std::string out =
-      "// trproxy PAC: Microsoft sign-in hosts go through the tenant-restrictions proxy,\n"
-      "// everything else goes direct. Generated from the running configuration.\n"
-      "function FindProxyForURL(url, host) {\n"
-      "  host = host.toLowerCase();\n"
-      "  if (host.charAt(host.length - 1) == \".\") host = host.substring(0, host.length - 1);\n"
-      "  var proxied = {\n";
-  bool first = true;
+  // Exact names the proxy handles (sign-in hosts, blocked names), and the names that go
+  // direct whatever a wildcard says (exclusions always; `allow` exceptions to blocks).
+  std::vector<std::string> proxied;
+  std::vector<std::string> direct = tr.exclude;
+  std::vector<std::string> wildcards;
   for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts, &c.block}) {
     for (const auto& host : *list) {
-      if (policy.hosts().classify(host) == policy::HostClass::excluded) continue;
-      out += first ? "    \"" : ",\n    \"";
-      out += host + "\": true";
-      first = false;
+      if (host.rfind("*.", 0) == 0) {
+        wildcards.push_back(host);
+      } else if (policy.hosts().classify(host) != policy::HostClass::excluded &&
+                 policy.hosts().classify(host) != policy::HostClass::other) {
+        proxied.push_back(host);
+      }
     }
   }
-  out += "\n  };\n";
-  out += "  if (proxied.hasOwnProperty(host)) return \"PROXY " + std::string(proxy_host) + ":" +
-         std::to_string(proxy_port) + "\";\n";
+  std::vector<std::string> direct_wildcards;
+  for (const auto& host : c.allow) (host.rfind("*.", 0) == 0 ? direct_wildcards : direct).push_back(host);
+
+  const auto route = "\"PROXY " + std::string(proxy_host) + ":" + std::to_string(proxy_port) + "\"";
+  std::string out =
+      "// trproxy PAC: Microsoft sign-in hosts and blocked hosts go through the tenant-restrictions\n"
+      "// proxy, everything else goes direct. Generated from the running configuration.\n"
+      "function FindProxyForURL(url, host) {\n"
+      "  host = host.toLowerCase();\n"
+      "  if (host.charAt(host.length - 1) == \".\") host = host.substring(0, host.length - 1);\n";
+  out += "  var proxied = " + js_object(proxied) + ";\n";
+  out += "  var direct = " + js_object(direct) + ";\n";
+  out += "  if (proxied.hasOwnProperty(host)) return " + route + ";\n";
+  out += "  if (direct.hasOwnProperty(host)) return \"DIRECT\";\n";
+  for (const auto& pattern : direct_wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return \"DIRECT\";\n";
+  for (const auto& pattern : wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + route + ";\n";
   out += "  return \"DIRECT\";\n}\n";
   return out;
 }

@@ -1,6 +1,6 @@
 #include "tls/client_hello.hpp"
 
-#include <array>
+#include <string>
 
 namespace trproxy::tls {
 namespace {
@@ -89,41 +89,40 @@ HelloResult parse_client_hello_body(std::string_view body) {
 HelloResult peek_client_hello(std::string_view bytes) {
   if (bytes.empty()) return {HelloStatus::need_more, {}};
   if (static_cast<std::uint8_t>(bytes[0]) != record_handshake) return {HelloStatus::not_tls, {}};
-  if (bytes.size() > max_client_hello_bytes) bytes = bytes.substr(0, max_client_hello_bytes);
 
-  // Gather the handshake message across records into one contiguous buffer.
-  std::array<char, max_client_hello_bytes> handshake{};
-  std::size_t handshake_size = 0;
-  std::size_t needed = 0;  // full handshake message length incl. its 4-byte header, once known
+  // The handshake message, gathered across records only when it spans more than one.
+  std::string gathered;
+  std::string_view first_fragment;
+  std::size_t have = 0;
+  std::size_t needed = 0;  // the whole message incl. its 4-byte header, once known
   Reader records(bytes);
   for (;;) {
     std::uint8_t type = 0;
     std::uint16_t version = 0;
     std::uint16_t length = 0;
-    if (!records.u8(type) || !records.u16(version) || !records.u16(length)) {
-      return {bytes.size() >= max_client_hello_bytes ? HelloStatus::malformed : HelloStatus::need_more, {}};
-    }
-    if (type != record_handshake || (version >> 8) != 3 || length == 0 || length > 16384) {
+    if (!records.u8(type) || !records.u16(version) || !records.u16(length)) return {HelloStatus::need_more, {}};
+    if (type != record_handshake || (version >> 8) != 3 || length == 0 || length > max_tls_record_payload) {
       return {HelloStatus::malformed, {}};
     }
     std::string_view fragment;
-    if (!records.bytes(length, fragment)) {
-      return {bytes.size() >= max_client_hello_bytes ? HelloStatus::malformed : HelloStatus::need_more, {}};
+    if (!records.bytes(length, fragment)) return {HelloStatus::need_more, {}};
+    if (have == 0) {
+      first_fragment = fragment;
+    } else {
+      if (gathered.empty()) gathered.assign(first_fragment);
+      gathered.append(fragment);
     }
-    const std::size_t room = handshake.size() - handshake_size;
-    if (fragment.size() > room) return {HelloStatus::malformed, {}};
-    std::copy(fragment.begin(), fragment.end(), handshake.begin() + static_cast<std::ptrdiff_t>(handshake_size));
-    handshake_size += fragment.size();
-    if (needed == 0 && handshake_size >= 4) {
-      if (static_cast<std::uint8_t>(handshake[0]) != handshake_client_hello) return {HelloStatus::malformed, {}};
-      needed = 4 + ((static_cast<std::size_t>(static_cast<std::uint8_t>(handshake[1])) << 16) |
-                    (static_cast<std::size_t>(static_cast<std::uint8_t>(handshake[2])) << 8) |
-                    static_cast<std::size_t>(static_cast<std::uint8_t>(handshake[3])));
-      if (needed > handshake.size()) return {HelloStatus::malformed, {}};
+    have += fragment.size();
+    const std::string_view message = gathered.empty() ? first_fragment : std::string_view(gathered);
+    if (needed == 0 && have >= 4) {
+      if (static_cast<std::uint8_t>(message[0]) != handshake_client_hello) return {HelloStatus::malformed, {}};
+      needed = 4 + ((static_cast<std::size_t>(static_cast<std::uint8_t>(message[1])) << 16) |
+                    (static_cast<std::size_t>(static_cast<std::uint8_t>(message[2])) << 8) |
+                    static_cast<std::size_t>(static_cast<std::uint8_t>(message[3])));
+      if (needed > max_client_hello_bytes) return {HelloStatus::malformed, {}};
+      if (gathered.empty() && have < needed) gathered.reserve(needed);
     }
-    if (needed != 0 && handshake_size >= needed) {
-      return parse_client_hello_body(std::string_view(handshake.data() + 4, needed - 4));
-    }
+    if (needed != 0 && have >= needed) return parse_client_hello_body(message.substr(4, needed - 4));
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include "policy/connect_decision.hpp"
 #include "policy/egress.hpp"
+#include "policy/explain.hpp"
+#include "policy/sign_in_guard.hpp"
 #include "policy/request_decision.hpp"
 #include "config/syntax.hpp"
 #include "test_configs.hpp"
@@ -287,4 +289,105 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
       CHECK(refused->refusal.status == 403);
     }
   }
+}
+
+TEST_CASE("block and allow take *. wildcards on every name the client gives") {
+  auto config = test::load_yaml(std::string(test::v2_yaml) +
+                                "allow: [contoso.sharepoint.com, \"*.eu.contoso-my.sharepoint.com\"]\n");
+  config.block = {"*.sharepoint.com", "onedrive.live.com"};
+  const policy::Policy policy(std::move(config));
+  struct Row {
+    const char* host;
+    HostClass expected;
+  };
+  const Row rows[] = {
+      {"evil.sharepoint.com", HostClass::blocked},
+      {"A.B.SharePoint.com.", HostClass::blocked},
+      {"sharepoint.com", HostClass::other},  // "*." never matches the bare suffix
+      {"contoso.sharepoint.com", HostClass::other},
+      {"x.eu.contoso-my.sharepoint.com", HostClass::other},
+      {"eu.contoso-my.sharepoint.com", HostClass::blocked},
+      {"onedrive.live.com", HostClass::blocked},
+      {"login.microsoftonline.com", HostClass::auth},
+      {"device.login.microsoftonline.com", HostClass::excluded},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.host);
+    CHECK(policy.hosts().classify(row.host) == row.expected);
+  }
+  // Decided alike on a CONNECT authority, an SNI and an absolute-form URL.
+  const auto connect = scan(connect_head("evil.sharepoint.com:443"));
+  CHECK(std::get<policy::Refusal>(policy::plan_connect(policy, connect.head, connect.bytes)).status == 403);
+  const policy::ConnectTarget ordinary{"www.example.com", 443, HostClass::other};
+  const auto after = policy::decide_after_hello(policy, ordinary, {HelloKind::sni, "evil.sharepoint.com"});
+  CHECK(std::get<policy::Refusal>(after).action == Action::block);
+  const auto forward = scan("GET http://evil.sharepoint.com/ HTTP/1.1\r\nHost: evil.sharepoint.com\r\n\r\n");
+  CHECK(std::get<policy::Refusal>(policy::plan_plain_request(policy, forward.head, forward.bytes)).action ==
+        Action::block);
+}
+
+TEST_CASE("sign-in address guard: the address decides, the SNI may excuse") {
+  const auto& policy = v2_policy();
+  const auto guarded = *config::parse_ip("20.190.130.5");
+  const auto guarded_v6 = *config::parse_ip("2603:1037:1::10");
+  const auto elsewhere = *config::parse_ip("93.184.216.34");
+  using policy::GuardOutcome;
+  struct Row {
+    config::IpAddress address;
+    HelloKind kind;
+    const char* sni;
+    GuardOutcome expected;
+  };
+  const Row rows[] = {
+      {elsewhere, HelloKind::no_sni, "", GuardOutcome::not_guarded},
+      {guarded, HelloKind::no_sni, "", GuardOutcome::refused},
+      {guarded, HelloKind::not_tls, "", GuardOutcome::refused},
+      {guarded, HelloKind::silent, "", GuardOutcome::refused},
+      {guarded, HelloKind::sni, "www.attacker.example", GuardOutcome::refused},  // domain fronting
+      {guarded, HelloKind::sni, "login.microsoftonline-p.com", GuardOutcome::refused},  // an alias of sign-in
+      {guarded_v6, HelloKind::sni, "loginex.microsoftonline.com", GuardOutcome::refused},
+      {guarded, HelloKind::sni, "graph.microsoft.com", GuardOutcome::tunnelled},
+      {guarded, HelloKind::sni, "x.auth.microsoft.com", GuardOutcome::tunnelled},
+      {guarded, HelloKind::sni, "device.login.microsoftonline.com", GuardOutcome::tunnelled},
+      {guarded, HelloKind::sni, "login.microsoftonline.com", GuardOutcome::intercepted},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.sni, static_cast<int>(row.kind));
+    const auto decision = policy::check_sign_in_guard(policy, row.address, {row.kind, row.sni});
+    CHECK(decision.outcome == row.expected);
+    CHECK(decision.reason.empty() == (row.expected != GuardOutcome::refused));
+  }
+  auto config = test::load_yaml(std::string(test::v2_yaml) + "sign_in_guard: {action: log}\n");
+  const policy::Policy logging(std::move(config));
+  CHECK(policy::check_sign_in_guard(logging, guarded, {HelloKind::no_sni, ""}).outcome == GuardOutcome::logged);
+  const policy::Policy off(test::load_yaml(std::string(test::v2_yaml) + "sign_in_guard: {addresses: []}\n"));
+  CHECK(policy::check_sign_in_guard(off, guarded, {HelloKind::no_sni, ""}).outcome == GuardOutcome::not_guarded);
+}
+
+TEST_CASE("explain answers with the engine's own decisions") {
+  auto config = test::load_yaml(std::string(test::v2_yaml) + "clients: {allow: [10.0.0.0/8]}\n");
+  const policy::Policy policy(std::move(config));
+  const auto ask = [&](const char* target, const char* client = nullptr) {
+    std::optional<config::IpAddress> address;
+    if (client) address = config::parse_ip(client);
+    const auto answer = policy::explain(policy, address, target);
+    REQUIRE(std::holds_alternative<std::string>(answer));
+    return std::get<std::string>(answer);
+  };
+  using Catch::Matchers::Contains;
+  CHECK_THAT(ask("https://login.microsoftonline.com/common"),
+             Contains("class: auth\n") && Contains("profile: default\n") && Contains("action: intercept\n") &&
+                 Contains("header: sec-Restrict-Tenant-Access-Policy: aaaabbbb-0000-cccc-1111-dddd2222eeee:"
+                          "1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\n"));
+  CHECK_THAT(ask("device.login.microsoftonline.com"), Contains("class: excluded\n") && Contains("action: tunnel\n"));
+  CHECK_THAT(ask("https://onedrive.live.com/x"), Contains("class: blocked\n") &&
+                                                    Contains("action: block (block: onedrive.live.com)\n"));
+  CHECK_THAT(ask("http://169.254.169.254/latest/meta-data/"), Contains("action: deny (egress.deny"));
+  CHECK_THAT(ask("[fd00:ec2::254]:443"), Contains("action: deny (egress.deny"));
+  CHECK_THAT(ask("www.example.com:8443"), Contains("action: deny (egress.connect_ports)\n"));
+  CHECK_THAT(ask("http://www.example.com:8080/"), Contains("action: deny (egress.forward_ports)\n"));
+  CHECK_THAT(ask("20.190.128.1:443"), Contains("action: deny (sign_in_guard"));
+  CHECK_THAT(ask("http://www.example.com/", "192.0.2.1"), Contains("action: deny (clients.allow)\n"));
+  CHECK_THAT(ask("https://www.example.com/", "10.1.2.3"), Contains("action: tunnel\n") && Contains("addresses: "));
+  CHECK(std::holds_alternative<policy::ExplainError>(policy::explain(policy, std::nullopt, "ftp://x/y")));
 }

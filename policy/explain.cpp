@@ -1,0 +1,162 @@
+#include "policy/explain.hpp"
+
+#include "config/syntax.hpp"
+#include "policy/authority.hpp"
+#include "policy/connect_decision.hpp"
+#include "policy/egress.hpp"
+#include "policy/http_head.hpp"
+#include "policy/request_decision.hpp"
+#include "policy/sign_in_guard.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace trproxy::policy {
+namespace {
+
+struct Target {
+  bool connect = true;  // https:// or host[:port]: a CONNECT; http://: a plain forward
+  std::string authority;
+  std::string path = "/";
+};
+
+std::optional<Target> parse_target(std::string_view text) {
+  Target target;
+  std::string_view rest = text;
+  if (rest.rfind("https://", 0) == 0) {
+    rest.remove_prefix(8);
+  } else if (rest.rfind("http://", 0) == 0) {
+    rest.remove_prefix(7);
+    target.connect = false;
+  } else if (rest.find('/') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto slash = rest.find_first_of("/?#");
+  target.authority = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos && rest[slash] == '/') target.path = std::string(rest.substr(slash));
+  const auto authority = parse_authority(target.authority, target.connect ? 443 : 80, false);
+  if (!authority || target.authority.empty()) return std::nullopt;
+  // Always carry an explicit port: a CONNECT needs one.
+  const auto host = authority->ip_literal_v6 ? "[" + std::string(authority->host) + "]" : std::string(authority->host);
+  target.authority = host + ":" + std::to_string(authority->port);
+  return target;
+}
+
+std::string request_for(const Target& target) {
+  if (target.connect) return "CONNECT " + target.authority + " HTTP/1.1\r\nHost: " + target.authority + "\r\n\r\n";
+  return "GET http://" + target.authority + target.path + " HTTP/1.1\r\nHost: " + target.authority + "\r\n\r\n";
+}
+
+// The rule behind a refusal, for `action: block (...)` / `action: deny (...)`.
+std::string rule_of(const Policy& policy, const Refusal& refusal, std::string_view host, std::uint16_t port,
+                    bool connect) {
+  const auto& c = policy.config();
+  if (refusal.action == Action::block) {
+    const auto it = std::find_if(c.block.begin(), c.block.end(),
+                                 [&](const std::string& pattern) { return config::host_matches_pattern(host, pattern); });
+    return "block: " + (it == c.block.end() ? std::string(host) : *it);
+  }
+  if (check_egress_port(c.egress, connect ? EgressKind::connect : EgressKind::forward, port)) {
+    return connect ? "egress.connect_ports" : "egress.forward_ports";
+  }
+  return refusal.reason;
+}
+
+void print_headers(std::ostringstream& out, std::string_view block) {
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    const auto end = block.find("\r\n", pos);
+    out << "header: " << block.substr(pos, end - pos) << '\n';
+    pos = end + 2;
+  }
+}
+
+// The address rules, for an IP literal decided now, for a name deferred to its addresses.
+bool explain_addresses(std::ostringstream& out, const Policy& policy, std::string_view host, std::uint16_t port,
+                       bool connect, HostClass host_class) {
+  const auto& c = policy.config();
+  const auto literal = config::parse_ip(host);
+  const bool operator_chosen = c.upstream.resolve.count(config::normalize_host(host)) > 0;
+  if (!literal) {
+    out << "addresses: not resolved offline; "
+        << (operator_chosen ? "upstream.resolve names the address (exempt from egress.deny)"
+                            : "each resolved address is checked against egress.deny (" +
+                                  std::to_string(c.egress.deny.size()) + " ranges)")
+        << (connect && !is_intercepted(host_class) && host_class != HostClass::excluded
+                ? " and the sign-in address guard (" + std::to_string(c.sign_in_guard.addresses.size()) + " ranges)"
+                : "")
+        << '\n';
+    return true;
+  }
+  if (auto refused = check_egress_address(c.egress, SelfEndpoints{}, *literal, port, operator_chosen)) {
+    out << "action: deny (egress.deny: " << refused->refusal.reason << ")\n";
+    return false;
+  }
+  if (connect && !is_intercepted(host_class)) {
+    // A client naming an address sends no server name of its own.
+    const auto guard = check_sign_in_guard(policy, *literal, HelloFacts{HelloKind::no_sni, {}});
+    if (guard.outcome == GuardOutcome::refused) {
+      out << "action: deny (sign_in_guard: " << guard.reason << ")\n";
+      return false;
+    }
+    if (guard.outcome == GuardOutcome::logged) out << "sign_in_guard: logged (action: log)\n";
+  }
+  return true;
+}
+
+}  // namespace
+
+std::variant<std::string, ExplainError> explain(const Policy& policy, const std::optional<config::IpAddress>& client,
+                                                std::string_view text) {
+  const auto target = parse_target(text);
+  if (!target) return ExplainError{"cannot read the target (write https://host/path, http://host/path or host[:port])"};
+  const auto bytes = request_for(*target);
+  RequestScanner scanner;
+  RequestHead head;
+  if (scanner.scan(bytes, head) != ScanStatus::complete) {
+    return ExplainError{std::string("cannot read the target: ") + std::string(describe(scanner.error()))};
+  }
+  const auto authority = head.target_authority(bytes);
+  const auto host_class = policy.hosts().classify(authority.host);
+  std::ostringstream out;
+  out << "target: " << text << '\n';
+  out << "class: " << to_string(host_class) << '\n';
+  out << "profile: default\n";
+  const auto& c = policy.config();
+  if (client && std::none_of(c.clients_allow.begin(), c.clients_allow.end(),
+                             [&](const config::Cidr& cidr) { return cidr.contains(*client); })) {
+    out << "action: deny (clients.allow)\n";
+    return out.str();
+  }
+  auto plan = plan_plain_request(policy, head, bytes);
+  if (const auto* refusal = std::get_if<Refusal>(&plan)) {
+    out << "action: " << to_string(refusal->action) << " ("
+        << rule_of(policy, *refusal, authority.host, authority.port, target->connect) << ")\n";
+    return out.str();
+  }
+  if (const auto* forward = std::get_if<ForwardPlan>(&plan)) {
+    if (!explain_addresses(out, policy, authority.host, authority.port, false, host_class)) return out.str();
+    out << "action: forward\n";
+    print_headers(out, forward->edits.inserted);
+    return out.str();
+  }
+  const auto& connect = std::get<ConnectTarget>(plan);
+  // What a client that asked for this URL sends: SNI = the host, unless it is an address.
+  const bool literal = config::parse_ip(authority.host).has_value();
+  const HelloFacts hello{literal ? HelloKind::no_sni : HelloKind::sni, literal ? std::string_view{} : authority.host};
+  const auto after = decide_after_hello(policy, connect, hello);
+  if (const auto* intercept = std::get_if<InterceptPlan>(&after)) {
+    out << "action: intercept\n";
+    print_headers(out, policy.headers().inserted_block(intercept->host_class));
+    return out.str();
+  }
+  if (const auto* refusal = std::get_if<Refusal>(&after)) {
+    out << "action: " << to_string(refusal->action) << " (" << refusal->reason << ")\n";
+    return out.str();
+  }
+  if (!explain_addresses(out, policy, authority.host, authority.port, true, host_class)) return out.str();
+  out << "action: tunnel\n";
+  return out.str();
+}
+
+}  // namespace trproxy::policy

@@ -1,0 +1,47 @@
+#include "policy/sign_in_guard.hpp"
+
+#include "config/syntax.hpp"
+
+#include <algorithm>
+
+namespace trproxy::policy {
+
+const char* to_string(GuardOutcome outcome) {
+  switch (outcome) {
+    case GuardOutcome::not_guarded: return "not_guarded";
+    case GuardOutcome::refused: return "refused";
+    case GuardOutcome::logged: return "logged";
+    case GuardOutcome::tunnelled: return "tunnelled";
+    case GuardOutcome::intercepted: return "intercepted";
+    case GuardOutcome::count: break;
+  }
+  return "unknown";
+}
+
+bool is_sign_in_address(const Policy& policy, const config::IpAddress& address) {
+  const auto& ranges = policy.config().sign_in_guard.addresses;
+  return std::any_of(ranges.begin(), ranges.end(), [&](const config::Cidr& cidr) { return cidr.contains(address); });
+}
+
+GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress& address, const HelloFacts& hello) {
+  if (!is_sign_in_address(policy, address)) return {};
+  const auto& guard = policy.config().sign_in_guard;
+  if (hello.kind == HelloKind::sni) {
+    const auto sni_class = policy.hosts().classify(hello.sni);
+    if (is_intercepted(sni_class)) return {GuardOutcome::intercepted, {}};
+    if (sni_class == HostClass::excluded || config::host_matches_any(hello.sni, guard.tunnel_names)) {
+      return {GuardOutcome::tunnelled, {}};
+    }
+  }
+  std::string reason = "sign-in service address reached ";
+  switch (hello.kind) {
+    case HelloKind::sni: reason += "with a server name not allowed there"; break;
+    case HelloKind::no_sni: reason += "without a server name"; break;
+    default: reason += "without TLS"; break;
+  }
+  reason += " (sign_in_guard)";
+  return {guard.action == config::GuardAction::refuse ? GuardOutcome::refused : GuardOutcome::logged,
+          std::move(reason)};
+}
+
+}  // namespace trproxy::policy
