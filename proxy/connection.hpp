@@ -11,6 +11,7 @@
 #include "proxy/worker.hpp"
 
 #include <string>
+#include <type_traits>
 
 namespace trproxy::proxy {
 
@@ -45,6 +46,11 @@ struct ClientConnection {
   void log(const RequestLog& line) const;
 };
 
+// After an error response on a plain connection: send FIN, then read and drop what the client
+// is still sending for a moment (bounded), so closing with unread bytes does not turn into a
+// TCP reset that could destroy the response before the client reads it (nginx's lingering close).
+net::awaitable<void> lingering_close(beast::tcp_stream& stream);
+
 // The refusal for a head the scanner rejected (400 or 431 with the scanner's one-line reason).
 policy::Refusal head_refusal(policy::HeadError error, policy::Action action);
 
@@ -67,6 +73,9 @@ net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const 
     if (!co_await write_text(stream, response)) line.bytes_out += response.size();
   }
   connection.log(line);
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if (refusal.status != 0) co_await lingering_close(stream);
+  }
 }
 
 }  // namespace trproxy::proxy
