@@ -104,6 +104,10 @@ template <class Client, class Upstream>
 net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
   policy::BodyTracker tracker(x.request.framing, x.request.content_length);
   for (;;) {
+    if (tracker.done()) {  // an empty body (Content-Length: 0) is done before any byte
+      x.request_body_done = true;
+      co_return;
+    }
     const auto view = view_of(x.client_buffer);
     if (!view.empty()) {
       const auto progress = tracker.feed(view);
