@@ -5,9 +5,11 @@
 // delimited by their framing, never re-chunked. Request body and response run concurrently so
 // that `Expect: 100-continue` and early responses work.
 
+#include "config/config.hpp"
 #include "policy/body_framing.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/io.hpp"
+#include "proxy/metrics.hpp"
 
 #include <array>
 #include <span>
@@ -39,6 +41,31 @@ struct ExchangeResult {
 
 namespace detail {
 
+// Ends a connection: the socket under any layers (TLS, tcp_stream), or an in-memory test stream.
+template <class Stream>
+void close_lowest(Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  if constexpr (requires { lowest.socket(); }) {
+    error_code ignored;
+    lowest.socket().close(ignored);
+  } else {
+    lowest.close();
+  }
+}
+
+// Stops the reads pending on a connection. An in-memory test stream cannot cancel a read
+// without closing, so it is closed (callers use this only when the connection will not be reused).
+template <class Stream>
+void cancel_reads(Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  if constexpr (requires { lowest.socket(); }) {
+    error_code ignored;
+    lowest.socket().cancel(ignored);
+  } else {
+    lowest.close();
+  }
+}
+
 template <class Client, class Upstream>
 struct Exchange {
   Client& client;
@@ -55,9 +82,8 @@ struct Exchange {
   bool response_started = false;  // bytes of the upstream response reached the client
 
   void close_both() {
-    error_code ignored;
-    beast::get_lowest_layer(client).socket().close(ignored);
-    beast::get_lowest_layer(upstream).socket().close(ignored);
+    close_lowest(client);
+    close_lowest(upstream);
   }
 
   // Our own error to the client, only while nothing of the upstream's response was sent.
@@ -78,6 +104,10 @@ template <class Client, class Upstream>
 net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
   policy::BodyTracker tracker(x.request.framing, x.request.content_length);
   for (;;) {
+    if (tracker.done()) {  // an empty body (Content-Length: 0) is done before any byte
+      x.request_body_done = true;
+      co_return;
+    }
     const auto view = view_of(x.client_buffer);
     if (!view.empty()) {
       const auto progress = tracker.feed(view);
@@ -224,8 +254,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
   if (!body_complete) {
     // The upstream answered before the request body was complete: stop reading it.
-    error_code ignored;
-    beast::get_lowest_layer(x.client).socket().cancel(ignored);
+    cancel_reads(x.client);
   }
 }
 

@@ -4,16 +4,19 @@ namespace trproxy::proxy {
 
 net::awaitable<tls::LeafPtr> LeafMinter::leaf_for(std::shared_ptr<tls::LeafCache> cache, std::string host) {
   if (auto leaf = cache->find(host)) co_return leaf;
+  // A named initiation that owns nothing (GCC 12 destroys a temporary with a non-trivial
+  // destructor inside a co_await twice: a lambda owning `host` freed it twice on every miss).
+  // It runs once, while this frame and so `cache` and `host` are alive.
+  auto initiation = [this, &cache, &host](auto handler) {
+    // The awaitable's handler is move-only; std::function needs a copyable wrapper.
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    enqueue(std::move(cache), std::move(host), [shared](std::exception_ptr error, tls::LeafPtr leaf) {
+      const auto executor = net::get_associated_executor(*shared);
+      net::post(executor, [shared, error, leaf = std::move(leaf)]() mutable { std::move(*shared)(error, leaf); });
+    });
+  };
   co_return co_await net::async_initiate<decltype(net::use_awaitable), void(std::exception_ptr, tls::LeafPtr)>(
-      [this, cache = std::move(cache), host = std::move(host)](auto handler) mutable {
-        // The awaitable's handler is move-only; std::function needs a copyable wrapper.
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        enqueue(std::move(cache), std::move(host), [shared](std::exception_ptr error, tls::LeafPtr leaf) {
-          const auto executor = net::get_associated_executor(*shared);
-          net::post(executor, [shared, error, leaf = std::move(leaf)]() mutable { std::move(*shared)(error, leaf); });
-        });
-      },
-      net::use_awaitable);
+      initiation, net::use_awaitable);
 }
 
 void LeafMinter::enqueue(std::shared_ptr<tls::LeafCache> cache, std::string host, Waiter waiter) {

@@ -1,0 +1,454 @@
+// proxy::exchange() end to end over in-memory streams: a test client writes requests into the
+// proxy's client stream, the proxy reads each head, rewrites it (a spoofed tenant-restriction
+// line dropped, ours inserted) and runs the exchange against an upstream stream whose peer plays
+// the server from a script. Every case runs with whole reads and again ground at one byte per
+// read on both of the proxy's streams.
+
+#include "proxy/exchange.hpp"
+#include "proxy/head_reader.hpp"
+#include "proxy/metrics.hpp"
+#include "rig.hpp"
+
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <vector>
+
+using namespace trproxy;
+using namespace trproxy::test;
+using proxy::ExchangeResult;
+using proxy::HeadRead;
+
+namespace {
+
+constexpr std::string_view inserted = "Restrict-Access-To-Tenants: contoso.com\r\nRestrict-Access-Context: 00000000-0000\r\n";
+constexpr std::string_view spoofed = "Restrict-Access-To-Tenants: evil.example\r\n";
+
+// A request as the client writes it (with a spoofed line to drop) and as the upstream must see it.
+struct Request {
+  std::string line;                 // "GET / HTTP/1.1"
+  std::vector<std::string> fields;  // "Name: value", without CRLF
+  std::string body;                 // as framed on the wire
+
+  [[nodiscard]] std::string head(bool rewritten) const {
+    std::string out = line + "\r\n";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      out += fields[i] + "\r\n";
+      if (i == 0 && !rewritten) out += spoofed;  // dropped by the rewrite wherever it is
+    }
+    if (rewritten) out += inserted;
+    return out + "\r\n";
+  }
+  [[nodiscard]] std::string from_client() const { return head(false) + body; }
+  [[nodiscard]] std::string to_upstream() const { return head(true) + body; }
+};
+
+Request get(std::string target = "/") {
+  return {"GET " + target + " HTTP/1.1", {"Host: login.microsoftonline.com", "Accept: */*"}, ""};
+}
+Request post_length(std::string body) {
+  return {"POST /common/oauth2/token HTTP/1.1",
+          {"Host: login.microsoftonline.com", "Content-Length: " + std::to_string(body.size())},
+          body};
+}
+Request post_chunked(std::string framed_body) {
+  return {"POST /common/login HTTP/1.1", {"Host: login.microsoftonline.com", "Transfer-Encoding: chunked"},
+          framed_body};
+}
+
+// One turn of the scripted server: read `expect` bytes, then write `reply`.
+struct Step {
+  std::size_t expect = 0;
+  std::string reply;
+};
+
+struct Scenario {
+  std::string client_sends;  // in the client stream before the run (one write: may pipeline)
+  std::vector<Step> server;
+  bool server_closes = false;  // after its last reply (responses delimited by close)
+  std::size_t requests = 1;    // exchanges the proxy runs at most
+  // The client's second act: once it has received `wait_for` bytes, it sends `then_sends`.
+  std::size_t wait_for = 0;
+  std::string then_sends;
+  // A session closes both sides after the exchanges; off, only the exchange's own closes count.
+  bool proxy_closes = true;
+  std::size_t read_size = std::numeric_limits<std::size_t>::max();
+  // Every operation on the proxy's client or upstream stream from the n-th on fails (fail_count).
+  std::size_t fail_client_at = std::numeric_limits<std::size_t>::max();
+  std::size_t fail_upstream_at = std::numeric_limits<std::size_t>::max();
+};
+
+struct Outcome {
+  std::string upstream_got;  // every byte that reached the server
+  std::string client_got;    // every byte that reached the client
+  std::vector<ExchangeResult> results;
+  std::vector<HeadRead> head_reads;
+  std::size_t upstream_buffer_left = 0;
+  bool proxy_done = false, server_done = false, client_done = false;
+};
+
+struct Rig {
+  net::io_context ioc;
+  beast::test::fail_count client_failure, upstream_failure;
+  TestStream client, client_peer{ioc};  // proxy side, test client
+  TestStream upstream, server{ioc};     // proxy side, test server
+  beast::flat_buffer client_buffer, upstream_buffer;
+  config::Limits limits;
+  proxy::Metrics metrics;
+  policy::RewriteEdits edits;
+
+  explicit Rig(const Scenario& scenario)
+      : client_failure(scenario.fail_client_at),
+        upstream_failure(scenario.fail_upstream_at),
+        client(ioc, client_failure),
+        upstream(ioc, upstream_failure) {
+    client.connect(client_peer);
+    upstream.connect(server);
+    edits.inserted = inserted;
+  }
+};
+
+net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out) {
+  policy::RequestScanner scanner;
+  policy::RequestHead head;
+  for (std::size_t i = 0; i < scenario.requests; ++i) {
+    const proxy::HeadDeadline deadline{proxy::Clock::now() + 5s, 5s};
+    bool started = false;
+    const auto read = co_await proxy::read_request_head(rig.client, rig.client_buffer, scanner, head, deadline, started);
+    out.head_reads.push_back(read);
+    if (read != HeadRead::complete) break;
+    const auto bytes = proxy::view_of(rig.client_buffer);
+    const auto pieces = policy::rewrite_head(bytes, head, rig.edits);
+    const auto request = proxy::ExchangeRequest::of(head);
+    const auto result = co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream,
+                                                 rig.upstream_buffer, rig.limits, rig.metrics);
+    out.results.push_back(result);
+    if (!result.client_reusable) break;
+  }
+  out.upstream_buffer_left = rig.upstream_buffer.size();
+  if (scenario.proxy_closes) {
+    rig.client.close();
+    rig.upstream.close();
+  }
+  out.proxy_done = true;
+}
+
+net::awaitable<void> run_server(Rig& rig, const Scenario& scenario, Outcome& out) {
+  for (const auto& step : scenario.server) {
+    const auto got = co_await read_exactly(rig.server, step.expect);
+    out.upstream_got += got;
+    if (got.size() < step.expect) break;  // the proxy closed early: the assertions will tell
+    co_await write_all(rig.server, step.reply);
+  }
+  if (scenario.server_closes) rig.server.close();
+  const auto rest = co_await read_to_eof(rig.server);
+  out.upstream_got += rest;
+  out.server_done = true;
+}
+
+net::awaitable<void> run_client(Rig& rig, const Scenario& scenario, Outcome& out) {
+  if (scenario.wait_for > 0) {
+    const auto first = co_await read_exactly(rig.client_peer, scenario.wait_for);
+    out.client_got += first;
+    co_await write_all(rig.client_peer, scenario.then_sends);
+  }
+  const auto rest = co_await read_to_eof(rig.client_peer);
+  out.client_got += rest;
+  out.client_done = true;
+}
+
+Outcome run(const Scenario& scenario) {
+  Rig rig(scenario);
+  rig.client.read_size(scenario.read_size);
+  rig.upstream.read_size(scenario.read_size);
+  rig.client.append(scenario.client_sends);
+  Outcome out;
+  spawn(rig.ioc, run_proxy(rig, scenario, out));
+  spawn(rig.ioc, run_server(rig, scenario, out));
+  spawn(rig.ioc, run_client(rig, scenario, out));
+  rig.ioc.run_for(5s);
+  CHECK(out.proxy_done);
+  CHECK(out.server_done);
+  CHECK(out.client_done);
+  return out;
+}
+
+// Whole reads, then one byte per read on both of the proxy's streams.
+constexpr std::size_t whole = std::numeric_limits<std::size_t>::max();
+// (as<>: Catch 2.13 deduces a generator of references from an lvalue first value.)
+#define FOR_EACH_READ_SIZE(var)                                                  \
+  const std::size_t var = GENERATE(as<std::size_t>{}, whole, 1, 7); \
+  INFO("read_size " << (var == whole ? std::string("whole") : std::to_string(var)))
+
+const std::string ok_hello = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
+const std::string ok_chunked =
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("exchange: GET with a Content-Length response, byte for byte both ways") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = get("/common/oauth2/v2.0/authorize?client_id=1");
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), ok_hello}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.to_upstream());
+  CHECK(out.client_got == ok_hello);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 200);
+  CHECK(out.results[0].client_reusable);
+  CHECK(out.results[0].upstream_reusable);
+  CHECK(out.results[0].bytes_from_client == request.from_client().size());
+  CHECK(out.results[0].bytes_to_client == ok_hello.size());
+  CHECK(out.results[0].failure.empty());
+}
+
+TEST_CASE("exchange: request bodies framed by Content-Length and chunked pass through as they came") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = GENERATE(post_length("grant_type=password&username=a"),
+                                post_chunked("5\r\nhello\r\n6;name=v\r\n world\r\n0\r\n\r\n"),
+                                post_chunked("3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n"), post_length(""));
+  INFO(request.line << " body " << request.body);
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), ok_chunked}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.to_upstream());
+  CHECK(out.client_got == ok_chunked);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 200);
+  CHECK(out.results[0].client_reusable);
+  CHECK(out.results[0].upstream_reusable);
+}
+
+TEST_CASE("exchange: chunked, Content-Length and until-close responses") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = get();
+  SECTION("chunked with extensions and a trailer") {
+    Scenario s;
+    s.read_size = read_size;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), ok_chunked}};
+    const auto out = run(s);
+    CHECK(out.client_got == ok_chunked);
+    REQUIRE(out.results.size() == 1);
+    CHECK(out.results[0].upstream_reusable);
+    CHECK(out.upstream_buffer_left == 0);
+  }
+  SECTION("Content-Length 0 and a 204") {
+    const std::string responses[] = {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n",
+                                     "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n"};
+    for (const auto& response : responses) {
+      Scenario s;
+      s.read_size = read_size;
+      s.client_sends = request.from_client();
+      s.server = {{request.to_upstream().size(), response}};
+      const auto out = run(s);
+      CHECK(out.client_got == response);
+      REQUIRE(out.results.size() == 1);
+      CHECK(out.results[0].client_reusable);
+      CHECK(out.results[0].upstream_reusable);
+    }
+  }
+  SECTION("delimited by the upstream closing") {
+    const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>until close</html>";
+    Scenario s;
+    s.read_size = read_size;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), response}};
+    s.server_closes = true;
+    const auto out = run(s);
+    CHECK(out.upstream_got == request.to_upstream());
+    CHECK(out.client_got == response);
+    REQUIRE(out.results.size() == 1);
+    CHECK(out.results[0].status == 200);
+    CHECK_FALSE(out.results[0].client_reusable);  // the client learns the end from our close
+    CHECK_FALSE(out.results[0].upstream_reusable);
+  }
+}
+
+TEST_CASE("exchange: a response to HEAD announcing a body carries none, and none is read") {
+  FOR_EACH_READ_SIZE(read_size);
+  const std::string response = GENERATE(std::string("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+                                        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                                        std::string("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"));
+  const Request request{"HEAD /favicon.ico HTTP/1.1", {"Host: login.live.com"}, ""};
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.from_client();
+  // The server then waits without closing: an exchange that read a body would never end.
+  s.server = {{request.to_upstream().size(), response}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.to_upstream());
+  CHECK(out.client_got == response);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 200);
+  CHECK(out.results[0].client_reusable);
+  CHECK(out.results[0].upstream_reusable);
+  CHECK(out.upstream_buffer_left == 0);
+}
+
+TEST_CASE("exchange: two pipelined requests in one write are exchanged in turn on the same buffers") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto first = post_length("a=1&b=2");
+  const auto second = get("/second");
+  const auto third = post_chunked("2\r\nhi\r\n0\r\n\r\n");
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = first.from_client() + second.from_client() + third.from_client();
+  s.requests = 3;
+  const std::string second_response = "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnot";
+  s.server = {{first.to_upstream().size(), ok_chunked},
+              {second.to_upstream().size(), second_response},
+              {third.to_upstream().size(), ok_hello}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == first.to_upstream() + second.to_upstream() + third.to_upstream());
+  CHECK(out.client_got == ok_chunked + second_response + ok_hello);
+  REQUIRE(out.results.size() == 3);
+  CHECK(out.results[0].status == 200);
+  CHECK(out.results[1].status == 404);
+  CHECK(out.results[2].status == 200);
+  for (const auto& result : out.results) {
+    CHECK(result.client_reusable);
+    CHECK(result.upstream_reusable);
+  }
+  CHECK(out.results[0].bytes_from_client == first.from_client().size());
+  CHECK(out.results[1].bytes_from_client == second.from_client().size());
+}
+
+TEST_CASE("exchange: Expect 100-continue, the client sends its body only after the interim response") {
+  FOR_EACH_READ_SIZE(read_size);
+  Request request = post_length("payload");
+  request.fields.push_back("Expect: 100-continue");
+  const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.head(false);  // the body waits for the 100
+  s.wait_for = interim.size();
+  s.then_sends = request.body;
+  s.server = {{request.head(true).size(), interim}, {request.body.size(), ok_hello}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.to_upstream());
+  CHECK(out.client_got == interim + ok_hello);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 200);
+  CHECK(out.results[0].client_reusable);
+  CHECK(out.results[0].upstream_reusable);
+}
+
+TEST_CASE("exchange: an upstream answering before the request body is complete ends the client connection") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = post_length("0123456789");
+  const std::string response = GENERATE(
+      std::string("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!"),
+      std::string("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.head(false) + "012";  // and then nothing: the client waits
+  s.server = {{request.head(true).size() + 3, response}};
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.head(true) + "012");
+  CHECK(out.client_got == response);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == (response.find("413") != std::string::npos ? 413 : 401));
+  CHECK_FALSE(out.results[0].client_reusable);
+  CHECK_FALSE(out.results[0].upstream_reusable);
+}
+
+TEST_CASE("exchange: a request body that breaks chunked framing forwards nothing after the fault") {
+  FOR_EACH_READ_SIZE(read_size);
+  const std::string valid = "5\r\nhello\r\n";
+  // A broken chunk and how many of its bytes come before the offending one.
+  const auto [fault, clean] = GENERATE(std::pair<std::string, std::size_t>{"ZZ\r\n", 0},
+                                       std::pair<std::string, std::size_t>{"3\r\nabcX\r\n", 6},
+                                       std::pair<std::string, std::size_t>{"-1\r\n", 0},
+                                       std::pair<std::string, std::size_t>{"5\nhello\r\n", 1});
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+  const auto request = post_chunked(valid + fault + smuggled);
+  INFO("fault " << fault);
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.from_client();
+  s.proxy_closes = false;  // the exchange itself must close both sides
+  const auto out = run(s);
+  // The head reached the upstream, then at most the body's bytes before the offending one.
+  const auto allowed = request.head(true) + valid + fault.substr(0, clean);
+  CHECK(out.upstream_got.size() >= request.head(true).size());
+  CHECK(out.upstream_got.size() <= allowed.size());
+  CHECK(allowed.compare(0, out.upstream_got.size(), out.upstream_got) == 0);
+  CHECK(out.client_got.empty());
+  REQUIRE(out.results.size() == 1);
+  CHECK_FALSE(out.results[0].client_reusable);
+  CHECK_FALSE(out.results[0].upstream_reusable);
+  CHECK_THAT(out.results[0].failure, Catch::StartsWith("request body"));
+}
+
+TEST_CASE("exchange: a malformed response head becomes our 502, with nothing of the upstream's head") {
+  FOR_EACH_READ_SIZE(read_size);
+  const std::string response =
+      GENERATE(std::string("HTTP/1.1 200 OK\r\nX-Upstream-Secret: 1\r\nBad Header\r\n\r\nbody"),
+               std::string("HTTP/1.1 200 OK\r\nX-Upstream-Secret: 1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+               std::string("HTTP/9.9 200 OK\r\nX-Upstream-Secret: 1\r\n\r\n"),
+               std::string("HTTP/1.1 200 OK\r\nX-Upstream-Secret: 1\r\nX-Fold: a\r\n folded\r\n\r\n"));
+  const auto request = get();
+  Scenario s;
+  s.read_size = read_size;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), response}};
+  s.proxy_closes = false;  // the exchange itself must close both sides
+  const auto out = run(s);
+  CHECK(out.upstream_got == request.to_upstream());
+  CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
+  CHECK(out.client_got.find("X-Upstream-Secret") == std::string::npos);
+  CHECK(out.client_got.find("200 OK") == std::string::npos);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 502);
+  CHECK_FALSE(out.results[0].client_reusable);
+  CHECK_FALSE(out.results[0].upstream_reusable);
+}
+
+TEST_CASE("exchange: an upstream closing without a response becomes our 502") {
+  const auto request = get();
+  Scenario s;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), "HTTP/1.1 200 OK\r\nContent-Le"}};
+  s.server_closes = true;
+  s.proxy_closes = false;
+  const auto out = run(s);
+  CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 502);
+  CHECK_FALSE(out.results[0].client_reusable);
+}
+
+TEST_CASE("exchange: a stream failing at any operation ends the exchange cleanly (failgrind)") {
+  const auto request = post_length("grant_type=password");
+  const std::string fault = GENERATE(std::string("upstream"), std::string("client"));
+  INFO(fault << " stream fails");
+  bool succeeded = false;
+  for (std::size_t n = 1; n < 500 && !succeeded; ++n) {
+    INFO("from operation " << n);
+    Scenario s;
+    s.read_size = 5;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), ok_chunked}};
+    (fault == "upstream" ? s.fail_upstream_at : s.fail_client_at) = n;
+    const auto out = run(s);  // checks that the proxy, the server and the client all finished
+    const auto sent = request.to_upstream();
+    CHECK(sent.compare(0, out.upstream_got.size(), out.upstream_got) == 0);
+    const bool whole = out.client_got == ok_chunked;
+    const bool ours = out.client_got.starts_with("HTTP/1.1 502 ");
+    const bool cut = ok_chunked.starts_with(out.client_got);  // the failure came mid-response
+    CHECK((whole || ours || cut));
+    if (!out.results.empty() && !(whole && out.results[0].upstream_reusable)) {
+      CHECK_FALSE(out.results[0].upstream_reusable);
+      CHECK_FALSE(out.results[0].client_reusable);
+    }
+    succeeded = whole && out.results.size() == 1 && out.results[0].client_reusable &&
+                out.results[0].upstream_reusable && out.upstream_got == sent;
+  }
+  CHECK(succeeded);  // past the exchange's last operation the fault no longer matters
+}
