@@ -32,8 +32,10 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   if (!literal_ec) co_return Candidates{{tcp::endpoint(literal, target.port)}, false};
 
   tcp::resolver resolver(co_await net::this_coro::executor);
-  auto [ec, results] = co_await resolver.async_resolve(std::string(target.host), std::to_string(target.port),
-                                                       tcp::resolver::numeric_service, use_tuple);
+  // Named, not temporaries: GCC 12 destroys some temporaries of a co_await expression twice.
+  const std::string host(target.host);
+  const std::string service = std::to_string(target.port);
+  auto [ec, results] = co_await resolver.async_resolve(host, service, tcp::resolver::numeric_service, use_tuple);
   if (ec) co_return failed(502, "cannot resolve the upstream host");
   Candidates out;
   for (const auto& entry : results) out.endpoints.push_back(entry.endpoint());

@@ -87,7 +87,9 @@ struct Exchange {
   }
 
   // Our own error to the client, only while nothing of the upstream's response was sent.
-  net::awaitable<void> fail(int status, std::string reason) {
+  // A view, not a string: no temporary with a destructor in the callers' co_await expressions
+  // (GCC 12 destroys some of those twice).
+  net::awaitable<void> fail(int status, std::string_view reason) {
     result.failure = reason;
     result.status = status;
     result.client_reusable = false;
@@ -95,7 +97,8 @@ struct Exchange {
     if (!response_started) {
       metrics.refused(status);
       expire_after(client, limits.head_timeout);
-      co_await write_text(client, error_response(status, reason));
+      const auto response = error_response(status, reason);
+      co_await write_text(client, response);
     }
   }
 };
@@ -163,7 +166,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       const auto status = scanner.scan(view_of(x.upstream_buffer), head_request, response);
       if (status == policy::ScanStatus::complete) break;
       if (status == policy::ScanStatus::error) {
-        co_await x.fail(502, "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")");
+        // Named, not a temporary: GCC 12 destroys some temporaries of a co_await expression twice.
+        auto reason = "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")";
+        co_await x.fail(502, reason);
         x.close_both();
         co_return;
       }
