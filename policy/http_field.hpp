@@ -62,9 +62,10 @@ struct FieldSection {
 };
 
 // Scans field lines from `pos` through the empty line that closes the section and leaves `pos`
-// one past it. Every field goes into `section`, then to `visit(line, kind, line_begin)`, which
-// returns HeadError::none to go on. need_more when the buffer ends first; error with `error`
-// set on a malformed line, a refused field or more than `limits.max_fields` fields.
+// one past it. Every field the proxy acts on (kind other than `other`) goes into `section`,
+// then to `visit(line, kind, line_begin)`, which returns HeadError::none to go on. need_more
+// when the buffer ends first; error with `error` set on a malformed line, a refused field or
+// more than `limits.max_fields` fields.
 template <class Visitor>
 ScanStatus scan_fields(std::string_view b, std::size_t& pos, const ScanLimits& limits, FieldSection& section,
                        HeadError& error, Visitor&& visit) {
@@ -83,11 +84,13 @@ ScanStatus scan_fields(std::string_view b, std::size_t& pos, const ScanLimits& l
       error = HeadError::too_many_fields;
       return ScanStatus::error;
     }
-    const auto kind = classify_field(line.name);
-    if (!section.record(kind, line.value, error)) return ScanStatus::error;
-    if (const HeadError refused = visit(line, kind, pos); refused != HeadError::none) {
-      error = refused;
-      return ScanStatus::error;
+    // Most fields are none of the proxy's business: skip the bookkeeping for them.
+    if (const auto kind = classify_field(line.name); kind != FieldKind::other) {
+      if (!section.record(kind, line.value, error)) return ScanStatus::error;
+      if (const HeadError refused = visit(line, kind, pos); refused != HeadError::none) {
+        error = refused;
+        return ScanStatus::error;
+      }
     }
     pos = line.end;
   }

@@ -239,7 +239,9 @@ TEST_CASE("syntax helpers") {
   CHECK_FALSE(is_domain_name("a-.com"));
   CHECK_FALSE(is_domain_name("a..com"));
   CHECK_FALSE(is_domain_name("a_b.com"));
-  CHECK_FALSE(is_domain_name(std::string(64, 'a') + ".com"));
+  // 64-byte label; built with append: GCC 12 warns (-Warray-bounds, a false positive) on
+  // `std::string(n, c) + ".com"` here once Catch2 comes from the precompiled header.
+  CHECK_FALSE(is_domain_name(std::string(64, 'a').append(".com")));
   CHECK_FALSE(is_domain_name("xn--\xc3\xa9.com"));
   CHECK(normalize_host("LOGIN.Live.COM.") == "login.live.com");
   CHECK(parse_duration("250ms") == std::chrono::milliseconds(250));
