@@ -9,8 +9,10 @@ own CPU time per request (utime+stime from /proc, after - before, / requests), b
 Correctness under load: nginx echoes the header it received in the body, so the mean body
 size hey reports must equal the size of a correctly tagged response.
 
-Usage: sudo python3 bench/load.py [--requests N] [--concurrency C]   (needs hey, squid-openssl,
-nginx; root, because Squid forwards bumped requests to port 443). Loopback only.
+Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--baseline BIN]   (needs hey,
+squid-openssl, nginx; root, because Squid forwards bumped requests to port 443). Loopback only.
+--baseline measures a second trproxy binary (e.g. a build of an earlier commit) in the same run,
+on the same config, so a change is compared side by side.
 """
 
 import argparse
@@ -109,6 +111,7 @@ def main():
     parser.add_argument("--new-connection-requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--baseline", help="another trproxy binary to measure in the same run")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("load.py needs root: Squid forwards bumped requests to port 443")
@@ -140,18 +143,24 @@ def main():
 
     ca_dir = os.path.join(work, "ca")
     subprocess.run([h.TRPROXY, "ca", "init", "--dir", ca_dir], check=True, capture_output=True)
-    trproxy_port, admin_port = h.free_port(), h.free_port()
-    config = os.path.join(work, "trproxy.yaml")
-    with open(config, "w") as f:
-        f.write(h.Proxy.render(ca_dir, "v2", {HOST: "127.0.0.1:443"}, pki.root_crt, "", trproxy_port, admin_port,
-                               "").replace("threads: 2", f"threads: {args.threads}").replace("level: debug", "level: warn"))
-    trproxy = subprocess.Popen([h.TRPROXY, "--config", config], stderr=subprocess.DEVNULL)
-    h.wait_for_port(trproxy_port)
 
     results = []
-    results.append(measure("trproxy", [trproxy.pid], trproxy_port, args.requests, args.concurrency, True, expected_size))
-    results.append(measure("trproxy", [trproxy.pid], trproxy_port, args.new_connection_requests, args.concurrency,
-                           False, expected_size))
+    binaries = [("trproxy", h.TRPROXY)] + ([("baseline", args.baseline)] if args.baseline else [])
+    for label, binary in binaries:
+        trproxy_port, admin_port = h.free_port(), h.free_port()
+        config = os.path.join(work, f"{label}.yaml")
+        with open(config, "w") as f:
+            f.write(h.Proxy.render(ca_dir, "v2", {HOST: "127.0.0.1:443"}, pki.root_crt, "", trproxy_port, admin_port,
+                                   "").replace("threads: 2", f"threads: {args.threads}")
+                    .replace("level: debug", "level: warn"))
+        trproxy = subprocess.Popen([binary, "--config", config], stderr=subprocess.DEVNULL)
+        h.wait_for_port(trproxy_port)
+        results.append(measure(label, [trproxy.pid], trproxy_port, args.requests, args.concurrency, True,
+                               expected_size))
+        results.append(measure(label, [trproxy.pid], trproxy_port, args.new_connection_requests, args.concurrency,
+                               False, expected_size))
+        trproxy.terminate()
+        trproxy.wait(timeout=30)
 
     squid = None
     if shutil.which("squid"):
@@ -186,11 +195,12 @@ def main():
               f"{r['rss_mib']:>14.1f}  {'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
     by = {(r["name"], r["mode"]): r for r in results}
     for mode in ("keep-alive", "new-connection"):
-        if ("squid", mode) in by:
-            ratio = by[("squid", mode)]["cpu_us"] / by[("trproxy", mode)]["cpu_us"]
-            print(f"{mode}: trproxy uses {ratio:.1f}x less CPU per request than Squid")
+        for other in ("squid", "baseline"):
+            if (other, mode) in by:
+                ratio = by[(other, mode)]["cpu_us"] / by[("trproxy", mode)]["cpu_us"]
+                print(f"{mode}: {other} uses {ratio:.2f}x the CPU per request of trproxy")
 
-    for proc in (trproxy, squid, nginx):
+    for proc in (squid, nginx):
         if proc:
             proc.terminate()
             try:

@@ -55,6 +55,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Serv
       }
       continue;
     }
+    worker.load().fetch_add(1, std::memory_order_relaxed);  // serve_client's LoadShare gives it back
     net::co_spawn(worker.executor(), serve_client(std::move(socket), services, worker),
                   [](std::exception_ptr error) {
                     if (!error) return;

@@ -20,15 +20,14 @@ bool client_allowed(const config::Config& config, const config::IpAddress& addre
                      [&](const config::Cidr& cidr) { return cidr.contains(address); });
 }
 
-// Counts the connection against its worker's load for as long as it lives.
+// The connection's share of its worker's load (counted by the acceptor when it handed the
+// socket over, so back-to-back accepts see it) and of the active connections, until it ends.
 struct LoadShare {
   std::atomic<std::size_t>& load;
   std::int64_t active;
   Metrics& metrics;
   LoadShare(Worker& worker, Metrics& m)
-      : load(worker.load()), active(m.active_connections.fetch_add(1) + 1), metrics(m) {
-    load.fetch_add(1, std::memory_order_relaxed);
-  }
+      : load(worker.load()), active(m.active_connections.fetch_add(1) + 1), metrics(m) {}
   ~LoadShare() {
     load.fetch_sub(1, std::memory_order_relaxed);
     metrics.active_connections.fetch_sub(1);
@@ -60,11 +59,11 @@ net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& conn
 }  // namespace
 
 net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
+  LoadShare share(worker, services.metrics);
   error_code ec;
   const auto peer_endpoint = socket.remote_endpoint(ec);
   if (ec) co_return;  // already gone
   ConnectionRegistry::Registration registration(worker.registry(), socket.native_handle());
-  LoadShare share(worker, services.metrics);
   ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
                               to_ip_address(peer_endpoint.address())};
   beast::tcp_stream client(std::move(socket));
@@ -97,10 +96,14 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
     const HeadDeadline deadline{first ? connection.accepted + limits.head_timeout : now + limits.idle_timeout,
                                 limits.head_timeout,
                                 first ? connection.accepted + limits.head_timeout : Clock::time_point::max()};
+    const bool keep_alive_wait = !first;
     first = false;
     RequestLog line;
     bool started = false;
-    connection.tracked.idle = buffer.size() == 0;
+    // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
+    // TLS session) is about to send its first one, possibly already buffered where the drain
+    // cannot see it: it gets the grace period instead.
+    connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
     if (connection.tracked.idle && worker.registry().draining()) break;
     const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
     connection.tracked.idle = false;

@@ -47,12 +47,16 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsStream& 
     const auto now = Clock::now();
     const HeadDeadline deadline{now + (first ? limits.head_timeout : limits.idle_timeout), limits.head_timeout,
                                 first ? now + limits.head_timeout : Clock::time_point::max()};
+    const bool keep_alive_wait = !first;
     first = false;
     bool started = false;
     RequestLog line;
     line.action = policy::Action::intercept;
     line.host = plan.host;
-    connection.tracked.idle = buffer.size() == 0;
+    // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
+    // TLS session) is about to send its first one, possibly already buffered where the drain
+    // cannot see it: it gets the grace period instead.
+    connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
     if (connection.tracked.idle && connection.worker.registry().draining()) break;
     const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
     connection.tracked.idle = false;
