@@ -36,6 +36,11 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsStream& 
   auto& services = connection.services;
   auto& metrics = services.metrics;
   const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
+  // A reload that stops intercepting the host ends an idle connection now; a busy one closes
+  // after its current response (checked below).
+  connection.tracked.still_allowed = [&tracked = connection.tracked, channel](const Runtime& next) {
+    return !tracked.idle || policy::still_intercepted(*next.policy, channel);
+  };
   std::optional<TlsStream> upstream;
   const auto& first_limits = connection.config().limits;
   beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);

@@ -168,6 +168,50 @@ class PolicyPerRequestB2(unittest.TestCase):
                              "the second request on the same connection still had the pre-reload policy")
 
 
+class ReloadEndsWhatPolicyNoLongerAllows(unittest.TestCase):
+    """DESIGN "Policy applies per request": a tunnel whose host becomes blocked (or intercepted)
+    by a reload is closed within 1 s; an intercepted connection whose host is no longer
+    intercepted is closed after its current response."""
+
+    def test_tunnel_to_a_newly_blocked_host_is_closed_within_1s(self):
+        with env.proxy("reload-block") as proxy, \
+                h.tls_through(proxy, h.OTHER_HOST, env.pki.root_crt) as tls:
+            tls.sendall(f"GET /before HTTP/1.1\r\nHost: {h.OTHER_HOST}\r\n\r\n".encode())
+            status, _, _ = h.read_response(tls)
+            self.assertEqual(status, 200)
+            text = h.Proxy.render(env.ca_dir, "v2", env.resolve_all(), env.pki.root_crt, "", proxy.listen_port,
+                                  proxy.admin_listen_port, proxy.access_log)
+            with open(proxy.config, "w") as f:
+                f.write(text.replace(f"block: [{h.BLOCKED_HOST}]", f"block: [{h.BLOCKED_HOST}, {h.OTHER_HOST}]"))
+            proxy.reload()
+            reloaded_at = time.monotonic()
+            data, closed = read_until_closed(tls, 3.0)
+            self.assertTrue(closed, "the tunnel to a host blocked by the reload stayed open")
+            self.assertLess(time.monotonic() - reloaded_at, 1.5)
+
+    def test_tunnel_to_a_host_still_allowed_stays_open(self):
+        with env.proxy("reload-keep") as proxy, \
+                h.tls_through(proxy, h.OTHER_HOST, env.pki.root_crt) as tls:
+            proxy.reload()
+            tls.sendall(f"GET /after HTTP/1.1\r\nHost: {h.OTHER_HOST}\r\n\r\n".encode())
+            status, _, body = h.read_response(tls)
+            self.assertEqual(status, 200)
+            self.assertEqual(h.echo_fields(body.decode())["uri"], "/after")
+
+    def test_intercepted_connection_closes_after_its_host_stops_being_intercepted(self):
+        host = h.AUTH_HOSTS[0]
+        with env.proxy("reload-unintercept") as proxy, h.tls_through(proxy, host, env.ca_crt) as tls:
+            tls.sendall(f"GET /one HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status, _, _ = h.read_response(tls)
+            self.assertEqual(status, 200)
+            others = [a for a in h.AUTH_HOSTS if a != host]
+            proxy.write_config(env.ca_dir, "v2", env.resolve_all(), env.pki.root_crt, "",
+                               tenant_extra=f"  auth_hosts: [{', '.join(others)}]\n")
+            proxy.reload()
+            data, closed = read_until_closed(tls, 3.0)
+            self.assertTrue(closed, "an idle intercepted connection to a host no longer intercepted stayed open")
+
+
 class ForwardRequestFramingB3(unittest.TestCase):
     """B3: on the plain-HTTP forward path the request head's views pointed into a buffer that the
     body pump overwrote: a 4-byte body `HEAD` arriving just after the head made the proxy frame
