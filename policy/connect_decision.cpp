@@ -11,15 +11,16 @@ Refusal close_connection(Action action, std::string reason) { return Refusal{0, 
 
 }  // namespace
 
+std::optional<Refusal> refuse_host_class(HostClass host_class) {
+  if (host_class == HostClass::invalid) return Refusal{400, Action::deny, "host is not a plain ASCII host name"};
+  if (host_class == HostClass::blocked) return Refusal{403, Action::block, "destination blocked by policy"};
+  return std::nullopt;
+}
+
 ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes) {
   const auto authority = head.target_authority(bytes);
   const auto host_class = policy.hosts().classify(authority.host);
-  if (host_class == HostClass::invalid) {
-    return Refusal{400, Action::deny, "host is not a plain ASCII host name"};
-  }
-  if (host_class == HostClass::blocked) {
-    return Refusal{403, Action::block, "destination blocked by policy"};
-  }
+  if (auto refusal = refuse_host_class(host_class)) return std::move(*refusal);
   if (head.framing != BodyFraming::none) {
     return Refusal{400, Action::deny, "CONNECT with a body"};
   }

@@ -11,6 +11,7 @@
 #include "policy/policy.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -24,6 +25,10 @@ struct ConnectTarget {
 };
 
 using ConnectPlan = std::variant<Refusal, ConnectTarget>;
+
+// The refusal a destination's host class alone calls for (not a plain ASCII name: 400; blocked:
+// 403), whichever request form named it.
+std::optional<Refusal> refuse_host_class(HostClass host_class);
 
 // `bytes` is the buffer `head` was scanned from.
 ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes);

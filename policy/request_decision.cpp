@@ -21,12 +21,7 @@ PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::stri
   }
   const auto authority = head.target_authority(bytes);
   const auto host_class = policy.hosts().classify(authority.host);
-  if (host_class == HostClass::invalid) {
-    return Refusal{400, Action::deny, "host is not a plain ASCII host name"};
-  }
-  if (host_class == HostClass::blocked) {
-    return Refusal{403, Action::block, "destination blocked by policy"};
-  }
+  if (auto refusal = refuse_host_class(host_class)) return std::move(*refusal);
   if (auto refused = check_egress_port(policy.config().egress, EgressKind::forward, authority.port)) {
     return std::move(refused->refusal);
   }

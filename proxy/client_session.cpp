@@ -92,10 +92,7 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
   for (;;) {
     const auto& limits = connection.config().limits;
     policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
-    const auto now = Clock::now();
-    const HeadDeadline deadline{first ? connection.accepted + limits.head_timeout : now + limits.idle_timeout,
-                                limits.head_timeout,
-                                first ? connection.accepted + limits.head_timeout : Clock::time_point::max()};
+    const auto deadline = next_head_deadline(limits, first, connection.accepted);
     const bool keep_alive_wait = !first;
     first = false;
     RequestLog line;

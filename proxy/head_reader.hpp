@@ -4,6 +4,7 @@
 // started it must be whole within limits.head_timeout of its first byte (an absolute deadline:
 // a client trickling a byte at a time cannot hold a connection open).
 
+#include "config/config.hpp"
 #include "policy/http_head.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/io.hpp"
@@ -17,6 +18,14 @@ struct HeadDeadline {
   std::chrono::milliseconds whole_head;                 // from the first byte
   Clock::time_point latest = Clock::time_point::max();  // the first request: accept + head_timeout
 };
+
+// The deadlines of a connection's next request head: the first request must be whole within
+// head_timeout of `opened` (accept, or the end of the client's TLS handshake); a kept-alive
+// connection waits idle_timeout for the next one, which then has head_timeout from its first byte.
+inline HeadDeadline next_head_deadline(const config::Limits& limits, bool first_request, Clock::time_point opened) {
+  if (first_request) return {opened + limits.head_timeout, limits.head_timeout, opened + limits.head_timeout};
+  return {Clock::now() + limits.idle_timeout, limits.head_timeout};
+}
 
 namespace detail {
 

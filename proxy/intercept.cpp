@@ -46,12 +46,11 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsStream& 
   beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);
   policy::RequestHead head;
   bool first = true;
+  const auto handshaken = Clock::now();
   for (;;) {
     const auto& limits = connection.config().limits;
     policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
-    const auto now = Clock::now();
-    const HeadDeadline deadline{now + (first ? limits.head_timeout : limits.idle_timeout), limits.head_timeout,
-                                first ? now + limits.head_timeout : Clock::time_point::max()};
+    const auto deadline = next_head_deadline(limits, first, handshaken);
     const bool keep_alive_wait = !first;
     first = false;
     bool started = false;
