@@ -294,6 +294,23 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
       CHECK(refused->refusal.status == 403);
     }
   }
+
+  // A connect to 0.0.0.0 (or ::) reaches loopback: with an egress.deny that leaves the
+  // unspecified address out, CONNECT 0.0.0.0:<admin port> reached /metrics (found in a network
+  // namespace with `deny: []`). The self rule holds whatever the deny list says.
+  const auto open = test::load_yaml(std::string(test::v2_yaml) + "egress: {deny: []}\n");
+  for (const char* unspecified : {"0.0.0.0", "::", "::ffff:0.0.0.0"}) {
+    CAPTURE(unspecified);
+    const auto address = *config::parse_ip(unspecified);
+    for (const std::uint16_t port : {9090, 3128}) {
+      for (const bool operator_chosen : {false, true}) {
+        const auto refused = policy::check_egress_address(open.egress, self, address, port, operator_chosen);
+        REQUIRE(refused);
+        CHECK(refused->rule == policy::EgressRule::self);
+      }
+    }
+    CHECK_FALSE(policy::check_egress_address(open.egress, self, address, 8443, false));
+  }
 }
 
 TEST_CASE("block and allow take *. wildcards on every name the client gives") {
