@@ -350,3 +350,64 @@ TEST_CASE("a ClientHello whose records stop being handshake records mid-way is m
     CHECK(tls::peek_client_hello(empty_record).status == tls::HelloStatus::malformed);
   }
 }
+
+TEST_CASE("a ClientHello naming two server names is malformed, whichever comes first") {
+  // curl's hello ends in a padding extension (175 bytes): two of its bytes become a second
+  // server_name extension, or the first one gets a second host name; lengths stay the same.
+  const auto hello = hello_from("client_hello_curl.bin");
+  const auto padding = hello.find(std::string("\x00\x15\x00\xaf", 4));
+  REQUIRE(padding != std::string::npos);
+  REQUIRE(padding + 4 + 0xaf == hello.size());
+  auto server_name_ext = [](std::string_view names) {
+    std::string list;
+    for (std::size_t at = 0; at < names.size();) {
+      const auto end = std::min(names.find(',', at), names.size());
+      const auto name = names.substr(at, end - at);
+      list += '\0';
+      list += static_cast<char>(name.size() >> 8);
+      list += static_cast<char>(name.size() & 0xff);
+      list += name;
+      at = end + 1;
+    }
+    std::string ext("\x00\x00", 2);
+    ext += static_cast<char>((list.size() + 2) >> 8);
+    ext += static_cast<char>((list.size() + 2) & 0xff);
+    ext += static_cast<char>(list.size() >> 8);
+    ext += static_cast<char>(list.size() & 0xff);
+    return ext + list;
+  };
+  // Replace the padding extension by `ext` plus a smaller padding extension: same total size.
+  auto with = [&](std::string base, const std::string& ext) {
+    const std::size_t room = 4 + 0xaf;
+    REQUIRE(ext.size() + 4 <= room);
+    const std::size_t pad = room - ext.size() - 4;
+    std::string padding_ext("\x00\x15", 2);
+    padding_ext += static_cast<char>(pad >> 8);
+    padding_ext += static_cast<char>(pad & 0xff);
+    padding_ext += std::string(pad, '\0');
+    return base.substr(0, padding) + ext + padding_ext;
+  };
+  CHECK(tls::peek_client_hello(with(hello, server_name_ext("www.example.com"))).status ==
+        tls::HelloStatus::malformed);
+  CHECK(tls::peek_client_hello(with(hello, server_name_ext("login.microsoftonline.com"))).status ==
+        tls::HelloStatus::malformed);
+  // Control: the same surgery with another extension type keeps curl's SNI.
+  auto other = server_name_ext("www.example.com");
+  other[1] = '\x77';
+  const auto control = tls::peek_client_hello(with(hello, other));
+  CHECK(control.status == tls::HelloStatus::sni);
+  CHECK(control.host == "login.live.com");
+
+  // One server_name extension listing two host names (curl's own one renamed to an unknown type).
+  const auto curl_sni = hello.find(std::string("\x00\x00\x00\x13\x00\x11\x00\x00\x0elogin.live.com", 23));
+  REQUIRE(curl_sni != std::string::npos);
+  auto without_sni = hello;
+  without_sni[curl_sni] = '\x0a';
+  without_sni[curl_sni + 1] = '\x0a';
+  CHECK(tls::peek_client_hello(without_sni).status == tls::HelloStatus::no_sni);
+  const auto one = tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com")));
+  CHECK(one.status == tls::HelloStatus::sni);
+  CHECK(one.host == "www.example.com");
+  CHECK(tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com,login.microsoftonline.com")))
+            .status == tls::HelloStatus::malformed);
+}
