@@ -59,6 +59,10 @@ HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, 
     // Where a TLS client goes cannot be known: fail closed rather than tunnel it.
     return close_connection(Action::tunnel, "ClientHello cannot be parsed or is too large (fail closed)");
   }
+  if (hello.kind == HelloKind::incomplete) {
+    // Neither silent nor readable: the rest of the hello (its SNI) could name a sign-in host.
+    return close_connection(Action::tunnel, "ClientHello not whole within the wait (fail closed)");
+  }
   return TunnelPlan{};
 }
 

@@ -38,6 +38,7 @@ enum class HelloKind : std::uint8_t {
   sni,        // a whole ClientHello naming `sni`
   no_sni,     // a whole ClientHello without server_name
   malformed,  // starts like TLS but cannot be parsed, or is larger than the proxy reads
+  incomplete, // starts like TLS, but the ClientHello was not whole when the peek time ended
   not_tls,    // bytes that are not a TLS handshake (another protocol)
   silent,     // nothing within the peek time (a server-speaks-first protocol)
 };

@@ -11,14 +11,22 @@ bool is_loopback(const config::IpAddress& a) {
   return v4.contains(a) || v6.contains(a);
 }
 
+// 0.0.0.0 and :: as a destination: the kernel connects them to loopback (a listener on
+// 127.0.0.1 answers a connect to 0.0.0.0), whether or not egress.deny names them.
+bool is_unspecified(const config::IpAddress& a) {
+  static const auto v4 = *config::parse_ip("0.0.0.0");
+  static const auto v6 = *config::parse_ip("::");
+  return a == v4 || a == v6;
+}
+
 bool is_self(const SelfEndpoints& self, const config::IpAddress& address, std::uint16_t port) {
   for (const auto& [bound, bound_port] : self.bound) {
-    if (bound_port == port && bound == address) return true;
+    if (bound_port == port && (bound == address || (is_unspecified(address) && is_loopback(bound)))) return true;
   }
   if (std::find(self.wildcard_ports.begin(), self.wildcard_ports.end(), port) == self.wildcard_ports.end()) {
     return false;
   }
-  return is_loopback(address) ||
+  return is_loopback(address) || is_unspecified(address) ||
          std::find(self.local_addresses.begin(), self.local_addresses.end(), address) != self.local_addresses.end();
 }
 

@@ -37,6 +37,8 @@ GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress&
   switch (hello.kind) {
     case HelloKind::sni: reason += "with a server name not allowed there"; break;
     case HelloKind::no_sni: reason += "without a server name"; break;
+    case HelloKind::malformed:
+    case HelloKind::incomplete: reason += "with a ClientHello the proxy cannot read"; break;
     default: reason += "without TLS"; break;
   }
   reason += " (sign_in_guard)";

@@ -97,7 +97,11 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     connection.log(line);
     co_return;
   }
-  if (!peek) peek.emplace();  // silent
+  if (!peek) {
+    peek.emplace();  // silent, unless the client began a ClientHello and stalled: only bytes that
+                     // start a TLS record keep the peek waiting, so any byte here is a partial hello
+    if (buffer.size() > 0) peek->kind = policy::HelloKind::incomplete;
+  }
   line.sni = peek->sni;
 
   auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());

@@ -60,12 +60,19 @@ HelloResult parse_client_hello_body(std::string_view body) {
   if (r.empty()) return {HelloStatus::no_sni, {}};  // no extensions at all (very old clients)
   std::string_view extensions;
   if (!r.vector16(extensions) || !r.empty()) return {HelloStatus::malformed, {}};
+  // The whole block is read: a second server_name extension, or a second host name in it, makes
+  // the destination ambiguous (a server may take the other one), so the hello is malformed
+  // (RFC 8446 4.2 and RFC 6066 3 forbid both).
   Reader ext(extensions);
+  bool seen_server_name = false;
+  std::string_view host;
   while (!ext.empty()) {
     std::uint16_t type = 0;
     std::string_view data;
     if (!ext.u16(type) || !ext.vector16(data)) return {HelloStatus::malformed, {}};
     if (type != extension_server_name) continue;  // GREASE and everything else
+    if (seen_server_name) return {HelloStatus::malformed, {}};
+    seen_server_name = true;
     Reader sni(data);
     std::string_view list;
     if (!sni.vector16(list) || !sni.empty()) return {HelloStatus::malformed, {}};
@@ -75,13 +82,13 @@ HelloResult parse_client_hello_body(std::string_view body) {
       std::string_view name;
       if (!names.u8(name_type) || !names.vector16(name)) return {HelloStatus::malformed, {}};
       if (name_type == name_type_host) {
-        if (name.empty()) return {HelloStatus::malformed, {}};
-        return {HelloStatus::sni, std::string(name)};
+        if (name.empty() || !host.empty()) return {HelloStatus::malformed, {}};
+        host = name;
       }
     }
-    return {HelloStatus::no_sni, {}};
   }
-  return {HelloStatus::no_sni, {}};
+  if (host.empty()) return {HelloStatus::no_sni, {}};
+  return {HelloStatus::sni, std::string(host)};
 }
 
 }  // namespace

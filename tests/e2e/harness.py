@@ -324,9 +324,10 @@ class Proxy:
     ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
     def __init__(self, folder, ca_dir, mode="v2", resolve=None, trust=None, extra="", access_log=True,
-                 tenant_extra=""):
+                 tenant_extra="", block=(BLOCKED_HOST,)):
         os.makedirs(folder, exist_ok=True)
         self.dir = folder
+        self.block = block  # the `block` list, kept by write_config
         self.stopped = False
         # The ports written to the config: 0 (bind any, read back) unless legacy mode.
         self.listen_port = free_port() if LEGACY_PORTS else 0
@@ -392,7 +393,8 @@ class Proxy:
         self.stop()
 
     @staticmethod
-    def render(ca_dir, mode, resolve, trust, extra, port, admin_port, access_log, tenant_extra=""):
+    def render(ca_dir, mode, resolve, trust, extra, port, admin_port, access_log, tenant_extra="",
+               block=(BLOCKED_HOST,)):
         if mode == "v2":
             tr = f'  v2:\n    tenant_id: "{TENANT}"\n    policy_id: "{POLICY}"\n'
         else:
@@ -403,14 +405,14 @@ class Proxy:
                 f'ca:\n  cert: {ca_dir}/ca.crt\n  key: {ca_dir}/ca.key\n'
                 f'upstream:\n  trust: {trust or "system"}\n  resolve: {resolve_yaml}\n  connect_timeout: 2s\n'
                 f'tenant_restrictions:\n{tr}{tenant_extra}'
-                f'block: [{BLOCKED_HOST}]\n'
+                'block: [' + ", ".join(f'"{b}"' for b in block) + ']\n'
                 f'admin:\n  listen: "127.0.0.1:{admin_port}"\n'
                 f'log:\n  level: debug\n  access: "{access_log}"\n' + extra)
 
     def write_config(self, ca_dir, mode, resolve, trust, extra, access_log=True, tenant_extra=""):
         with open(self.config, "w") as f:
             f.write(self.render(ca_dir, mode, resolve, trust, extra, self.listen_port, self.admin_listen_port,
-                                self.access_log if access_log else "", tenant_extra))
+                                self.access_log if access_log else "", tenant_extra, self.block))
 
     def url(self):
         return f"http://127.0.0.1:{self.port}"

@@ -118,6 +118,11 @@ TEST_CASE("decide_after_hello: CONNECT authority x ClientHello") {
       // A blocked SNI is blocked whatever the CONNECT said; a TLS hello that cannot be read is closed.
       {"www.example.com", HostClass::other, 443, HelloKind::sni, "onedrive.live.com", close, "", 0},
       {"www.example.com", HostClass::other, 443, HelloKind::malformed, "", close, "", 0},
+      // A hello begun but not whole when the peek time ends is not silence: its rest could
+      // name a sign-in host (found by test_fail_closed: it was tunnelled as "silent").
+      {"www.example.com", HostClass::other, 443, HelloKind::incomplete, "", close, "", 0},
+      {"127.0.0.1", HostClass::other, 443, HelloKind::incomplete, "", close, "", 0},
+      {"login.live.com", HostClass::msa, 443, HelloKind::incomplete, "", close, "", 0},
       {"www.example.com", HostClass::other, 443, HelloKind::sni, "bad host", close, "", 0},
   };
   for (const auto& row : rows) {
@@ -289,6 +294,23 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
       CHECK(refused->refusal.status == 403);
     }
   }
+
+  // A connect to 0.0.0.0 (or ::) reaches loopback: with an egress.deny that leaves the
+  // unspecified address out, CONNECT 0.0.0.0:<admin port> reached /metrics (found in a network
+  // namespace with `deny: []`). The self rule holds whatever the deny list says.
+  const auto open = test::load_yaml(std::string(test::v2_yaml) + "egress: {deny: []}\n");
+  for (const char* unspecified : {"0.0.0.0", "::", "::ffff:0.0.0.0"}) {
+    CAPTURE(unspecified);
+    const auto address = *config::parse_ip(unspecified);
+    for (const std::uint16_t port : {9090, 3128}) {
+      for (const bool operator_chosen : {false, true}) {
+        const auto refused = policy::check_egress_address(open.egress, self, address, port, operator_chosen);
+        REQUIRE(refused);
+        CHECK(refused->rule == policy::EgressRule::self);
+      }
+    }
+    CHECK_FALSE(policy::check_egress_address(open.egress, self, address, 8443, false));
+  }
 }
 
 TEST_CASE("block and allow take *. wildcards on every name the client gives") {
@@ -343,6 +365,8 @@ TEST_CASE("sign-in address guard: the address decides, the SNI may excuse") {
       {guarded, HelloKind::no_sni, "", GuardOutcome::refused},
       {guarded, HelloKind::not_tls, "", GuardOutcome::refused},
       {guarded, HelloKind::silent, "", GuardOutcome::refused},
+      {guarded, HelloKind::incomplete, "", GuardOutcome::refused},
+      {guarded, HelloKind::malformed, "", GuardOutcome::refused},
       {guarded, HelloKind::sni, "www.attacker.example", GuardOutcome::refused},  // domain fronting
       {guarded, HelloKind::sni, "login.microsoftonline-p.com", GuardOutcome::refused},  // an alias of sign-in
       {guarded_v6, HelloKind::sni, "loginex.microsoftonline.com", GuardOutcome::refused},

@@ -12,7 +12,9 @@
 #include <iterator>
 #include <latch>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace trproxy;
@@ -256,4 +258,181 @@ TEST_CASE("ClientHello edge cases") {
   auto hello = hello_from("client_hello_openssl.bin");
   hello[43] = static_cast<char>(0xff);  // record 5 + handshake 4 + version 2 + random 32: session id length
   CHECK(tls::peek_client_hello(hello).status == tls::HelloStatus::malformed);
+}
+
+namespace {
+
+// The TLS records of a hello on the wire: (offset of the record header, payload length).
+std::vector<std::pair<std::size_t, std::size_t>> records_of(const std::string& wire) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t at = 0; at + 5 <= wire.size();) {
+    const std::size_t length = (static_cast<unsigned char>(wire[at + 3]) << 8) | static_cast<unsigned char>(wire[at + 4]);
+    out.emplace_back(at, length);
+    at += 5 + length;
+  }
+  return out;
+}
+
+// True when `hello` offers a key share for `group` (searched as the share's group and length).
+bool has_key_share(const std::string& hello, std::uint16_t group, std::uint16_t length) {
+  const char entry[] = {static_cast<char>(group >> 8), static_cast<char>(group & 0xff), static_cast<char>(length >> 8),
+                        static_cast<char>(length & 0xff)};
+  return hello.find(std::string_view(entry, sizeof entry)) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("Chromium's post-quantum ClientHello (X25519MLKEM768 key share) yields its SNI") {
+  const auto hello = hello_from("client_hello_chromium.bin");
+  CHECK(has_key_share(hello, 0x11EC, 1216));  // X25519MLKEM768: 1184-byte ML-KEM key + 32-byte X25519
+  CHECK(hello.size() > 1200);
+  const auto result = tls::peek_client_hello(hello);
+  CHECK(result.status == tls::HelloStatus::sni);
+  CHECK(result.host == "login.microsoftonline.com");
+}
+
+TEST_CASE("a padded 40 KiB ClientHello over three records yields its SNI only when whole") {
+  const auto hello = hello_from("client_hello_padded_40k.bin");  // tests/data/make_large_hellos.py
+  const auto records = records_of(hello);
+  REQUIRE(records.size() == 3);
+  REQUIRE(records.back().first + 5 + records.back().second == hello.size());
+  const auto whole = tls::peek_client_hello(hello);
+  CHECK(whole.status == tls::HelloStatus::sni);
+  CHECK(whole.host == "login.microsoftonline.com");
+
+  // Cut at every record boundary, inside every record header, and every 97 bytes in between.
+  std::set<std::size_t> cuts;
+  for (const auto& [at, length] : records) {
+    for (std::size_t i = 0; i <= 6; ++i) cuts.insert(at + i);
+    cuts.insert(at + 5 + length - 1);
+  }
+  for (std::size_t cut = 1; cut < hello.size(); cut += 97) cuts.insert(cut);
+  cuts.erase(0);
+  cuts.erase(hello.size());
+  for (const auto cut : cuts) {
+    INFO("cut " << cut);
+    CHECK(tls::peek_client_hello(std::string_view(hello).substr(0, cut)).status == tls::HelloStatus::need_more);
+  }
+
+  // Fed as a client would, one record at a time and one byte at a time around the boundaries.
+  std::string fed;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto [at, length] = records[i];
+    for (std::size_t b = 0; b < 5; ++b) {
+      fed += hello[at + b];
+      CHECK(tls::peek_client_hello(fed).status == tls::HelloStatus::need_more);
+    }
+    fed += hello.substr(at + 5, length);
+    const auto result = tls::peek_client_hello(fed);
+    if (i + 1 < records.size()) {
+      CHECK(result.status == tls::HelloStatus::need_more);
+    } else {
+      CHECK(result.status == tls::HelloStatus::sni);
+      CHECK(result.host == "login.microsoftonline.com");
+    }
+  }
+  CHECK(fed == hello);
+}
+
+TEST_CASE("a ClientHello of exactly 64 KiB is read; one byte more is malformed, from its first record on") {
+  const auto largest = hello_from("client_hello_64k.bin");
+  CHECK(records_of(largest).size() == 4);
+  CHECK(largest.size() <= tls::max_client_hello_wire_bytes);
+  const auto read = tls::peek_client_hello(largest);
+  CHECK(read.status == tls::HelloStatus::sni);
+  CHECK(read.host == "login.microsoftonline.com");
+
+  const auto over = hello_from("client_hello_over_64k.bin");
+  CHECK(records_of(over).size() == 5);
+  CHECK(tls::peek_client_hello(over).status == tls::HelloStatus::malformed);
+  // The handshake header in the first record already says too much: no need to wait for the rest.
+  const auto first_record = 5 + records_of(over)[0].second;
+  CHECK(tls::peek_client_hello(std::string_view(over).substr(0, first_record)).status == tls::HelloStatus::malformed);
+  CHECK(tls::peek_client_hello(std::string_view(over).substr(0, first_record - 1)).status ==
+        tls::HelloStatus::need_more);
+}
+
+TEST_CASE("a ClientHello whose records stop being handshake records mid-way is malformed") {
+  const auto hello = hello_from("client_hello_padded_40k.bin");
+  const auto records = records_of(hello);
+  REQUIRE(records.size() == 3);
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    // change_cipher_spec, alert, application_data, heartbeat, and a type TLS does not define.
+    for (const unsigned char type : {20, 21, 23, 24, 0}) {
+      INFO("record " << i << " type " << int(type));
+      auto bad = hello;
+      bad[records[i].first] = static_cast<char>(type);
+      CHECK(tls::peek_client_hello(bad).status == tls::HelloStatus::malformed);
+      // Decided as soon as the offending record header arrives.
+      CHECK(tls::peek_client_hello(std::string_view(bad).substr(0, records[i].first + 5)).status ==
+            tls::HelloStatus::malformed);
+    }
+    auto bad_version = hello;
+    bad_version[records[i].first + 1] = 0x7f;  // not a TLS record version
+    CHECK(tls::peek_client_hello(bad_version).status == tls::HelloStatus::malformed);
+    auto empty_record = hello.substr(0, records[i].first) + std::string("\x16\x03\x01\x00\x00", 5) +
+                        hello.substr(records[i].first);
+    CHECK(tls::peek_client_hello(empty_record).status == tls::HelloStatus::malformed);
+  }
+}
+
+TEST_CASE("a ClientHello naming two server names is malformed, whichever comes first") {
+  // curl's hello ends in a padding extension (175 bytes): two of its bytes become a second
+  // server_name extension, or the first one gets a second host name; lengths stay the same.
+  const auto hello = hello_from("client_hello_curl.bin");
+  const auto padding = hello.find(std::string("\x00\x15\x00\xaf", 4));
+  REQUIRE(padding != std::string::npos);
+  REQUIRE(padding + 4 + 0xaf == hello.size());
+  auto server_name_ext = [](std::string_view names) {
+    std::string list;
+    for (std::size_t at = 0; at < names.size();) {
+      const auto end = std::min(names.find(',', at), names.size());
+      const auto name = names.substr(at, end - at);
+      list += '\0';
+      list += static_cast<char>(name.size() >> 8);
+      list += static_cast<char>(name.size() & 0xff);
+      list += name;
+      at = end + 1;
+    }
+    std::string ext("\x00\x00", 2);
+    ext += static_cast<char>((list.size() + 2) >> 8);
+    ext += static_cast<char>((list.size() + 2) & 0xff);
+    ext += static_cast<char>(list.size() >> 8);
+    ext += static_cast<char>(list.size() & 0xff);
+    return ext + list;
+  };
+  // Replace the padding extension by `ext` plus a smaller padding extension: same total size.
+  auto with = [&](std::string base, const std::string& ext) {
+    const std::size_t room = 4 + 0xaf;
+    REQUIRE(ext.size() + 4 <= room);
+    const std::size_t pad = room - ext.size() - 4;
+    std::string padding_ext("\x00\x15", 2);
+    padding_ext += static_cast<char>(pad >> 8);
+    padding_ext += static_cast<char>(pad & 0xff);
+    padding_ext += std::string(pad, '\0');
+    return base.substr(0, padding) + ext + padding_ext;
+  };
+  CHECK(tls::peek_client_hello(with(hello, server_name_ext("www.example.com"))).status ==
+        tls::HelloStatus::malformed);
+  CHECK(tls::peek_client_hello(with(hello, server_name_ext("login.microsoftonline.com"))).status ==
+        tls::HelloStatus::malformed);
+  // Control: the same surgery with another extension type keeps curl's SNI.
+  auto other = server_name_ext("www.example.com");
+  other[1] = '\x77';
+  const auto control = tls::peek_client_hello(with(hello, other));
+  CHECK(control.status == tls::HelloStatus::sni);
+  CHECK(control.host == "login.live.com");
+
+  // One server_name extension listing two host names (curl's own one renamed to an unknown type).
+  const auto curl_sni = hello.find(std::string("\x00\x00\x00\x13\x00\x11\x00\x00\x0elogin.live.com", 23));
+  REQUIRE(curl_sni != std::string::npos);
+  auto without_sni = hello;
+  without_sni[curl_sni] = '\x0a';
+  without_sni[curl_sni + 1] = '\x0a';
+  CHECK(tls::peek_client_hello(without_sni).status == tls::HelloStatus::no_sni);
+  const auto one = tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com")));
+  CHECK(one.status == tls::HelloStatus::sni);
+  CHECK(one.host == "www.example.com");
+  CHECK(tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com,login.microsoftonline.com")))
+            .status == tls::HelloStatus::malformed);
 }
