@@ -132,6 +132,10 @@ TEST_CASE("config errors name the key and the value") {
       {"tenant_restriction:\n  v2: {}\n", "tenant_restriction: unknown key"},
       {"block: [\"évil.com\"]\n", "block[0]: \"évil.com\" is not a DNS host name"},
       {"block: [login.microsoftonline.com]\n", "block: \"login.microsoftonline.com\" is also a sign-in host"},
+      {"  exclude: [login.windows.net]\n",
+       "tenant_restrictions.exclude: \"login.windows.net\" is also intercepted (in tenant_restrictions.auth_hosts)"},
+      {"  msa_hosts: [login.live.com]\n  exclude: [LOGIN.live.com.]\n",
+       "tenant_restrictions.exclude: \"login.live.com\" is also intercepted (in tenant_restrictions.msa_hosts)"},
       {"admin:\n  listen: 9090\n", "admin.listen: \"9090\" is not an IP address and port"},
       {"log:\n  level: verbose\n", "log.level: \"verbose\" is not one of trace, debug, info, warn, error"},
       {"log: [a]\n", "log: expected a mapping of keys"},
@@ -171,6 +175,12 @@ tenant_restrictions:
              Catch::Contains("restrict_msa: \"yes\" is not true or false"));
   CHECK_THAT(error_of(v2_with("  auth_hosts: []\n")), Catch::Contains("auth_hosts: expected at least one host"));
   CHECK_THAT(error_of(v2_with("  msa_hosts: [login.windows.net]\n")), Catch::Contains("is also listed in auth_hosts"));
+}
+
+TEST_CASE("a documented exclusion listed as a sign-in host loads: the exclusion wins") {
+  const auto c = load(v2_with("  auth_hosts: [login.microsoftonline.com, device.login.microsoftonline.com]\n"));
+  CHECK(intercepted_hosts(c.tenant_restrictions) ==
+        std::vector<std::string>{"login.microsoftonline.com", "login.live.com"});
 }
 
 TEST_CASE("exclude only adds to the documented exclusions") {
@@ -216,6 +226,8 @@ TEST_CASE("a config file resolves paths against its folder") {
 }
 
 TEST_CASE("syntax helpers") {
+  CHECK(rfc3339_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(rfc3339_utc(2'082'758'399) == "2035-12-31T23:59:59Z");
   CHECK(is_guid("aaaabbbb-0000-cccc-1111-dddd2222eeee"));
   CHECK(is_guid("AAAABBBB-0000-CCCC-1111-DDDD2222EEEE"));
   CHECK_FALSE(is_guid("aaaabbbb-0000-cccc-1111-dddd2222eee"));
