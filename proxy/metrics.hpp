@@ -3,6 +3,7 @@
 
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
+#include "tls/handshake_failure.hpp"
 
 #include <array>
 #include <atomic>
@@ -31,7 +32,8 @@ class Metrics {
   Counter spoofed_headers_stripped;
   std::array<Counter, 600> refused_by_status;  // index = HTTP status
   std::array<Counter, static_cast<std::size_t>(UpstreamFailure::count)> upstream_failures;
-  Counter tls_handshakes, tls_resumptions, tls_handshake_failures;
+  Counter tls_handshakes, tls_resumptions;
+  std::array<Counter, static_cast<std::size_t>(tls::HandshakeFailure::count)> tls_handshake_failures;
   Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counter reloads_ok, reloads_failed;
   std::array<Counter, static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
@@ -43,6 +45,9 @@ class Metrics {
     if (status > 0 && status < 600) refused_by_status[static_cast<std::size_t>(status)].add();
   }
   void egress_refusal(policy::EgressRule rule) { egress_refused[static_cast<std::size_t>(rule)].add(); }
+  void tls_handshake_failure(tls::HandshakeFailure reason) {
+    tls_handshake_failures[static_cast<std::size_t>(reason)].add();
+  }
   void upstream_failure(UpstreamFailure kind) { upstream_failures[static_cast<std::size_t>(kind)].add(); }
   void observe_upstream_latency(double seconds);
 
