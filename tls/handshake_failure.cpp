@@ -36,38 +36,24 @@ constexpr int max_alert = 255;
 }  // namespace
 
 const char* to_string(HandshakeFailure failure) {
-  switch (failure) {
-    case HandshakeFailure::unknown_ca:
-      return "unknown_ca";
-    case HandshakeFailure::bad_certificate:
-      return "bad_certificate";
-    case HandshakeFailure::unsupported_certificate:
-      return "unsupported_certificate";
-    case HandshakeFailure::certificate_revoked:
-      return "certificate_revoked";
-    case HandshakeFailure::certificate_expired:
-      return "certificate_expired";
-    case HandshakeFailure::certificate_unknown:
-      return "certificate_unknown";
-    case HandshakeFailure::access_denied:
-      return "access_denied";
-    case HandshakeFailure::handshake_failure:
-      return "handshake_failure";
-    case HandshakeFailure::other_alert:
-      return "other_alert";
-    case HandshakeFailure::not_tls:
-      return "not_tls";
-    case HandshakeFailure::protocol:
-      return "protocol";
-    case HandshakeFailure::handshake_timeout:
-      return "handshake_timeout";
-    case HandshakeFailure::eof:
-      return "eof";
-    case HandshakeFailure::other:
-    case HandshakeFailure::count:
-      break;
-  }
-  return "other";
+  // In enum order: the metric's label values.
+  static constexpr std::array<const char*, static_cast<std::size_t>(HandshakeFailure::count)> names{
+      "unknown_ca",
+      "bad_certificate",
+      "unsupported_certificate",
+      "certificate_revoked",
+      "certificate_expired",
+      "certificate_unknown",
+      "access_denied",
+      "handshake_failure",
+      "other_alert",
+      "not_tls",
+      "protocol",
+      "handshake_timeout",
+      "eof",
+      "other"};
+  const auto index = static_cast<std::size_t>(failure);
+  return index < names.size() ? names[index] : "other";
 }
 
 std::array<HandshakeFailure, static_cast<std::size_t>(HandshakeFailure::count)> all_handshake_failures() {
