@@ -20,7 +20,7 @@ std::shared_ptr<const tls::CertificateAuthority> bench_ca() {
   static const auto ca = [] {
     const auto dir = std::filesystem::temp_directory_path() / ("trproxy-bench-ca-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
-    tls::CertificateAuthority::create(dir);
+    tls::CertificateAuthority::create(dir, tls::CaOptions{});
     auto loaded = std::make_shared<const tls::CertificateAuthority>(
         tls::CertificateAuthority::load(dir / "ca.crt", dir / "ca.key"));
     std::filesystem::remove_all(dir);

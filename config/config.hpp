@@ -6,6 +6,7 @@
 #include "config/cidr.hpp"
 #include "config/endpoint.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -172,6 +173,28 @@ struct Config {
 inline const std::vector<std::string>& documented_exclusions() {
   static const std::vector<std::string> hosts{"device.login.microsoftonline.com",
                                               "enterpriseregistration.windows.net"};
+  return hosts;
+}
+
+// The sign-in hosts intercepted when the config names none (DESIGN.md, "What it does to traffic").
+inline const std::vector<std::string>& default_auth_hosts() {
+  static const std::vector<std::string> hosts{"login.microsoftonline.com", "login.microsoft.com", "login.windows.net"};
+  return hosts;
+}
+inline const std::vector<std::string>& default_msa_hosts() {
+  static const std::vector<std::string> hosts{"login.live.com"};
+  return hosts;
+}
+
+// The hosts trproxy intercepts: the auth and MSA hosts that are not excluded (a documented
+// exclusion listed as a sign-in host stays excluded).
+inline std::vector<std::string> intercepted_hosts(const TenantRestrictions& tr) {
+  std::vector<std::string> hosts;
+  for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts}) {
+    for (const auto& host : *list) {
+      if (std::find(tr.exclude.begin(), tr.exclude.end(), host) == tr.exclude.end()) hosts.push_back(host);
+    }
+  }
   return hosts;
 }
 

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace trproxy::config {
 namespace {
@@ -300,6 +301,23 @@ void load_v2(const YAML::Node& node, V2Policy& v2) {
   v2.policy_id = guid(required(node, "policy_id", path), path + ".policy_id");
 }
 
+// A host cannot be both intercepted and excluded: whichever the operator meant, one list is
+// wrong. The documented exclusions are the exception: they always win (device sign-in uses
+// client certificates an interception would break), and --check warns about them.
+void refuse_intercepted_and_excluded(const TenantRestrictions& tr, const std::string& path) {
+  const auto& documented = documented_exclusions();
+  for (const auto& host : tr.exclude) {
+    if (std::find(documented.begin(), documented.end(), host) != documented.end()) continue;
+    for (const auto& [list, key] : {std::pair{&tr.auth_hosts, "auth_hosts"}, std::pair{&tr.msa_hosts, "msa_hosts"}}) {
+      if (std::find(list->begin(), list->end(), host) != list->end()) {
+        fail_value(path + ".exclude", host,
+                   std::string("is also intercepted (in ") + path + "." + key +
+                       "); a host is either intercepted or excluded");
+      }
+    }
+  }
+}
+
 void load_tenant_restrictions(const YAML::Node& node, Config& config) {
   const std::string path = "tenant_restrictions";
   expect_map(node, path, {"v1", "v2", "auth_hosts", "msa_hosts", "exclude"});
@@ -340,6 +358,7 @@ void load_tenant_restrictions(const YAML::Node& node, Config& config) {
       fail_value(path + ".msa_hosts", host, "is also listed in auth_hosts");
     }
   }
+  refuse_intercepted_and_excluded(tr, path);
 }
 
 // Exact host names or "*." wildcards ("*.sharepoint.com").
@@ -463,8 +482,8 @@ Config defaults(const std::filesystem::path& base) {
   config.ca.cert = base / "certs/ca.crt";
   config.ca.key = base / "certs/ca.key";
   auto& tr = config.tenant_restrictions;
-  tr.auth_hosts = {"login.microsoftonline.com", "login.microsoft.com", "login.windows.net"};
-  tr.msa_hosts = {"login.live.com"};
+  tr.auth_hosts = default_auth_hosts();
+  tr.msa_hosts = default_msa_hosts();
   tr.exclude = documented_exclusions();
   config.admin.listen = Endpoint{"127.0.0.1", 9090};
   for (const auto prefix : default_sign_in_addresses()) {

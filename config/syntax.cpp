@@ -1,5 +1,6 @@
 #include "config/syntax.hpp"
 
+#include <array>
 #include <limits>
 
 namespace trproxy::config {
@@ -122,6 +123,14 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return std::nullopt;
   }
   return std::chrono::milliseconds(value * factor);
+}
+
+std::string rfc3339_utc(std::time_t time) {
+  std::tm tm{};
+  gmtime_r(&time, &tm);
+  std::array<char, 32> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text.data();
 }
 
 }  // namespace trproxy::config

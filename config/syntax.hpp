@@ -2,6 +2,7 @@
 // Small syntax checks shared by the config loader and the policy code. Pure functions.
 
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,5 +28,8 @@ bool host_matches_any(std::string_view host, const std::vector<std::string>& pat
 
 // "250ms", "10s", "2m", "1h": a positive whole number and one unit.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// RFC 3339 in UTC, whole seconds: "2035-05-01T12:00:00Z".
+std::string rfc3339_utc(std::time_t time);
 
 }  // namespace trproxy::config

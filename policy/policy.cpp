@@ -47,13 +47,6 @@ std::string summarize(const Policy& policy) {
   out << "MSA hosts (intercepted): " << join(tr.msa_hosts) << "\n";
   out << "excluded hosts (never intercepted): " << join(tr.exclude) << "\n";
   out << "blocked hosts (403): " << join(c.block) << "\n";
-  for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts, &c.block}) {
-    for (const auto& host : *list) {
-      if (policy.hosts().classify(host) == HostClass::excluded) {
-        out << "warning: " << host << " is excluded, so it is tunnelled and never intercepted\n";
-      }
-    }
-  }
   std::vector<std::string> listen;
   for (const auto& endpoint : c.listen) listen.push_back(endpoint.to_string());
   out << "listen: " << join(listen) << "\n";

@@ -1,12 +1,88 @@
 #include "proxy/cli.hpp"
 
+#include <algorithm>
+
+#include "tls/ca.hpp"
+
 namespace trproxy::proxy {
+namespace {
+
+const char* const ca_init_usage = "usage: trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME]";
+const char* const ca_show_usage = "usage: trproxy ca show FILE";
+
+std::optional<int> parse_days(const std::string& text) {
+  if (text.empty() || text.size() > 6 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const int days = std::stoi(text);
+  if (days < 1 || days > tls::max_ca_days) return std::nullopt;
+  return days;
+}
+
+// `ca init` options in any order, each "--key VALUE" or "--key=VALUE".
+std::variant<Command, CliError> parse_ca_init(const std::vector<std::string>& args) {
+  Command command;
+  command.kind = Command::Kind::ca_init;
+  auto& options = command.ca_init;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    std::string key = args[i];
+    std::string value;
+    if (const auto eq = key.find('='); key.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return CliError{std::string(ca_init_usage) + " (" + key + " needs a value)"};
+    }
+    if (value.empty()) return CliError{std::string(ca_init_usage) + " (" + key + " needs a value)"};
+    if (key == "--dir") {
+      options.dir = value;
+    } else if (key == "--config" || key == "-c") {
+      options.config_path = value;
+    } else if (key == "--cn") {
+      options.common_name = value;
+    } else if (key == "--days") {
+      const auto days = parse_days(value);
+      if (!days)
+        return CliError{"--days \"" + value + "\" is not a whole number of days in 1.." +
+                        std::to_string(tls::max_ca_days)};
+      options.days = *days;
+    } else {
+      return CliError{std::string(ca_init_usage) + " (unknown argument '" + key + "')"};
+    }
+  }
+  if (options.dir.empty()) return CliError{ca_init_usage};
+  return command;
+}
+
+std::variant<Command, CliError> parse_ca(const std::vector<std::string>& args) {
+  if (args.size() >= 2 && args[1] == "init") return parse_ca_init(args);
+  if (args.size() >= 2 && args[1] == "show") {
+    if (args.size() != 3 || args[2].empty()) return CliError{ca_show_usage};
+    Command command;
+    command.kind = Command::Kind::ca_show;
+    command.ca_show_file = args[2];
+    return command;
+  }
+  return CliError{std::string(ca_init_usage) + " | " + ca_show_usage};
+}
+
+}  // namespace
 
 std::string usage_text() {
   return "usage:\n"
          "  trproxy --config FILE            run (default FILE: config/trproxy.yaml)\n"
-         "  trproxy --config FILE --check    validate the config, print a summary, exit\n"
-         "  trproxy ca init --dir DIR        create ca.crt + ca.key (EC P-256) in DIR; never overwrites\n"
+         "  trproxy --config FILE --check    validate the config and load the CA as a start does, print a\n"
+         "                                   summary, what happens to the other sign-in names, and warnings\n"
+         "  trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME]\n"
+         "                                   create ca.crt + ca.key (EC P-256) in DIR, never overwriting;\n"
+         "                                   name-constrained to the intercepted hosts of FILE (default: the\n"
+         "                                   four default sign-in hosts), no IP addresses; N days (default\n"
+         "                                   3650, at most 36500); NAME as the common name\n"
+         "  trproxy ca show FILE             print a CA certificate: subject, SHA-256 fingerprint, not-after,\n"
+         "                                   key type, name constraints\n"
          "  trproxy explain [--config FILE] [--client IP] TARGET\n"
          "                                   what the policy does with TARGET (https://host/path,\n"
          "                                   http://host/path or host[:port]) for that client, offline\n"
@@ -45,14 +121,7 @@ std::variant<Command, CliError> parse_explain(const std::vector<std::string>& ar
 std::variant<Command, CliError> parse_command_line(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "explain") return parse_explain(args);
   Command command;
-  if (!args.empty() && args[0] == "ca") {
-    if (args.size() != 4 || args[1] != "init" || args[2] != "--dir" || args[3].empty()) {
-      return CliError{"usage: trproxy ca init --dir DIR"};
-    }
-    command.kind = Command::Kind::ca_init;
-    command.ca_dir = args[3];
-    return command;
-  }
+  if (!args.empty() && args[0] == "ca") return parse_ca(args);
   bool check = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& arg = args[i];

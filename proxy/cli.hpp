@@ -8,10 +8,22 @@
 
 namespace trproxy::proxy {
 
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_runtime = 1;
+inline constexpr int exit_config = 2;  // bad usage or bad config
+
+struct CaInitOptions {
+  std::string dir;
+  std::string config_path;  // "" = the default sign-in hosts
+  int days = 3650;
+  std::string common_name;  // "" = the default name
+};
+
 struct Command {
-  enum class Kind { run, check, ca_init, explain, version, help } kind = Kind::run;
+  enum class Kind { run, check, ca_init, ca_show, explain, version, help } kind = Kind::run;
   std::string config_path = "config/trproxy.yaml";
-  std::string ca_dir;
+  CaInitOptions ca_init;
+  std::string ca_show_file;
   std::string explain_target;  // explain: the URL or host[:port]
   std::string explain_client;  // explain: --client IP, "" when not given
 };

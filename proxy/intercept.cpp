@@ -5,6 +5,7 @@
 #include "proxy/dial.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/head_reader.hpp"
+#include "tls/handshake_failure.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -28,6 +29,19 @@ void count_rewrite(Metrics& metrics, policy::HostClass host_class, config::Mode 
   } else {
     (v1 ? metrics.rewritten_msa_v1 : metrics.rewritten_msa_v2).add();
   }
+}
+
+// Why the client's handshake failed: the alert it sent (a client that does not trust the CA
+// says unknown_ca), a timeout, a close, or something else.
+tls::HandshakeFailure handshake_failure_of(const error_code& ec) {
+  using tls::HandshakeEnd;
+  if (ec.category() == net::error::get_ssl_category()) {
+    return tls::classify_handshake_failure(HandshakeEnd::tls_error, static_cast<unsigned int>(ec.value()));
+  }
+  if (ec == beast::error::timeout) return tls::classify_handshake_failure(HandshakeEnd::timed_out, 0);
+  const bool closed = ec == net::ssl::error::stream_truncated || ec == net::error::eof ||
+                      ec == net::error::connection_reset || ec == net::error::broken_pipe;
+  return tls::classify_handshake_failure(closed ? HandshakeEnd::closed : HandshakeEnd::other, 0);
 }
 
 // The request loop over an established client TLS stream.
@@ -142,10 +156,14 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
   expire_after(client, runtime->config().limits.head_timeout);
   auto [handshake_ec, used] = co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);
   if (handshake_ec) {
-    metrics.tls_handshake_failures.add();
-    spdlog::info("{} TLS handshake for {} failed: {}; closing (fail closed)", connection.peer, plan.host,
-                 handshake_ec.message());
-    line.reason = "client TLS handshake failed: " + handshake_ec.message();
+    // Counted and logged by reason, so an operator sees clients that do not trust the CA (or pin
+    // the real certificate) within minutes.
+    const auto failure = handshake_failure_of(handshake_ec);
+    metrics.tls_handshake_failure(failure);
+    spdlog::info("{} TLS handshake for {} failed: {} ({}); closing (fail closed)", connection.peer, plan.host,
+                 tls::to_string(failure), handshake_ec.message());
+    line.reason = std::string("client TLS handshake failed: ") + tls::to_string(failure) + " for " + plan.host +
+                  " (" + handshake_ec.message() + ")";
     connection.log(line);
     co_return;
   }

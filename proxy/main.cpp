@@ -4,6 +4,8 @@
 #include "config/loader.hpp"
 #include "policy/explain.hpp"
 #include "policy/policy.hpp"
+#include "policy/sign_in_aliases.hpp"
+#include "proxy/ca_commands.hpp"
 #include "proxy/cli.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/server.hpp"
@@ -20,9 +22,9 @@ namespace {
 
 using namespace trproxy;
 
-constexpr int exit_ok = 0;
-constexpr int exit_runtime = 1;
-constexpr int exit_config = 2;
+using proxy::exit_config;
+using proxy::exit_ok;
+using proxy::exit_runtime;
 
 void setup_logging() {
   auto logger = spdlog::stderr_color_mt("trproxy");
@@ -65,18 +67,9 @@ int run(const proxy::Command& command) {
       std::cout << proxy::usage_text();
       return exit_ok;
     case Kind::ca_init:
-      try {
-        tls::CertificateAuthority::create(command.ca_dir);
-        std::cout << "created " << (std::filesystem::path(command.ca_dir) / "ca.crt").string() << " and "
-                  << (std::filesystem::path(command.ca_dir) / "ca.key").string() << " (EC P-256, key mode 0600)\n";
-        return exit_ok;
-      } catch (const tls::CaError& error) {
-        std::cerr << "trproxy: " << error.what() << "\n";
-        return exit_config;
-      } catch (const std::exception& error) {
-        std::cerr << "trproxy: ca init failed: " << error.what() << "\n";
-        return exit_runtime;
-      }
+      return proxy::run_ca_init(command.ca_init);
+    case Kind::ca_show:
+      return proxy::run_ca_show(command.ca_show_file);
     case Kind::explain:
       return explain(command);
     case Kind::check:
@@ -94,8 +87,11 @@ int run(const proxy::Command& command) {
     proxy::premint_sign_in_hosts(*runtime);
     if (command.kind == Kind::check) {
       std::cout << policy::summarize(*runtime->policy);
+      std::cout << policy::describe_sign_in_aliases(runtime->policy->hosts());
+      for (const auto& warning : runtime->warnings) std::cout << "warning: " << warning << "\n";
       return exit_ok;
     }
+    for (const auto& warning : runtime->warnings) spdlog::warn("{}", warning);
   } catch (const config::ConfigError& error) {
     std::cerr << "trproxy: " << error.what() << "\n";
     return exit_config;

@@ -54,8 +54,12 @@ std::string Metrics::render(const BuildInfo& info) const {
   out << "trproxy_client_tls_handshakes_total " << tls_handshakes.get() << '\n';
   header("trproxy_client_tls_resumptions_total", "counter", "Client-side TLS handshakes that resumed a session.");
   out << "trproxy_client_tls_resumptions_total " << tls_resumptions.get() << '\n';
-  header("trproxy_client_tls_handshake_failures_total", "counter", "Client-side TLS handshakes that failed.");
-  out << "trproxy_client_tls_handshake_failures_total " << tls_handshake_failures.get() << '\n';
+  header("trproxy_client_tls_handshake_failures_total", "counter",
+         "Client-side TLS handshakes that failed, by reason (the alert the client sent, e.g. unknown_ca).");
+  for (const auto reason : tls::all_handshake_failures()) {
+    out << "trproxy_client_tls_handshake_failures_total{reason=\"" << tls::to_string(reason) << "\"} "
+        << tls_handshake_failures[static_cast<std::size_t>(reason)].get() << '\n';
+  }
   header("trproxy_upstream_tls_handshakes_total", "counter", "Completed upstream TLS handshakes (verified).");
   out << "trproxy_upstream_tls_handshakes_total " << upstream_tls_handshakes.get() << '\n';
   header("trproxy_upstream_tls_resumptions_total", "counter", "Upstream TLS handshakes that resumed a session.");

@@ -4,6 +4,7 @@
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
 #include "policy/sign_in_guard.hpp"
+#include "tls/handshake_failure.hpp"
 
 #include <array>
 #include <atomic>
@@ -32,7 +33,8 @@ class Metrics {
   Counter spoofed_headers_stripped;
   std::array<Counter, 600> refused_by_status;  // index = HTTP status
   std::array<Counter, static_cast<std::size_t>(UpstreamFailure::count)> upstream_failures;
-  Counter tls_handshakes, tls_resumptions, tls_handshake_failures;
+  Counter tls_handshakes, tls_resumptions;
+  std::array<Counter, static_cast<std::size_t>(tls::HandshakeFailure::count)> tls_handshake_failures;
   Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counter reloads_ok, reloads_failed;
   std::array<Counter, static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
@@ -48,6 +50,9 @@ class Metrics {
     sign_in_guard_outcomes[static_cast<std::size_t>(outcome)].add();
   }
   void egress_refusal(policy::EgressRule rule) { egress_refused[static_cast<std::size_t>(rule)].add(); }
+  void tls_handshake_failure(tls::HandshakeFailure reason) {
+    tls_handshake_failures[static_cast<std::size_t>(reason)].add();
+  }
   void upstream_failure(UpstreamFailure kind) { upstream_failures[static_cast<std::size_t>(kind)].add(); }
   void observe_upstream_latency(double seconds);
 

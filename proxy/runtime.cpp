@@ -1,5 +1,10 @@
 #include "proxy/runtime.hpp"
 
+#include "policy/config_warnings.hpp"
+#include "tls/ca_checks.hpp"
+
+#include <ctime>
+
 namespace trproxy::proxy {
 
 RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
@@ -8,6 +13,11 @@ RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
   runtime->policy = std::make_shared<const policy::Policy>(std::move(config), revision);
   const auto& c = runtime->policy->config();
   auto ca = std::make_shared<const tls::CertificateAuthority>(tls::CertificateAuthority::load(c.ca.cert, c.ca.key));
+  tls::require_permits_intercepted_hosts(*ca, c.ca.cert, c.tenant_restrictions);
+  runtime->warnings = policy::config_warnings(c);
+  for (auto& warning : tls::ca_warnings(*ca, c.ca.cert, std::time(nullptr))) {
+    runtime->warnings.push_back(std::move(warning));
+  }
   if (previous && previous->leaves->ca().fingerprint() == ca->fingerprint() &&
       previous->leaves->key_type() == c.ca.leaf_key) {
     runtime->leaves = previous->leaves;

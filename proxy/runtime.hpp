@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace trproxy::proxy {
 
@@ -18,13 +20,17 @@ struct Runtime {
   std::shared_ptr<tls::LeafCache> leaves;
   std::shared_ptr<const tls::ServerTls> server_tls;
   std::shared_ptr<tls::UpstreamTls> upstream_tls;
+  // Mistakes that still load (example ids, an unconstrained or expiring CA): logged at start
+  // and reload, printed by --check. One line each, no prefix.
+  std::vector<std::string> warnings;
 
   [[nodiscard]] const config::Config& config() const { return policy->config(); }
 };
 using RuntimePtr = std::shared_ptr<const Runtime>;
 
-// Loads the CA and builds the TLS state. Reuses the previous leaf cache when the CA and key
-// type are unchanged (a changed CA clears it). Throws ConfigError, CaError or TlsError.
+// Loads the CA, checks that its name constraints permit every intercepted host, and builds the
+// TLS state. Reuses the previous leaf cache when the CA and key type are unchanged (a changed CA
+// clears it). Throws ConfigError, CaError or TlsError.
 RuntimePtr build_runtime(config::Config config, const Runtime* previous);
 
 // Mints the configured sign-in hosts so the first client never waits.

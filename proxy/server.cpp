@@ -140,6 +140,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
       try {
         auto next = build_runtime(config::load_config_file(config_path), runtime.get().get());
         premint_sign_in_hosts(*next);
+        for (const auto& warning : next->warnings) spdlog::warn("reload: {}", warning);
         if (listen_key(next->config()) != started_listen_key) {
           spdlog::warn("reload: listener addresses changed; they take effect only after a restart");
         }

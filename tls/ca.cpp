@@ -14,6 +14,19 @@
 #include <cstring>
 
 namespace trproxy::tls {
+namespace {
+
+BioPtr open_for_read(const std::filesystem::path& file, const char* what) {
+  BioPtr bio(BIO_new_file(file.c_str(), "r"));
+  if (!bio) {
+    drain_openssl_errors();
+    throw CaError(std::string(what) + " " + file.string() + ": cannot read the file");
+  }
+  return bio;
+}
+
+}  // namespace
+
 namespace detail {
 
 Asn1IntPtr random_serial() {
@@ -42,28 +55,32 @@ std::time_t asn1_time_to_time_t(const ASN1_TIME* time) {
   return timegm(&tm);
 }
 
-}  // namespace detail
+X509Ptr read_certificate(const std::filesystem::path& file, const char* what) {
+  X509Ptr cert(PEM_read_bio_X509(open_for_read(file, what).get(), nullptr, nullptr, nullptr));
+  if (!cert) {
+    drain_openssl_errors();
+    throw CaError(std::string(what) + " " + file.string() + ": not a PEM certificate");
+  }
+  return cert;
+}
 
-namespace {
-
-std::string hex(const unsigned char* data, unsigned size) {
+std::string sha256_fingerprint(X509* cert, std::string_view separator) {
   static constexpr char digits[] = "0123456789abcdef";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned size = 0;
+  if (X509_digest(cert, EVP_sha256(), digest, &size) != 1) throw_openssl("SHA-256 of the certificate");
   std::string out;
   for (unsigned i = 0; i < size; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
+    if (i > 0) out += separator;
+    out += digits[digest[i] >> 4];
+    out += digits[digest[i] & 15];
   }
   return out;
 }
 
-BioPtr open_for_read(const std::filesystem::path& file, const char* what) {
-  BioPtr bio(BIO_new_file(file.c_str(), "r"));
-  if (!bio) {
-    drain_openssl_errors();
-    throw CaError(std::string(what) + " " + file.string() + ": cannot read the file");
-  }
-  return bio;
-}
+}  // namespace detail
+
+namespace {
 
 std::string host_name() {
   std::array<char, 256> name{};
@@ -101,10 +118,8 @@ std::string to_pem(Write&& write) {
 
 CertificateAuthority::CertificateAuthority(X509Ptr cert, PKeyPtr key) : cert_(std::move(cert)), key_(std::move(key)) {
   not_after_ = detail::asn1_time_to_time_t(X509_get0_notAfter(cert_.get()));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned size = 0;
-  X509_digest(cert_.get(), EVP_sha256(), digest, &size);
-  fingerprint_ = hex(digest, size);
+  fingerprint_ = detail::sha256_fingerprint(cert_.get());
+  name_constraints_ = read_name_constraints(cert_.get());
 }
 
 std::string CertificateAuthority::subject() const {
@@ -116,11 +131,7 @@ std::string CertificateAuthority::subject() const {
 CertificateAuthority CertificateAuthority::load(const std::filesystem::path& cert_file,
                                                 const std::filesystem::path& key_file) {
   const auto cert_name = cert_file.string();
-  X509Ptr cert(PEM_read_bio_X509(open_for_read(cert_file, "ca.cert").get(), nullptr, nullptr, nullptr));
-  if (!cert) {
-    drain_openssl_errors();
-    throw CaError("ca.cert " + cert_name + ": not a PEM certificate");
-  }
+  auto cert = detail::read_certificate(cert_file, "ca.cert");
   PKeyPtr key(PEM_read_bio_PrivateKey(open_for_read(key_file, "ca.key").get(), nullptr, nullptr, nullptr));
   if (!key) {
     drain_openssl_errors();
@@ -142,12 +153,19 @@ CertificateAuthority CertificateAuthority::load(const std::filesystem::path& cer
     drain_openssl_errors();
     throw CaError("ca.key " + key_file.string() + ": does not match the certificate " + cert_name);
   }
-  return CertificateAuthority(std::move(cert), std::move(key));
+  try {
+    return CertificateAuthority(std::move(cert), std::move(key));
+  } catch (const TlsError& error) {  // an undecodable nameConstraints extension
+    throw CaError("ca.cert " + cert_name + ": " + error.what());
+  }
 }
 
-void CertificateAuthority::create(const std::filesystem::path& dir) {
+void CertificateAuthority::create(const std::filesystem::path& dir, const CaOptions& options) {
   const auto cert_file = dir / "ca.crt";
   const auto key_file = dir / "ca.key";
+  if (options.days < 1 || options.days > max_ca_days) {
+    throw CaError("--days " + std::to_string(options.days) + " is out of range 1.." + std::to_string(max_ca_days));
+  }
   for (const auto& file : {cert_file, key_file}) {
     if (std::filesystem::exists(file)) throw CaError(file.string() + ": already exists; refusing to overwrite");
   }
@@ -161,18 +179,25 @@ void CertificateAuthority::create(const std::filesystem::path& dir) {
   X509_set_version(cert.get(), 2);
   X509_set_serialNumber(cert.get(), detail::random_serial().get());
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 24 * 3600);
+  X509_time_adj_ex(X509_getm_notAfter(cert.get()), options.days, 0, nullptr);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  const auto common_name = "trproxy internal CA (" + host_name() + ")";
+  const auto common_name =
+      options.common_name.empty() ? "trproxy internal CA (" + host_name() + ")" : options.common_name;
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("trproxy"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()),
-                             -1, -1, 0);
+  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0) != 1) {
+    drain_openssl_errors();
+    throw CaError("--cn \"" + common_name + "\" is not a usable common name (UTF-8, at most 64 characters)");
+  }
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
   detail::add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
   detail::add_extension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   detail::add_extension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
   detail::add_extension(cert.get(), cert.get(), NID_authority_key_identifier, "keyid:always");
+  if (!options.constraints.empty()) {  // no subtree at all: an unconstrained CA (tests, old setups)
+    detail::add_extension(cert.get(), cert.get(), NID_name_constraints, to_openssl_conf(options.constraints).c_str());
+  }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw_openssl("signing the CA certificate");
 
   const auto key_pem = to_pem([&](BIO* bio) {

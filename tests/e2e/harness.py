@@ -21,6 +21,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import unittest
 import uuid
 
 TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
@@ -107,10 +108,10 @@ class Pki:
         os.makedirs(folder, exist_ok=True)
         self.root_crt, self.root_key = self._root("root", "trproxy test upstream root")
         self.rogue_crt, self.rogue_key = self._root("rogue", "an unknown issuer")
-        self.good = self._leaf("good", ALL_NAMES, self.root_crt, self.root_key, days=30)
-        self.expired = self._leaf("expired", AUTH_HOSTS, self.root_crt, self.root_key, days=-1)
-        self.wrong_name = self._leaf("wrongname", ["wrong.example.net"], self.root_crt, self.root_key, days=30)
-        self.unknown = self._leaf("unknown", AUTH_HOSTS, self.rogue_crt, self.rogue_key, days=30)
+        self.good = self.leaf("good", ALL_NAMES, self.root_crt, self.root_key, days=30)
+        self.expired = self.leaf("expired", AUTH_HOSTS, self.root_crt, self.root_key, days=-1)
+        self.wrong_name = self.leaf("wrongname", ["wrong.example.net"], self.root_crt, self.root_key, days=30)
+        self.unknown = self.leaf("unknown", AUTH_HOSTS, self.rogue_crt, self.rogue_key, days=30)
 
     def _path(self, name):
         return os.path.join(self.dir, name)
@@ -122,7 +123,8 @@ class Pki:
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
         return crt, key
 
-    def _leaf(self, name, hosts, ca_crt, ca_key, days):
+    def leaf(self, name, hosts, ca_crt, ca_key, days=30):
+        """A server certificate for hosts (DNS names) issued by ca_crt/ca_key with the openssl CLI."""
         crt, key, csr, ext = (self._path(name + s) for s in (".crt", ".key", ".csr", ".ext"))
         run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
              "-out", csr, "-subj", f"/CN={hosts[0]}"])
@@ -451,6 +453,40 @@ class Proxy:
                 if report:
                     raise AssertionError(f"sanitizer report in {self.stderr_path}:\n{report}")
         return self.proc.returncode
+
+
+def chromium_binary():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise unittest.SkipTest("no Chromium installed (packages.txt lists it; run scripts/setup.sh)")
+
+
+class Chromium:
+    """Headless Chromium with a HOME of its own whose NSS database trusts only ca_crt. No
+    certificate-error flag is ever used: what it loads satisfied Chromium's own verifier."""
+
+    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-dev-shm-usage"]
+
+    def __init__(self, folder, ca_crt):
+        self.binary = chromium_binary()
+        self.home = tempfile.mkdtemp(prefix="trproxy-chromium-", dir=folder)
+        nssdb = os.path.join(self.home, ".pki", "nssdb")
+        os.makedirs(nssdb)
+        run(["certutil", "-d", f"sql:{nssdb}", "-N", "--empty-password"])
+        run(["certutil", "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "trproxy-test", "-i", ca_crt])
+        self.runs = 0
+
+    def load(self, url, *flags):
+        """Loads url (one fresh profile per call) and returns (DOM, stderr)."""
+        self.runs += 1
+        profile = os.path.join(self.home, f"profile-{self.runs}")
+        cmd = [self.binary, *self.FLAGS, f"--user-data-dir={profile}", *flags, "--dump-dom", url]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": self.home})
+        return out.stdout, out.stderr
 
 
 def curl(proxy, url, *args, cacert=None, timeout=DEADLINE):

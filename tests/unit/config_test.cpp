@@ -142,6 +142,10 @@ TEST_CASE("config errors name the key and the value") {
       {"egress: {connect_ports: [\"443-80\"]}\n", "egress.connect_ports[0]: \"443-80\" is not a port or a port range"},
       {"egress: {deny: [\"10.0.0.1/8\"]}\n", "egress.deny[0]: \"10.0.0.1/8\""},
       {"limits: {drain_delay: 5}\n", "limits.drain_delay: \"5\" is not a duration"},
+      {"  exclude: [login.windows.net]\n",
+       "tenant_restrictions.exclude: \"login.windows.net\" is also intercepted (in tenant_restrictions.auth_hosts)"},
+      {"  msa_hosts: [login.live.com]\n  exclude: [LOGIN.live.com.]\n",
+       "tenant_restrictions.exclude: \"login.live.com\" is also intercepted (in tenant_restrictions.msa_hosts)"},
       {"admin:\n  listen: 9090\n", "admin.listen: \"9090\" is not an IP address and port"},
       {"log:\n  level: verbose\n", "log.level: \"verbose\" is not one of trace, debug, info, warn, error"},
       {"log: [a]\n", "log: expected a mapping of keys"},
@@ -181,6 +185,12 @@ tenant_restrictions:
              Catch::Contains("restrict_msa: \"yes\" is not true or false"));
   CHECK_THAT(error_of(v2_with("  auth_hosts: []\n")), Catch::Contains("auth_hosts: expected at least one host"));
   CHECK_THAT(error_of(v2_with("  msa_hosts: [login.windows.net]\n")), Catch::Contains("is also listed in auth_hosts"));
+}
+
+TEST_CASE("a documented exclusion listed as a sign-in host loads: the exclusion wins") {
+  const auto c = load(v2_with("  auth_hosts: [login.microsoftonline.com, device.login.microsoftonline.com]\n"));
+  CHECK(intercepted_hosts(c.tenant_restrictions) ==
+        std::vector<std::string>{"login.microsoftonline.com", "login.live.com"});
 }
 
 TEST_CASE("exclude only adds to the documented exclusions") {
@@ -226,6 +236,8 @@ TEST_CASE("a config file resolves paths against its folder") {
 }
 
 TEST_CASE("syntax helpers") {
+  CHECK(rfc3339_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(rfc3339_utc(2'082'758'399) == "2035-12-31T23:59:59Z");
   CHECK(is_guid("aaaabbbb-0000-cccc-1111-dddd2222eeee"));
   CHECK(is_guid("AAAABBBB-0000-CCCC-1111-DDDD2222EEEE"));
   CHECK_FALSE(is_guid("aaaabbbb-0000-cccc-1111-dddd2222eee"));

@@ -39,7 +39,7 @@ void write_pem(const std::filesystem::path& path, X509* cert) {
 
 std::shared_ptr<const tls::CertificateAuthority> make_ca(const std::string& name) {
   const auto dir = fresh_dir(name);
-  tls::CertificateAuthority::create(dir);
+  tls::CertificateAuthority::create(dir, tls::CaOptions{});
   return std::make_shared<const tls::CertificateAuthority>(
       tls::CertificateAuthority::load(dir / "ca.crt", dir / "ca.key"));
 }
@@ -65,11 +65,11 @@ std::string hello_from(const char* file) {
 
 TEST_CASE("ca init writes a usable EC CA and never overwrites") {
   const auto dir = fresh_dir("init");
-  tls::CertificateAuthority::create(dir);
+  tls::CertificateAuthority::create(dir, tls::CaOptions{});
   CHECK((std::filesystem::status(dir / "ca.key").permissions() & std::filesystem::perms::all) ==
         (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   const auto key_before = read_file(dir / "ca.key");
-  CHECK_THROWS_AS(tls::CertificateAuthority::create(dir), tls::CaError);
+  CHECK_THROWS_AS(tls::CertificateAuthority::create(dir, tls::CaOptions{}), tls::CaError);
   CHECK(read_file(dir / "ca.key") == key_before);
   const auto ca = tls::CertificateAuthority::load(dir / "ca.crt", dir / "ca.key");
   CHECK(X509_check_ca(ca.cert()) >= 1);
@@ -95,7 +95,7 @@ TEST_CASE("loading refuses a leaf as CA, a missing file and a mismatched key") {
   CHECK_THROWS_WITH(tls::CertificateAuthority::load(dir / "missing.crt", dir / "leaf.key"),
                     Catch::Contains("missing.crt"));
   const auto other = fresh_dir("refuse-other");
-  tls::CertificateAuthority::create(other);
+  tls::CertificateAuthority::create(other, tls::CaOptions{});
   CHECK_THROWS_WITH(tls::CertificateAuthority::load(other / "ca.crt", dir / "leaf.key"),
                     Catch::Contains("does not match"));
   std::filesystem::remove_all(dir);
