@@ -6,6 +6,7 @@ manifests parse and carry the probes, security context and objects the operation
 needs; the ConfigMap's trproxy.yaml passes `trproxy --check`; the systemd unit is hardened."""
 
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -97,13 +98,22 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(self.by_kind["HorizontalPodAutoscaler"]["spec"]["metrics"][0]["resource"]["name"], "cpu")
 
     def test_configmap_config_passes_trproxy_check(self):
+        # --check loads the CA exactly as a start does: give it one where the Secret would be.
         config = self.by_kind["ConfigMap"]["data"]["trproxy.yaml"]
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-            f.write(config)
-            f.flush()
-            r = subprocess.run([TRPROXY, "--config", f.name, "--check"], capture_output=True, text=True)
+        with tempfile.TemporaryDirectory() as folder:
+            ca_dir = make_ca(folder)
+            path = os.path.join(folder, "trproxy.yaml")
+            with open(path, "w") as f:
+                f.write(config.replace("/etc/trproxy/ca/", ca_dir + "/"))
+            r = subprocess.run([TRPROXY, "--config", path, "--check"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("mode: tenant restrictions v2", r.stdout)
+
+
+def make_ca(folder):
+    ca_dir = os.path.join(folder, "ca")
+    subprocess.run([TRPROXY, "ca", "init", "--dir", ca_dir], check=True, capture_output=True)
+    return ca_dir
 
 
 class Systemd(unittest.TestCase):
@@ -117,8 +127,14 @@ class Systemd(unittest.TestCase):
             self.assertIn(setting, self.text)
 
     def test_default_config_passes_check(self):
-        r = subprocess.run([TRPROXY, "--config", os.path.join(ROOT, "config", "trproxy.yaml"), "--check"],
-                           capture_output=True, text=True)
+        # The shipped config beside the CA scripts/run.sh makes (../certs/), in a scratch copy.
+        with tempfile.TemporaryDirectory() as folder:
+            os.makedirs(os.path.join(folder, "config"))
+            shutil.copy(os.path.join(ROOT, "config", "trproxy.yaml"), os.path.join(folder, "config"))
+            subprocess.run([TRPROXY, "ca", "init", "--dir", os.path.join(folder, "certs")], check=True,
+                           capture_output=True)
+            r = subprocess.run([TRPROXY, "--config", os.path.join(folder, "config", "trproxy.yaml"), "--check"],
+                               capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
 

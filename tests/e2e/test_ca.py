@@ -183,8 +183,8 @@ class LoadingTheCa(unittest.TestCase):
         for src, dst in ((env.pki.root_crt, "ca.crt"), (env.pki.root_key, "ca.key")):
             with open(src) as f, open(os.path.join(unconstrained, dst), "w") as out:
                 out.write(f.read())
-        path = write("warnings.yaml", config_text(unconstrained, extra=f"block: [{ALIASES[5]}]\n").replace(
-            f"block: [{h.BLOCKED_HOST}]\n", ""))
+        path = write("warnings.yaml", h.Proxy.render(unconstrained, "v2", {}, None, "", 0, 0, "", "",
+                                                     block=(ALIASES[5],)))
         r = trproxy("--config", path, "--check")
         self.assertEqual(r.returncode, 0, r.stderr)
         warnings = [line for line in r.stdout.splitlines() if line.startswith("warning: ")]

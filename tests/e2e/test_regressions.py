@@ -179,10 +179,10 @@ class ReloadEndsWhatPolicyNoLongerAllows(unittest.TestCase):
             tls.sendall(f"GET /before HTTP/1.1\r\nHost: {h.OTHER_HOST}\r\n\r\n".encode())
             status, _, _ = h.read_response(tls)
             self.assertEqual(status, 200)
-            text = h.Proxy.render(env.ca_dir, "v2", env.resolve_all(), env.pki.root_crt, "", proxy.listen_port,
-                                  proxy.admin_listen_port, proxy.access_log)
             with open(proxy.config, "w") as f:
-                f.write(text.replace(f"block: [{h.BLOCKED_HOST}]", f"block: [{h.BLOCKED_HOST}, {h.OTHER_HOST}]"))
+                f.write(h.Proxy.render(env.ca_dir, "v2", env.resolve_all(), env.pki.root_crt, "", proxy.listen_port,
+                                       proxy.admin_listen_port, proxy.access_log,
+                                       block=(h.BLOCKED_HOST, h.OTHER_HOST)))
             proxy.reload()
             reloaded_at = time.monotonic()
             data, closed = read_until_closed(tls, 3.0)

@@ -20,7 +20,7 @@ std::shared_ptr<const tls::CertificateAuthority> make_ca(const std::string& name
   const auto dir =
       std::filesystem::temp_directory_path() / ("trproxy-engine-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  tls::CertificateAuthority::create(dir);
+  tls::CertificateAuthority::create(dir, tls::CaOptions{});
   auto ca = std::make_shared<const tls::CertificateAuthority>(
       tls::CertificateAuthority::load(dir / "ca.crt", dir / "ca.key"));
   std::filesystem::remove_all(dir);

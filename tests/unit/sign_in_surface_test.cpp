@@ -56,7 +56,7 @@ block: [login.microsoftonline.us, login.partner.microsoftonline.cn, LOGIN.sovclo
   CHECK(hardened.at("login.sovcloud-identity.de") == Action::tunnel);
 }
 
-TEST_CASE("--check prints one line per other sign-in name") {
+TEST_CASE("check prints one line per other sign-in name") {
   const policy::Policy policy(test::load_yaml(std::string(test::v2_yaml)));
   const auto text = policy::describe_sign_in_aliases(policy.hosts());
   CHECK(std::count(text.begin(), text.end(), '\n') == 10);
