@@ -1,5 +1,7 @@
 #include "policy/sign_in_aliases.hpp"
 
+#include "config/syntax.hpp"
+
 namespace trproxy::policy {
 
 const std::vector<SignInAlias>& sign_in_aliases() {
@@ -18,23 +20,29 @@ const std::vector<SignInAlias>& sign_in_aliases() {
   return aliases;
 }
 
-std::vector<AliasAction> sign_in_alias_actions(const HostClassifier& hosts) {
+std::vector<AliasAction> sign_in_alias_actions(const Policy& policy) {
+  const auto& guard = policy.config().sign_in_guard;
   std::vector<AliasAction> actions;
   for (const auto& alias : sign_in_aliases()) {
-    const auto host_class = hosts.classify(alias.host);
+    const auto host_class = policy.hosts().classify(alias.host);
     const auto action = is_intercepted(host_class)         ? Action::intercept
                         : host_class == HostClass::blocked ? Action::block
                                                            : Action::tunnel;
-    actions.push_back({alias, action});
+    const bool guarded = action == Action::tunnel && host_class != HostClass::excluded && !guard.addresses.empty() &&
+                         !config::host_matches_any(alias.host, guard.tunnel_names);
+    actions.push_back({alias, action, guarded});
   }
   return actions;
 }
 
-std::string describe_sign_in_aliases(const HostClassifier& hosts) {
+std::string describe_sign_in_aliases(const Policy& policy) {
   std::string out;
-  for (const auto& [alias, action] : sign_in_alias_actions(hosts)) {
-    out +=
-        "sign-in alias " + std::string(alias.host) + ": " + to_string(action) + " (" + std::string(alias.what) + ")\n";
+  for (const auto& [alias, action, guarded] : sign_in_alias_actions(policy)) {
+    // Appended piece by piece: a long operator+ chain trips GCC 12's -Warray-bounds false positive.
+    out.append("sign-in alias ").append(alias.host).append(": ");
+    out.append(guarded ? "guarded" : to_string(action)).append(" (").append(alias.what);
+    if (guarded) out.append("; refused by sign_in_guard where it resolves to the sign-in addresses, tunnelled elsewhere");
+    out.append(")\n");
   }
   return out;
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "policy/action.hpp"
-#include "policy/host_class.hpp"
+#include "policy/policy.hpp"
 
 namespace trproxy::policy {
 
@@ -24,12 +24,16 @@ const std::vector<SignInAlias>& sign_in_aliases();
 struct AliasAction {
   SignInAlias alias;
   Action action;  // intercept, tunnel or block
+  // A tunnel that the sign-in address guard refuses wherever the name resolves to
+  // sign_in_guard.addresses (the alias is not in sign_in_guard.tunnel_names).
+  bool guarded = false;
 };
 
-// What the proxy does with each alias under these host classes.
-std::vector<AliasAction> sign_in_alias_actions(const HostClassifier& hosts);
+// What the proxy does with each alias under this policy.
+std::vector<AliasAction> sign_in_alias_actions(const Policy& policy);
 
-// The lines --check prints, one per alias: "sign-in alias HOST: ACTION (what it is)".
-std::string describe_sign_in_aliases(const HostClassifier& hosts);
+// The lines --check prints, one per alias: "sign-in alias HOST: ACTION (what it is)", ACTION
+// one of intercept, block, tunnel, guarded.
+std::string describe_sign_in_aliases(const Policy& policy);
 
 }  // namespace trproxy::policy

@@ -87,7 +87,7 @@ int run(const proxy::Command& command) {
     proxy::premint_sign_in_hosts(*runtime);
     if (command.kind == Kind::check) {
       std::cout << policy::summarize(*runtime->policy);
-      std::cout << policy::describe_sign_in_aliases(runtime->policy->hosts());
+      std::cout << policy::describe_sign_in_aliases(*runtime->policy);
       for (const auto& warning : runtime->warnings) std::cout << "warning: " << warning << "\n";
       return exit_ok;
     }

@@ -196,7 +196,7 @@ class LoadingTheCa(unittest.TestCase):
         lines = {m.group(1): m.group(2) for m in re.finditer(r"^sign-in alias (\S+): (\w+) ", r.stdout, re.M)}
         self.assertEqual(set(lines), set(ALIASES))
         self.assertEqual(lines[ALIASES[5]], "block")
-        self.assertEqual({v for k, v in lines.items() if k != ALIASES[5]}, {"tunnel"})
+        self.assertEqual({v for k, v in lines.items() if k != ALIASES[5]}, {"guarded"})
         # A start logs the same warnings.
         proxy = h.Proxy(os.path.join(env.dir, "unconstrained-run"), unconstrained, trust=env.pki.root_crt)
         env.proxies.append(proxy)

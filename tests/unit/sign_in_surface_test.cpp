@@ -14,11 +14,13 @@ using policy::Action;
 
 namespace {
 
-std::map<std::string, Action> alias_actions(const std::string& yaml) {
+// "guarded" stands for a tunnel the sign-in address guard refuses at Microsoft's sign-in addresses.
+std::map<std::string, std::string> alias_actions(const std::string& yaml) {
   const policy::Policy policy(test::load_yaml(yaml));
-  std::map<std::string, Action> out;
-  for (const auto& [alias, action] : policy::sign_in_alias_actions(policy.hosts()))
-    out[std::string(alias.host)] = action;
+  std::map<std::string, std::string> out;
+  for (const auto& [alias, action, guarded] : policy::sign_in_alias_actions(policy)) {
+    out[std::string(alias.host)] = guarded ? "guarded" : policy::to_string(action);
+  }
   return out;
 }
 
@@ -31,7 +33,7 @@ tenant_restrictions:
 
 }  // namespace
 
-TEST_CASE("every other sign-in name is tunnelled by default; auth_hosts intercepts, block refuses") {
+TEST_CASE("every other sign-in name is guarded by default; auth_hosts intercepts, block refuses") {
   const auto defaults = alias_actions(test::v2_yaml);
   REQUIRE(defaults.size() == 10);
   for (const char* host :
@@ -40,28 +42,36 @@ TEST_CASE("every other sign-in name is tunnelled by default; auth_hosts intercep
         "login.sovcloud-identity.fr", "login.sovcloud-identity.de", "login.sovcloud-identity.sg"}) {
     INFO(host);
     REQUIRE(defaults.count(host) == 1);
-    CHECK(defaults.at(host) == Action::tunnel);
+    CHECK(defaults.at(host) == "guarded");
   }
+  // With the guard off, or the name listed in tunnel_names, an alias is a plain tunnel.
+  const auto unguarded = alias_actions(std::string(test::v2_yaml) + "sign_in_guard: {addresses: []}\n");
+  CHECK(unguarded.at("sts.windows.net") == "tunnel");
+  const auto listed =
+      alias_actions(std::string(test::v2_yaml) + "sign_in_guard: {tunnel_names: [login.microsoftonline.us]}\n");
+  CHECK(listed.at("login.microsoftonline.us") == "tunnel");
+  CHECK(listed.at("sts.windows.net") == "guarded");
 
   const auto hardened = alias_actions(std::string(own_ids) + R"(
   auth_hosts: [login.microsoftonline.com, login.microsoft.com, login.windows.net, sts.windows.net,
                login.microsoftonline-p.com, loginex.microsoftonline.com, login2.microsoftonline.com]
 block: [login.microsoftonline.us, login.partner.microsoftonline.cn, LOGIN.sovcloud-identity.fr]
 )");
-  CHECK(hardened.at("sts.windows.net") == Action::intercept);
-  CHECK(hardened.at("login2.microsoftonline.com") == Action::intercept);
-  CHECK(hardened.at("login-us.microsoftonline.com") == Action::tunnel);
-  CHECK(hardened.at("login.microsoftonline.us") == Action::block);
-  CHECK(hardened.at("login.sovcloud-identity.fr") == Action::block);
-  CHECK(hardened.at("login.sovcloud-identity.de") == Action::tunnel);
+  CHECK(hardened.at("sts.windows.net") == "intercept");
+  CHECK(hardened.at("login2.microsoftonline.com") == "intercept");
+  CHECK(hardened.at("login-us.microsoftonline.com") == "guarded");
+  CHECK(hardened.at("login.microsoftonline.us") == "block");
+  CHECK(hardened.at("login.sovcloud-identity.fr") == "block");
+  CHECK(hardened.at("login.sovcloud-identity.de") == "guarded");
 }
 
 TEST_CASE("check prints one line per other sign-in name") {
   const policy::Policy policy(test::load_yaml(std::string(test::v2_yaml)));
-  const auto text = policy::describe_sign_in_aliases(policy.hosts());
+  const auto text = policy::describe_sign_in_aliases(policy);
   CHECK(std::count(text.begin(), text.end(), '\n') == 10);
-  CHECK_THAT(text, Catch::StartsWith("sign-in alias sts.windows.net: tunnel ("));
-  CHECK_THAT(text, Catch::Contains("\nsign-in alias login.microsoftonline.us: tunnel (US Government"));
+  CHECK_THAT(text, Catch::StartsWith("sign-in alias sts.windows.net: guarded ("));
+  CHECK_THAT(text, Catch::Contains("\nsign-in alias login.microsoftonline.us: guarded (US Government"));
+  CHECK_THAT(text, Catch::Contains("refused by sign_in_guard where it resolves to the sign-in addresses"));
 }
 
 TEST_CASE("warnings: the documentation's example ids, tenant_id equal to policy_id") {
