@@ -19,7 +19,8 @@ DialFailure failed(int status, std::string reason) {
   return DialFailure{policy::Refusal{status, policy::Action::deny, std::move(reason)}};
 }
 
-net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, DialTarget target) {
+net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, DialTarget target,
+                                                                   Clock::time_point deadline) {
   const auto& overrides = config.upstream.resolve;
   if (const auto it = overrides.find(std::string(target.host)); it != overrides.end()) {
     error_code ec;
@@ -31,12 +32,35 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   const auto literal = net::ip::make_address(target.host, literal_ec);
   if (!literal_ec) co_return Candidates{{tcp::endpoint(literal, target.port)}, false};
 
-  tcp::resolver resolver(co_await net::this_coro::executor);
-  // Named, not temporaries: GCC 12 destroys some temporaries of a co_await expression twice.
-  const std::string host(target.host);
-  const std::string service = std::to_string(target.port);
-  auto [ec, results] = co_await resolver.async_resolve(host, service, tcp::resolver::numeric_service, use_tuple);
-  if (ec) co_return failed(502, "cannot resolve the upstream host");
+  // Asio runs getaddrinfo on a background thread that neither per-operation cancellation nor
+  // resolver.cancel() can interrupt. So the lookup runs detached, owning its state, and this
+  // coroutine waits on a timer that the lookup's completion cancels: at the deadline it gives up
+  // (504) and the lookup's late answer is dropped.
+  struct Lookup {
+    Lookup(const net::any_io_executor& executor, Clock::time_point deadline)
+        : resolver(executor), wake(executor, deadline) {}
+    tcp::resolver resolver;
+    net::steady_timer wake;
+    error_code ec;
+    tcp::resolver::results_type results;
+    bool done = false;
+  };
+  auto lookup = std::make_shared<Lookup>(co_await net::this_coro::executor, deadline);
+  lookup->resolver.async_resolve(std::string(target.host), std::to_string(target.port),
+                                 tcp::resolver::numeric_service,
+                                 [lookup](const error_code& ec, tcp::resolver::results_type results) {
+                                   lookup->ec = ec;
+                                   lookup->results = std::move(results);
+                                   lookup->done = true;
+                                   lookup->wake.cancel();
+                                 });
+  co_await lookup->wake.async_wait(use_tuple);
+  if (!lookup->done) {
+    lookup->resolver.cancel();
+    co_return failed(504, "upstream name lookup timed out");
+  }
+  if (lookup->ec) co_return failed(502, "cannot resolve the upstream host");
+  const auto results = std::move(lookup->results);
   Candidates out;
   for (const auto& entry : results) out.endpoints.push_back(entry.endpoint());
   co_return out;
@@ -44,10 +68,15 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
 
 // Resolves, applies the address rules, and connects to the first allowed address that answers.
 net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream& stream, const Runtime& runtime,
-                                                               const Services& services, DialTarget target) {
+                                                               const Services& services, DialTarget target,
+                                                               Clock::time_point deadline) {
   const auto& config = runtime.config();
-  auto found = co_await candidates_for(config, target);
-  if (auto* failure = std::get_if<DialFailure>(&found)) co_return std::move(*failure);
+  auto found = co_await candidates_for(config, target, deadline);
+  if (auto* failure = std::get_if<DialFailure>(&found)) {
+    services.metrics.upstream_failure(failure->refusal.status == 504 ? UpstreamFailure::timeout
+                                                                     : UpstreamFailure::connect);
+    co_return std::move(*failure);
+  }
   const auto& candidates = std::get<Candidates>(found);
   std::optional<policy::EgressRefusal> refused;
   error_code last_error;
@@ -79,7 +108,7 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
                                                 const Services& services, DialTarget target) {
   const auto deadline = Clock::now() + runtime.config().upstream.connect_timeout;
-  auto outcome = co_await within(deadline, resolve_and_connect(stream, runtime, services, target));
+  auto outcome = co_await within(deadline, resolve_and_connect(stream, runtime, services, target, deadline));
   if (outcome) co_return std::move(*outcome);
   services.metrics.upstream_failure(UpstreamFailure::timeout);
   error_code ignored;

@@ -8,6 +8,7 @@ import select
 import shutil
 import socket
 import ssl
+import subprocess
 import time
 import unittest
 
@@ -210,6 +211,51 @@ class ReloadEndsWhatPolicyNoLongerAllows(unittest.TestCase):
             proxy.reload()
             data, closed = read_until_closed(tls, 3.0)
             self.assertTrue(closed, "an idle intercepted connection to a host no longer intercepted stayed open")
+
+
+DNS_PROBE = r"""
+set -e
+ip link set lo up
+mount --bind "$1/resolv.conf" /etc/resolv.conf
+python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53)); time.sleep(30)" &
+"$2" --config "$1/dns.yaml" 2>"$1/dns.err" >/dev/null &
+for i in $(seq 100); do grep -q "listening on" "$1/dns.err" && break; sleep 0.05; done
+port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$1/dns.err" | cut -d: -f2)
+python3 - "$port" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+started = time.monotonic()
+s.sendall(b"CONNECT slow.example.org:443 HTTP/1.1\r\nHost: slow.example.org:443\r\n\r\n")
+print(s.recv(200).split(b"\r\n")[0].decode(), round(time.monotonic() - started, 2))
+PY
+kill %2 %1 2>/dev/null || true
+"""
+
+
+class DnsUnderConnectTimeoutB9(unittest.TestCase):
+    """B9: the name lookup counts against upstream.connect_timeout. In a network namespace of its
+    own, /etc/resolv.conf names a DNS server on 127.0.0.1 that never answers (resolv.conf: 5 s
+    timeout, 2 attempts); with connect_timeout 1s the CONNECT must get 504 in about 1 s."""
+
+    def test_a_silent_dns_server_gives_504_at_connect_timeout(self):
+        if shutil.which("unshare") is None or os.geteuid() != 0:
+            self.skipTest("needs root and unshare for a private network and mount namespace")
+        folder = os.path.join(env.dir, "dns")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "resolv.conf"), "w") as f:
+            f.write("nameserver 127.0.0.1\noptions timeout:5 attempts:2\n")
+        with open(os.path.join(folder, "dns.yaml"), "w") as f:
+            f.write(h.Proxy.render(env.ca_dir, "v2", {}, env.pki.root_crt, "", 0, 0, "")
+                    .replace("connect_timeout: 2s", "connect_timeout: 1s"))
+        r = subprocess.run(["unshare", "-nm", "bash", "-c", DNS_PROBE, "probe", folder, h.TRPROXY],
+                           capture_output=True, text=True, timeout=h.DEADLINE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, seconds = r.stdout.strip().rsplit(" ", 1)
+        self.assertIn(" 504 ", status + " ")
+        self.assertGreaterEqual(float(seconds), 0.9)
+        self.assertLess(float(seconds), 4.0, "the lookup was not bounded by connect_timeout")
 
 
 class ForwardRequestFramingB3(unittest.TestCase):
