@@ -22,17 +22,7 @@ using Keys = std::initializer_list<std::string_view>;
 
 std::string quoted(const std::string& value) {
   std::string out = "\"";
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
-  }
+  for (char c : value) append_visible(out, c);
   return out + "\"";
 }
 

@@ -29,6 +29,18 @@ bool is_guid(std::string_view text) {
   return true;
 }
 
+void append_visible(std::string& out, char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u != 0x7f) {
+    out += c;
+    return;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  out += "\\x";
+  out += hex[u >> 4];
+  out += hex[u & 15];
+}
+
 bool host_matches_pattern(std::string_view host, std::string_view pattern) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   const auto equal_folded = [](std::string_view a, std::string_view b) {

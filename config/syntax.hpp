@@ -26,6 +26,10 @@ std::string normalize_host(std::string_view host);
 bool host_matches_pattern(std::string_view host, std::string_view pattern);
 bool host_matches_any(std::string_view host, const std::vector<std::string>& patterns);
 
+// Appends `c`, or `\xNN` when it is a control byte (below 0x20, or DEL): how error messages and
+// logs show bytes that came from outside.
+void append_visible(std::string& out, char c);
+
 // "250ms", "10s", "2m", "1h": a positive whole number and one unit.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 

@@ -1,5 +1,7 @@
 #include "proxy/access_log.hpp"
 
+#include "config/syntax.hpp"
+
 #include <spdlog/async.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -27,18 +29,8 @@ std::string logfmt_value(std::string_view value) {
   if (bare) return std::string(value);
   std::string out = "\"";
   for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += c;
-    }
+    if (c == '"' || c == '\\') out += '\\';
+    config::append_visible(out, c);
   }
   return out + "\"";
 }
