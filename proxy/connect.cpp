@@ -151,7 +151,8 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     if (ec) co_return;
     buffer.consume(n);
   }
-  const auto totals = co_await relay_tunnel(client, *upstream, limits.tunnel_idle_timeout);
+  buffer.shrink_to_fit();  // the peek's buffer is not needed again: an idle tunnel holds none
+  const auto totals = co_await relay_tunnel(client, *upstream, limits.tunnel_idle_timeout, connection.worker.pipes());
   line.action = policy::Action::tunnel;
   line.status = 200;
   line.bytes_in += early + totals.client_to_upstream;

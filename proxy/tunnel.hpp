@@ -1,9 +1,16 @@
 #pragma once
-// Blind byte relay between two streams: both directions at once, bounded buffers (a read
-// waits until its write is done: back-pressure), half-close propagated, an idle watchdog, and
-// both sides closed together when either fails.
+// Blind byte relay between two TCP sockets: both directions at once, half-close propagated, an
+// idle watchdog, and both sides closed together when either fails.
+//
+// On Linux the bytes never enter user space: each direction waits for readability without a
+// buffer, then splice(2)s socket -> pipe -> socket through a pipe taken from the worker's pool
+// and given back once drained. An idle tunnel holds its two sockets, its coroutine frames and
+// nothing else (no pipe, no buffer). Elsewhere, or where the kernel refuses to splice, a bounded
+// copy does the same with a buffer held only while bytes are in flight. Either way a direction
+// reads no more until what it read has been written (back-pressure).
 
 #include "proxy/io.hpp"
+#include "proxy/pipe_pool.hpp"
 
 namespace trproxy::proxy {
 
@@ -13,8 +20,9 @@ struct RelayTotals {
 };
 
 // Relays between two plain TCP streams until both directions end or the tunnel is idle for
-// `idle_timeout`.
+// `idle_timeout`. Bytes the client sent before the relay (e.g. a peeked ClientHello) must have
+// been written upstream already.
 net::awaitable<RelayTotals> relay_tunnel(beast::tcp_stream& client, beast::tcp_stream& upstream,
-                                         std::chrono::milliseconds idle_timeout);
+                                         std::chrono::milliseconds idle_timeout, PipePool& pipes);
 
 }  // namespace trproxy::proxy

@@ -4,6 +4,7 @@
 // the worker's runtime snapshot) is single-threaded and needs no strand or lock.
 
 #include "proxy/io.hpp"
+#include "proxy/pipe_pool.hpp"
 #include "proxy/registry.hpp"
 #include "proxy/runtime.hpp"
 
@@ -32,6 +33,8 @@ class Worker {
   net::io_context& io() { return io_; }
   [[nodiscard]] net::any_io_executor executor() { return io_.get_executor(); }
   ConnectionRegistry& registry() { return registry_; }
+  // Pipes for the splice(2) tunnels of this worker's connections.
+  PipePool& pipes() { return pipes_; }
 
   // The configuration this worker serves new requests with. Replaced by a post on reload, so it
   // is only ever read and written on the worker's thread.
@@ -49,6 +52,7 @@ class Worker {
   net::io_context io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   ConnectionRegistry registry_;
+  PipePool pipes_;
   RuntimePtr runtime_;
   std::atomic<std::size_t> load_{0};
   std::thread thread_;

@@ -260,6 +260,9 @@ class Nginx:
               access_log {self.dir}/logs/{name}.log seen;
               client_body_buffer_size 1m;
               client_max_body_size 10m;
+              location /files/ {{
+                alias {self.dir}/files/;
+              }}
               location /echo-body {{
                 proxy_set_header X-Echo-Body $request_body;
                 proxy_set_header Host $http_host;
