@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace trproxy::tls {
 
@@ -27,9 +28,33 @@ using LeafPtr = std::shared_ptr<const LeafCertificate>;
 
 PKeyPtr generate_leaf_key(config::LeafKeyType type);
 
-// subjectAltName = host (DNS, or IP for a literal), CN = host, EKU serverAuth, keyUsage
-// digitalSignature (+keyEncipherment for RSA), AKI from the CA, random 128-bit serial,
-// notBefore one hour back, notAfter min(now + 30 days, CA notAfter).
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
+
+// Everything about a leaf that does not depend on its host, built once per CA and leaf key with
+// the X509 API (no text configuration): the issuer name, the encoded public key, the extensions
+// that are the same for every leaf (basicConstraints, keyUsage, EKU, the subject key id of the
+// shared leaf key, the authority key id from the CA) and a signing context initialised with the
+// CA key. A mint then adds the serial, the dates, the name and the SAN, and signs: about one
+// signature with the CA key.
+class LeafTemplate {
+ public:
+  // Throws TlsError when OpenSSL cannot build a part.
+  LeafTemplate(const CertificateAuthority& ca, PKeyPtr leaf_key, config::LeafKeyType type);
+
+  // subjectAltName = host (DNS, or IP for a literal), CN = host (when it fits in 64 characters),
+  // EKU serverAuth, keyUsage digitalSignature (+keyEncipherment for RSA), AKI from the CA,
+  // random 128-bit serial, notBefore one hour back, notAfter min(now + 30 days, CA notAfter).
+  // Safe to call from several threads at once.
+  [[nodiscard]] LeafPtr mint(std::string_view host, std::time_t now) const;
+
+ private:
+  const CertificateAuthority& ca_;
+  PKeyPtr leaf_key_;
+  std::vector<X509ExtPtr> fixed_extensions_;
+  MdCtxPtr sign_template_;  // EVP_DigestSignInit'ed with the CA key and SHA-256; copied per mint
+};
+
+// One leaf without a template (tests, one-off use): builds the template and mints once.
 LeafPtr mint_leaf(const CertificateAuthority& ca, const PKeyPtr& leaf_key, config::LeafKeyType type,
                   std::string_view host, std::time_t now);
 
@@ -65,7 +90,7 @@ class LeafCache {
 
   std::shared_ptr<const CertificateAuthority> ca_;
   config::LeafKeyType type_;
-  PKeyPtr leaf_key_;
+  LeafTemplate template_;
   std::size_t capacity_;
   std::mutex mutex_;
   std::condition_variable minted_cv_;
