@@ -2,6 +2,7 @@
 
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
+#include "proxy/client_tls.hpp"
 #include "proxy/dial.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/head_reader.hpp"
@@ -45,7 +46,7 @@ tls::HandshakeFailure handshake_failure_of(const error_code& ec) {
 }
 
 // The request loop over an established client TLS stream.
-net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsStream& client, beast::flat_buffer& buffer,
+net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsStream& client, beast::flat_buffer& buffer,
                                        const policy::InterceptPlan& plan) {
   auto& services = connection.services;
   auto& metrics = services.metrics;
@@ -152,7 +153,7 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
     co_return;
   }
   auto* ca_cert = runtime->leaves->ca().cert();
-  TlsStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert).release());
+  ClientTlsStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert));
   expire_after(client, runtime->config().limits.head_timeout);
   auto [handshake_ec, used] = co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);
   if (handshake_ec) {
