@@ -1,24 +1,39 @@
 #!/usr/bin/env python3
-"""End-to-end load run: hey through trproxy and through Squid (ssl-bump + request_header_add)
-doing the same job in the same run, against a local nginx that echoes the injected header.
+"""End-to-end load run, side by side in one run: trproxy, the nginx ceiling and Squid doing the
+same job against a local nginx that echoes the injected header.
 
-Figures per target: keep-alive and new-connection requests/s and p99, and first the proxy's
-own CPU time per request (utime+stime from /proc, after - before, / requests), because on a
-2-core machine requests/s mostly measures the load generator (bench-notes.md).
+- The nginx ceiling (bench-notes.md) is what tuned C costs for the same crypto and header work
+  without CONNECT or minting: nginx terminating TLS with an EC P-256 leaf from the interception
+  CA, proxy_set_header of the three tenant-restriction names, proxy_pass over a verified,
+  pooled (keepalive 64, session reuse) TLS upstream. hey loads it directly (-host sets the SNI).
+- Squid 5.7 ssl-bump + request_header_access/add (workers 1).
 
-Correctness under load: nginx echoes the header it received in the body, so the mean body
-size hey reports must equal the size of a correctly tagged response.
+Figures per target: keep-alive and new-connection requests, first the proxy's own CPU time per
+request (utime+stime from /proc of every process of the target, after - before, / requests),
+because on a 2-core machine requests/s mostly measures the load generator (bench-notes.md), then
+requests/s, p99 and peak RSS, and the ratios to the ceiling and to Squid. Correctness under
+load: nginx echoes the header it received in the body, so the mean body size hey reports must
+equal the size of a correctly tagged response.
 
-Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--baseline BIN]   (needs hey,
-squid-openssl, nginx; root, because Squid forwards bumped requests to port 443). Loopback only.
---baseline measures a second trproxy binary (e.g. a build of an earlier commit) in the same run,
-on the same config, so a change is compared side by side.
+Then, per proxy: memory per idle connection (N idle blind tunnels, N idle intercepted keep-alive
+connections that served one request: (VmRSS after - VmRSS before) / N, clients from
+bench/idle_clients.py, RLIMIT_NOFILE raised for every process) and blind-tunnel throughput
+against the same transfer without the proxy (best of two).
+
+Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--idle N] [--tunnel-mib M]
+[--baseline BIN] [--skip LIST]   (needs hey, squid-openssl, nginx; root, because Squid forwards
+bumped requests to port 443). Loopback only. --baseline measures a second trproxy binary (e.g. a
+build of an earlier commit) in the same run, on the same config, so a change is compared side by
+side. --skip takes a comma list of squid, ceiling, load, idle, throughput.
 """
 
 import argparse
 import os
 import re
+import resource
 import shutil
+import socket
+import threading
 import subprocess
 import sys
 import tempfile
@@ -29,7 +44,28 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 HOST = "login.microsoftonline.com"
+TUNNEL_HOST = "sink.example.net"  # ordinary hosts: tunnelled (upstream.resolve pins their ports)
+PUSH_HOST = "push.example.net"
 TICKS = os.sysconf("SC_CLK_TCK")
+NOFILE = 65536
+IDLE_CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_clients.py")
+
+
+def more_files():
+    """The soft RLIMIT_NOFILE raised to the hard limit (this container's hard limit is 20000: a
+    proxy holding N idle tunnels needs 2N + a few descriptors)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def status_kib(pids, field):
+    """The sum of a /proc/PID/status size field (VmRSS, VmHWM) over pids, in KiB."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            m = re.search(field + r":\s+(\d+)", f.read())
+            total += int(m.group(1)) if m else 0
+    return total
 
 
 def cpu_seconds(pids):
@@ -41,26 +77,20 @@ def cpu_seconds(pids):
     return total / TICKS
 
 
-def rss_mib(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
-            m = re.search(r"VmHWM:\s+(\d+)", f.read())
-            total += int(m.group(1)) if m else 0
-    return total / 1024
-
 
 def children(pid):
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return [int(p) for p in out]
 
 
-def hey(proxy_port, requests, concurrency, keepalive):
-    cmd = ["hey", "-n", str(requests), "-c", str(concurrency), "-x", f"http://127.0.0.1:{proxy_port}",
-           "-host", HOST]
+def hey(port, requests, concurrency, keepalive, through_proxy=True):
+    cmd = ["hey", "-n", str(requests), "-c", str(concurrency), "-host", HOST]
+    if through_proxy:
+        cmd += ["-x", f"http://127.0.0.1:{port}"]
     if not keepalive:
         cmd.append("-disable-keepalive")
-    cmd.append(f"https://{HOST}/common/oauth2/v2.0/authorize")
+    cmd.append(f"https://{HOST}/common/oauth2/v2.0/authorize" if through_proxy
+               else f"https://127.0.0.1:{port}/common/oauth2/v2.0/authorize")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%+ in ([\d.]+) secs", out)
@@ -70,15 +100,117 @@ def hey(proxy_port, requests, concurrency, keepalive):
             "size": int(size.group(1)) if size else 0, "codes": codes, "raw": out}
 
 
-def measure(name, pids, port, requests, concurrency, keepalive, expected_size):
-    hey(port, min(200, requests), concurrency, keepalive)  # warm-up: caches, minted leaves
+def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True):
+    hey(port, min(200, requests), concurrency, keepalive, through_proxy)  # warm-up: caches, minted leaves
     before = cpu_seconds(pids)
-    result = hey(port, requests, concurrency, keepalive)
+    result = hey(port, requests, concurrency, keepalive, through_proxy)
     used = cpu_seconds(pids) - before
     ok = result["codes"].get("200") == str(requests) and result["size"] == expected_size
     return {"name": name, "mode": "keep-alive" if keepalive else "new-connection",
             "cpu_us": used / requests * 1e6, "rps": result["rps"], "p99_ms": result["p99_ms"],
-            "rss_mib": rss_mib(pids), "correct": ok, "size": result["size"], "codes": result["codes"]}
+            "rss_mib": status_kib(pids, "VmHWM") / 1024, "correct": ok, "size": result["size"], "codes": result["codes"]}
+
+
+def idle_memory(name, pids, proxy_port, mode, count, connect_port, cafile):
+    """KiB of proxy RSS per idle connection: a warm-up batch opened and closed, then `count`."""
+    def batch(n):
+        cmd = [sys.executable, IDLE_CLIENTS, mode, "--proxy-port", str(proxy_port), "--count", str(n),
+               "--host", HOST if mode == "intercept" else TUNNEL_HOST, "--connect-port", str(connect_port)]
+        if cafile:
+            cmd += ["--cafile", cafile]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=more_files)
+        lines = []
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+            if line.startswith("ready"):
+                break
+        return proc, lines
+
+    warm, _ = batch(min(500, count))  # allocator pools, the pipe pool, minted leaves
+    warm.stdin.close()
+    warm.wait(timeout=120)
+    time.sleep(2)  # let the proxy close the warm-up connections
+    before = status_kib(pids, "VmRSS")
+    proc, lines = batch(count)
+    time.sleep(1)
+    after = status_kib(pids, "VmRSS")
+    ready = int(lines[-1].split()[1]) if lines and lines[-1].startswith("ready") else 0
+    proc.stdin.close()
+    proc.wait(timeout=120)
+    return {"name": name, "mode": f"idle {mode}", "count": ready, "wanted": count,
+            "kib_per_conn": (after - before) / ready if ready else float("nan"), "failures": lines[:-1]}
+
+
+class Pusher:
+    """A loopback server that answers any first bytes by sending `size` bytes and closing."""
+
+    def __init__(self, size):
+        self.size = size
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        block = memoryview(os.urandom(1 << 20))
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(16)
+                left = self.size
+                while left > 0:
+                    n = conn.send(block[:min(len(block), left)])
+                    left -= n
+
+    def close(self):
+        self.listener.close()
+
+
+def receive_all(sock):
+    buffer = bytearray(1 << 20)
+    total = 0
+    while True:
+        n = sock.recv_into(buffer)
+        if n == 0:
+            return total
+        total += n
+
+
+def transfer(pusher, proxy_port, connect_port):
+    """MiB/s of one pushed transfer, direct (proxy_port None) or through a CONNECT tunnel."""
+    if proxy_port is None:
+        sock = socket.create_connection(("127.0.0.1", pusher.port))
+    else:
+        sock = socket.create_connection(("127.0.0.1", proxy_port))
+        authority = f"{PUSH_HOST}:{connect_port}"
+        sock.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        if b" 200 " not in head:
+            raise RuntimeError("CONNECT refused: " + head.decode(errors="replace"))
+    with sock:
+        start = time.monotonic()
+        sock.sendall(b"go\n")  # not TLS: the proxy tunnels at once
+        got = receive_all(sock)
+        elapsed = time.monotonic() - start
+    if got != pusher.size:
+        raise RuntimeError(f"transfer got {got} of {pusher.size} bytes")
+    return got / elapsed / (1 << 20)
+
+
+def throughput(name, pids, proxy_port, pusher, connect_port=443):
+    best_direct = max(transfer(pusher, None, None) for _ in range(2))
+    before = cpu_seconds(pids)
+    best_proxy = max(transfer(pusher, proxy_port, connect_port) for _ in range(2))
+    cpu = cpu_seconds(pids) - before
+    return {"name": name, "mode": "tunnel throughput", "direct_mib_s": best_direct, "proxy_mib_s": best_proxy,
+            "ratio": best_proxy / best_direct, "cpu_s_per_gib": cpu / (2 * pusher.size / (1 << 30))}
 
 
 def squid_config(folder, port, ca_pem, trust):
@@ -94,6 +226,8 @@ def squid_config(folder, port, ca_pem, trust):
         http_access deny all
         request_header_access Sec-Restrict-Tenant-Access-Policy deny all
         request_header_add Sec-Restrict-Tenant-Access-Policy "{h.V2_VALUE}" all
+        on_unsupported_protocol tunnel all
+        max_filedescriptors {NOFILE}
         hosts_file {folder}/hosts
         cache deny all
         access_log none
@@ -105,65 +239,189 @@ def squid_config(folder, port, ca_pem, trust):
         """)
 
 
+def ceiling_config(folder, port, leaf, upstream_root):
+    return textwrap.dedent(f"""\
+        daemon off; master_process on; worker_processes auto; pid {folder}/nginx.pid;
+        worker_rlimit_nofile {NOFILE};
+        error_log {folder}/logs/error.log warn;
+        events {{ worker_connections 30000; }}
+        http {{
+          access_log off; keepalive_requests 100000;
+          client_body_temp_path {folder}/b; proxy_temp_path {folder}/p; fastcgi_temp_path {folder}/f;
+          uwsgi_temp_path {folder}/u; scgi_temp_path {folder}/s;
+          upstream signin {{ server 127.0.0.1:443; keepalive 64; }}
+          server {{
+            listen 127.0.0.1:{port} ssl; ssl_certificate {leaf[0]}; ssl_certificate_key {leaf[1]};
+            location / {{
+              proxy_pass https://signin;
+              proxy_http_version 1.1;
+              proxy_set_header Connection "";
+              proxy_set_header Host {HOST};
+              proxy_set_header Restrict-Access-To-Tenants "";
+              proxy_set_header Restrict-Access-Context "";
+              proxy_set_header Sec-Restrict-Tenant-Access-Policy "{h.V2_VALUE}";
+              proxy_ssl_verify on; proxy_ssl_trusted_certificate {upstream_root};
+              proxy_ssl_server_name on; proxy_ssl_name {HOST};
+              proxy_ssl_session_reuse on;
+            }}
+          }}
+        }}
+        """)
+
+
+STARTED = []  # every process this run started, stopped on the way out whatever happens
+
+
+def start_nginx(folder, conf_text, port):
+    os.makedirs(os.path.join(folder, "logs"), exist_ok=True)
+    conf = os.path.join(folder, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    proc = subprocess.Popen(["nginx", "-p", folder, "-c", conf], preexec_fn=more_files)
+    STARTED.append(proc)
+    h.wait_for_port(port)
+    return proc
+
+
+def start_trproxy(binary, config, port):
+    log = open(config + ".stderr", "w")
+    proc = subprocess.Popen([binary, "--config", config], stderr=log, preexec_fn=more_files)
+    STARTED.append(proc)
+    try:
+        h.wait_for_port(port, proc=proc)
+    except Exception:
+        stop(proc)
+        with open(config + ".stderr") as f:
+            sys.exit(f"{binary} did not start:\n{f.read()}")
+    return proc
+
+
+def stop(proc):
+    if proc:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def print_results(results):
+    print(f"{'target':<10}{'load':<16}{'CPU us/req':>12}{'req/s':>10}{'p99 ms':>9}{'peak RSS MiB':>14}  correct")
+    for r in results:
+        if "cpu_us" not in r:
+            continue
+        print(f"{r['name']:<10}{r['mode']:<16}{r['cpu_us']:>12.1f}{r['rps']:>10.0f}{r['p99_ms']:>9.1f}"
+              f"{r['rss_mib']:>14.1f}  {'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
+    by = {(r["name"], r["mode"]): r for r in results}
+    for mode in ("keep-alive", "new-connection"):
+        if ("trproxy", mode) not in by:
+            continue
+        mine = by[("trproxy", mode)]["cpu_us"]
+        for other in ("ceiling", "squid", "baseline"):
+            if (other, mode) in by:
+                print(f"{mode}: trproxy uses {mine / by[(other, mode)]['cpu_us']:.2f}x the CPU per request of {other}")
+    for r in results:
+        if "kib_per_conn" in r:
+            note = f"  ({len(r['failures'])} failure lines: {r['failures'][:1]})" if r["failures"] else ""
+            print(f"{r['name']:<10}{r['mode']:<18} {r['count']:>6}/{r['wanted']} open: "
+                  f"{r['kib_per_conn']:.1f} KiB per connection{note}")
+        if "ratio" in r:
+            print(f"{r['name']:<10}tunnel throughput: {r['proxy_mib_s']:.0f} MiB/s vs direct {r['direct_mib_s']:.0f} "
+                  f"MiB/s = {r['ratio']:.2f}; proxy CPU {r['cpu_s_per_gib']:.2f} s/GiB")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--new-connection-requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--idle", type=int, default=9900, help="idle connections per memory figure (2N + a few "
+                        "descriptors must fit the hard RLIMIT_NOFILE)")
+    parser.add_argument("--tunnel-mib", type=int, default=2048, help="bytes pushed per throughput transfer")
     parser.add_argument("--baseline", help="another trproxy binary to measure in the same run")
+    parser.add_argument("--skip", default="", help="comma list: squid, ceiling, load, idle, throughput")
     args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
     if os.geteuid() != 0:
         sys.exit("load.py needs root: Squid forwards bumped requests to port 443")
+    more_files()
 
     work = tempfile.mkdtemp(prefix="trproxy-load-")
     os.chmod(work, 0o755)  # Squid drops to the proxy user and must reach its folder
     pki = h.Pki(os.path.join(work, "pki"))
     # nginx echo server on 127.0.0.1:443 (Squid builds the upstream URL from the port-less Host).
     nginx_dir = os.path.join(work, "nginx")
-    os.makedirs(os.path.join(nginx_dir, "logs"))
-    with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
-        f.write(textwrap.dedent(f"""\
-            daemon off; master_process off; worker_processes 1; pid {nginx_dir}/nginx.pid;
-            error_log {nginx_dir}/logs/error.log warn;
-            events {{ worker_connections 4096; }}
-            http {{
-              access_log off; keepalive_requests 100000;
-              client_body_temp_path {nginx_dir}/b; proxy_temp_path {nginx_dir}/p; fastcgi_temp_path {nginx_dir}/f;
-              uwsgi_temp_path {nginx_dir}/u; scgi_temp_path {nginx_dir}/s;
-              server {{
-                listen 127.0.0.1:443 ssl; ssl_certificate {pki.good[0]}; ssl_certificate_key {pki.good[1]};
-                location / {{ return 200 "tenant-policy=$http_sec_restrict_tenant_access_policy\\n"; }}
-              }}
-            }}
-            """))
-    nginx = subprocess.Popen(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
-    h.wait_for_port(443)
+    nginx = start_nginx(nginx_dir, textwrap.dedent(f"""\
+        daemon off; master_process off; worker_processes 1; pid {nginx_dir}/nginx.pid;
+        worker_rlimit_nofile {NOFILE};
+        error_log {nginx_dir}/logs/error.log warn;
+        events {{ worker_connections 30000; }}
+        http {{
+          access_log off; keepalive_requests 100000; keepalive_timeout 600s;
+          client_body_temp_path {nginx_dir}/b; proxy_temp_path {nginx_dir}/p; fastcgi_temp_path {nginx_dir}/f;
+          uwsgi_temp_path {nginx_dir}/u; scgi_temp_path {nginx_dir}/s;
+          server {{
+            listen 127.0.0.1:443 ssl; ssl_certificate {pki.good[0]}; ssl_certificate_key {pki.good[1]};
+            location / {{ return 200 "tenant-policy=$http_sec_restrict_tenant_access_policy\\n"; }}
+          }}
+        }}
+        """), 443)
     expected_size = len(f"tenant-policy={h.V2_VALUE}\n")
 
     ca_dir = os.path.join(work, "ca")
     subprocess.run([h.TRPROXY, "ca", "init", "--dir", ca_dir], check=True, capture_output=True)
+    ca_crt = os.path.join(ca_dir, "ca.crt")
+    sink_port = h.free_port()
+    sink = subprocess.Popen([sys.executable, IDLE_CLIENTS, "sink", "--sink-port", str(sink_port)],
+                            stdin=subprocess.PIPE, preexec_fn=more_files)
+    STARTED.append(sink)
+    h.wait_for_port(sink_port)
+    pusher = Pusher(args.tunnel_mib << 20)
 
     results = []
     binaries = [("trproxy", h.TRPROXY)] + ([("baseline", args.baseline)] if args.baseline else [])
     for label, binary in binaries:
         trproxy_port, admin_port = h.free_port(), h.free_port()
         config = os.path.join(work, f"{label}.yaml")
+        resolve = {HOST: "127.0.0.1:443", TUNNEL_HOST: f"127.0.0.1:{sink_port}", PUSH_HOST: f"127.0.0.1:{pusher.port}"}
         with open(config, "w") as f:
-            f.write(h.Proxy.render(ca_dir, "v2", {HOST: "127.0.0.1:443"}, pki.root_crt, "", trproxy_port, admin_port,
-                                   "").replace("threads: 2", f"threads: {args.threads}")
+            f.write(h.Proxy.render(ca_dir, "v2", resolve, pki.root_crt, "limits:\n  max_connections: 60000\n",
+                                   trproxy_port, admin_port, "").replace("threads: 2", f"threads: {args.threads}")
                     .replace("level: debug", "level: warn"))
-        trproxy = subprocess.Popen([binary, "--config", config], stderr=subprocess.DEVNULL)
-        h.wait_for_port(trproxy_port)
-        results.append(measure(label, [trproxy.pid], trproxy_port, args.requests, args.concurrency, True,
-                               expected_size))
-        results.append(measure(label, [trproxy.pid], trproxy_port, args.new_connection_requests, args.concurrency,
-                               False, expected_size))
+        trproxy = start_trproxy(binary, config, trproxy_port)
+        pids = [trproxy.pid]
+        if "load" not in skip:
+            results.append(measure(label, pids, trproxy_port, args.requests, args.concurrency, True, expected_size))
+            results.append(measure(label, pids, trproxy_port, args.new_connection_requests, args.concurrency, False,
+                                   expected_size))
+        if "throughput" not in skip:
+            results.append(throughput(label, pids, trproxy_port, pusher))
         trproxy.terminate()
         trproxy.wait(timeout=30)
+        if "idle" not in skip and args.idle > 0:
+            for mode in ("tunnel", "intercept"):  # each on a fresh process
+                trproxy = start_trproxy(binary, config, trproxy_port)
+                results.append(idle_memory(label, [trproxy.pid], trproxy_port, mode, args.idle, 443, ca_crt))
+                trproxy.terminate()
+                trproxy.wait(timeout=60)
+
+    ceiling = None
+    if "ceiling" not in skip and "load" not in skip:
+        leaf = pki.leaf("ceiling", [HOST], ca_crt, os.path.join(ca_dir, "ca.key"))
+        ceiling_port = h.free_port()
+        ceiling_dir = os.path.join(work, "ceiling")
+        ceiling = start_nginx(ceiling_dir, ceiling_config(ceiling_dir, ceiling_port, leaf, pki.root_crt),
+                              ceiling_port)
+        pids = [ceiling.pid] + children(ceiling.pid)
+        results.append(measure("ceiling", pids, ceiling_port, args.requests, args.concurrency, True, expected_size,
+                               through_proxy=False))
+        results.append(measure("ceiling", pids, ceiling_port, args.new_connection_requests, args.concurrency, False,
+                               expected_size, through_proxy=False))
+        stop(ceiling)
 
     squid = None
-    if shutil.which("squid"):
+    if shutil.which("squid") and "squid" not in skip:
         squid_dir = os.path.join(work, "squid")
         os.makedirs(squid_dir)
         ca_pem = os.path.join(squid_dir, "ca.pem")
@@ -172,7 +430,7 @@ def main():
                 with open(os.path.join(ca_dir, part)) as f:
                     out.write(f.read())
         with open(os.path.join(squid_dir, "hosts"), "w") as f:
-            f.write(f"127.0.0.1 {HOST}\n")
+            f.write(f"127.0.0.1 {HOST}\n127.0.0.1 {TUNNEL_HOST}\n127.0.0.1 {PUSH_HOST}\n")
         subprocess.run(["/usr/lib/squid/security_file_certgen", "-c", "-s", os.path.join(squid_dir, "ssl_db"),
                         "-M", "16MB"], check=True, capture_output=True)
         subprocess.run(["chown", "-R", "proxy:proxy", squid_dir], check=False)
@@ -181,35 +439,33 @@ def main():
         with open(squid_conf, "w") as f:
             f.write(squid_config(squid_dir, squid_port, ca_pem, pki.root_crt))
         squid = subprocess.Popen(["squid", "-N", "-f", squid_conf], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+                                 stderr=subprocess.DEVNULL, preexec_fn=more_files)
+        STARTED.append(squid)
         h.wait_for_port(squid_port, timeout=60)
         pids = [squid.pid] + children(squid.pid)
-        results.append(measure("squid", pids, squid_port, args.requests, args.concurrency, True, expected_size))
-        pids = [squid.pid] + children(squid.pid)
-        results.append(measure("squid", pids, squid_port, args.new_connection_requests, args.concurrency, False,
-                               expected_size))
+        if "load" not in skip:
+            results.append(measure("squid", pids, squid_port, args.requests, args.concurrency, True, expected_size))
+            pids = [squid.pid] + children(squid.pid)
+            results.append(measure("squid", pids, squid_port, args.new_connection_requests, args.concurrency, False,
+                                   expected_size))
+        if "throughput" not in skip:
+            # Squid cannot pin a name's port: CONNECT to the real ones.
+            results.append(throughput("squid", [squid.pid], squid_port, pusher, pusher.port))
+        if "idle" not in skip and args.idle > 0:
+            results.append(idle_memory("squid", [squid.pid], squid_port, "tunnel", args.idle, sink_port, ca_crt))
 
-    print(f"{'target':<10}{'load':<16}{'CPU us/req':>12}{'req/s':>10}{'p99 ms':>9}{'peak RSS MiB':>14}  correct")
-    for r in results:
-        print(f"{r['name']:<10}{r['mode']:<16}{r['cpu_us']:>12.1f}{r['rps']:>10.0f}{r['p99_ms']:>9.1f}"
-              f"{r['rss_mib']:>14.1f}  {'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
-    by = {(r["name"], r["mode"]): r for r in results}
-    for mode in ("keep-alive", "new-connection"):
-        for other in ("squid", "baseline"):
-            if (other, mode) in by:
-                ratio = by[(other, mode)]["cpu_us"] / by[("trproxy", mode)]["cpu_us"]
-                print(f"{mode}: {other} uses {ratio:.2f}x the CPU per request of trproxy")
-
-    for proc in (squid, nginx):
-        if proc:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    print_results(results)
+    for proc in (squid, nginx, sink):
+        stop(proc)
+    pusher.close()
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(r["correct"] for r in results) else 1
+    return 0 if all(r.get("correct", True) for r in results) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        for started in STARTED:
+            if started.poll() is None:
+                started.kill()
