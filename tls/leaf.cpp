@@ -1,5 +1,6 @@
 #include "tls/leaf.hpp"
 
+#include <openssl/ec.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
@@ -78,6 +79,31 @@ std::vector<X509ExtPtr> fixed_extensions(const CertificateAuthority& ca, EVP_PKE
   return out;
 }
 
+// OpenSSL 3.0's X509_set_pubkey runs an encoder and then a decoder, each fetched anew, for a
+// provider-held key: three quarters of a mint (perf, bench/README.md). A key held the legacy way
+// is encoded by its ASN.1 method at once, so the shared leaf key is converted once, here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+PKeyPtr legacy_held(PKeyPtr key) {
+  PKeyPtr out(EVP_PKEY_new());
+  bool assigned = false;
+  if (out && EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_EC) {
+    EC_KEY* ec = EVP_PKEY_get1_EC_KEY(key.get());
+    assigned = ec != nullptr && EVP_PKEY_assign_EC_KEY(out.get(), ec) == 1;
+    if (!assigned) EC_KEY_free(ec);
+  } else if (out && EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_RSA) {
+    RSA* rsa = EVP_PKEY_get1_RSA(key.get());
+    assigned = rsa != nullptr && EVP_PKEY_assign_RSA(out.get(), rsa) == 1;
+    if (!assigned) RSA_free(rsa);
+  }
+  if (!assigned) {
+    drain_openssl_errors();
+    return key;  // slower to mint with, as good otherwise
+  }
+  return out;
+}
+#pragma GCC diagnostic pop
+
 MdCtxPtr sign_context(EVP_PKEY* ca_key) {
   MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, ca_key, nullptr) != 1) {
@@ -96,7 +122,7 @@ PKeyPtr generate_leaf_key(config::LeafKeyType type) {
 
 LeafTemplate::LeafTemplate(const CertificateAuthority& ca, PKeyPtr leaf_key, config::LeafKeyType type)
     : ca_(ca),
-      leaf_key_(std::move(leaf_key)),
+      leaf_key_(legacy_held(std::move(leaf_key))),
       fixed_extensions_(fixed_extensions(ca, leaf_key_.get(), type)),
       sign_template_(sign_context(ca.key())) {}
 
