@@ -2,8 +2,8 @@
 // trproxy's server runs in this process (one worker), a blocking OpenSSL client sends keep-alive
 // requests through a CONNECT to the sign-in host, and an in-process TLS upstream answers them.
 // operator new/delete are replaced in this binary only and count the allocations made on every
-// thread except the client's and the upstream's (i.e. the proxy's); OpenSSL's own mallocs are
-// counted through CRYPTO_set_mem_functions. The upstream also counts the TLS records each
+// thread except the client's and the upstream's (i.e. the proxy's); Asio's coroutine frames
+// (std::aligned_alloc) and OpenSSL's own mallocs (CRYPTO_set_mem_functions) are counted apart. The upstream also counts the TLS records each
 // request head arrived in (OpenSSL returns at most one record per SSL_read).
 //
 // Usage: alloc_bench [requests]   (loopback only)
@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <execinfo.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,12 +43,23 @@ namespace {
 std::atomic<std::uint64_t> cxx_allocations{0};
 std::atomic<std::uint64_t> cxx_bytes{0};
 std::atomic<std::uint64_t> openssl_allocations{0};
+std::atomic<std::uint64_t> frame_allocations{0};
 thread_local bool not_the_proxy = false;  // set on the client and upstream threads
+std::atomic<int> traces_left{0};          // ALLOC_BENCH_TRACE=N: print where the first N steady allocations come from
+
+void trace(const char* kind) {
+  if (traces_left.load(std::memory_order_relaxed) <= 0 || traces_left.fetch_sub(1) <= 0) return;
+  void* frames[24];
+  const int depth = backtrace(frames, 24);
+  std::fprintf(stderr, "--- %s\n", kind);
+  backtrace_symbols_fd(frames, depth, 2);
+}
 
 void* counted(std::size_t size) {
   if (!not_the_proxy) {
     cxx_allocations.fetch_add(1, std::memory_order_relaxed);
     cxx_bytes.fetch_add(size, std::memory_order_relaxed);
+    trace("operator new");
   }
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
@@ -71,6 +83,17 @@ void* openssl_realloc(void* p, std::size_t size, const char*, int) {
 void openssl_free(void* p, const char*, int) { std::free(p); }
 
 }  // namespace
+
+// Asio allocates coroutine frames (and handler memory its per-thread cache cannot reuse: blocks
+// over about 1 KiB, or more than two at a time) with std::aligned_alloc, not operator new.
+extern "C" void* aligned_alloc(std::size_t align, std::size_t size) noexcept {
+  if (!not_the_proxy) {
+    frame_allocations.fetch_add(1, std::memory_order_relaxed);
+    trace("aligned_alloc");
+  }
+  void* p = nullptr;
+  return posix_memalign(&p, std::max(sizeof(void*), align), size == 0 ? 1 : size) == 0 ? p : nullptr;
+}
 
 void* operator new(std::size_t size) { return counted(size); }
 void* operator new[](std::size_t size) { return counted(size); }
@@ -261,6 +284,8 @@ int main(int argc, char** argv) {
   const auto allocations_before = cxx_allocations.load();
   const auto bytes_before = cxx_bytes.load();
   const auto openssl_before = openssl_allocations.load();
+  const auto frames_before = frame_allocations.load();
+  if (const char* traces = std::getenv("ALLOC_BENCH_TRACE")) traces_left = std::atoi(traces);
   const auto heads_before = heads_seen.load();
   const auto records_before = head_records.load();
   for (long i = 0; i < requests; ++i) client.exchange();
@@ -269,6 +294,8 @@ int main(int argc, char** argv) {
   std::printf("C++ allocations per request (proxy threads): %.2f (%.0f bytes)\n",
               static_cast<double>(cxx_allocations.load() - allocations_before) / n,
               static_cast<double>(cxx_bytes.load() - bytes_before) / n);
+  std::printf("Asio frame/handler allocations per request (aligned_alloc, proxy threads): %.2f\n",
+              static_cast<double>(frame_allocations.load() - frames_before) / n);
   std::printf("OpenSSL allocations per request (proxy threads): %.2f\n",
               static_cast<double>(openssl_allocations.load() - openssl_before) / n);
   std::printf("TLS records per forwarded request head: %.2f\n",

@@ -21,7 +21,7 @@ bench/idle_clients.py, RLIMIT_NOFILE raised for every process) and blind-tunnel 
 against the same transfer without the proxy (best of two).
 
 Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--idle N] [--tunnel-mib M]
-[--baseline BIN] [--skip LIST]   (needs hey, squid-openssl, nginx; root, because Squid forwards
+[--baseline BIN] [--skip LIST] [--perf DIR]   (needs hey, squid-openssl, nginx; root, because Squid forwards
 bumped requests to port 443). Loopback only. --baseline measures a second trproxy binary (e.g. a
 build of an earlier commit) in the same run, on the same config, so a change is compared side by
 side. --skip takes a comma list of squid, ceiling, load, idle, throughput.
@@ -100,11 +100,23 @@ def hey(port, requests, concurrency, keepalive, through_proxy=True):
             "size": int(size.group(1)) if size else 0, "codes": codes, "raw": out}
 
 
+PERF_DIR = None  # --perf: where `perf record` profiles of trproxy's loads go
+
+
 def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True):
     hey(port, min(200, requests), concurrency, keepalive, through_proxy)  # warm-up: caches, minted leaves
+    perf = None
+    if PERF_DIR and name == "trproxy":
+        out = os.path.join(PERF_DIR, f"{name}-{'keep-alive' if keepalive else 'new-connection'}.data")
+        perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pids[0])],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
     before = cpu_seconds(pids)
     result = hey(port, requests, concurrency, keepalive, through_proxy)
     used = cpu_seconds(pids) - before
+    if perf:
+        perf.send_signal(2)
+        perf.wait(timeout=60)
     ok = result["codes"].get("200") == str(requests) and result["size"] == expected_size
     return {"name": name, "mode": "keep-alive" if keepalive else "new-connection",
             "cpu_us": used / requests * 1e6, "rps": result["rps"], "p99_ms": result["p99_ms"],
@@ -341,7 +353,10 @@ def main():
     parser.add_argument("--tunnel-mib", type=int, default=2048, help="bytes pushed per throughput transfer")
     parser.add_argument("--baseline", help="another trproxy binary to measure in the same run")
     parser.add_argument("--skip", default="", help="comma list: squid, ceiling, load, idle, throughput")
+    parser.add_argument("--perf", help="a folder for perf profiles of trproxy under each load (perf record -g)")
     args = parser.parse_args()
+    global PERF_DIR
+    PERF_DIR = args.perf
     skip = set(filter(None, args.skip.split(",")))
     if os.geteuid() != 0:
         sys.exit("load.py needs root: Squid forwards bumped requests to port 443")

@@ -9,6 +9,7 @@
 #include "tls/client_hello.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace trproxy::proxy {
 namespace {
@@ -56,36 +57,18 @@ net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& conn
   connection.log(line);
 }
 
-}  // namespace
+// A CONNECT that ends the plain request loop: where it goes and its access-log line so far.
+struct ConnectHandoff {
+  policy::ConnectTarget target;
+  RequestLog line;
+};
 
-net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
-  LoadShare share(worker, services.metrics);
-  error_code ec;
-  const auto peer_endpoint = socket.remote_endpoint(ec);
-  if (ec) co_return;  // already gone
-  ConnectionRegistry::Registration registration(worker.registry(), socket.native_handle());
-  ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
-                              to_ip_address(peer_endpoint.address())};
-  beast::tcp_stream client(std::move(socket));
-  {
-    const auto& config = connection.config();
-    RequestLog line;
-    if (!client_allowed(config, connection.address)) {
-      const policy::Refusal refusal{403, policy::Action::deny, "client address not allowed"};
-      co_await refuse(client, connection, refusal, line);
-      co_return;
-    }
-    if (static_cast<std::size_t>(share.active) > config.limits.max_connections) {
-      const policy::Refusal refusal{503, policy::Action::deny, "too many connections"};
-      co_await refuse(client, connection, refusal, line);
-      co_return;
-    }
-  }
-  client.socket().set_option(tcp::no_delay(true), ec);
-
-  // Room for a request head (the scanner enforces limits.max_head_bytes) or, after a CONNECT, a
-  // whole ClientHello (DESIGN: read whole up to 64 KiB).
-  beast::flat_buffer buffer(std::max(connection.config().limits.max_head_bytes, tls::max_client_hello_wire_bytes));
+// The plain-connection request loop. Returns the CONNECT that takes the connection over, if
+// one does. Its own frame (head, scanner, the forward upstream) is gone before the tunnel or
+// the interception runs, so a long-lived connection does not carry it.
+net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& connection, beast::tcp_stream& client,
+                                                             beast::flat_buffer& buffer) {
+  auto& worker = connection.worker;
   ForwardUpstream upstream(connection);
   policy::RequestHead head;
   bool first = true;
@@ -132,14 +115,58 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
       buffer.consume(head.end);
       line.method = "CONNECT";
       line.target.clear();
-      co_await run_connect(connection, std::move(client), std::move(buffer), std::move(*target), std::move(line));
-      co_return;
+      std::optional<ConnectHandoff> handoff;  // named: no temporary in the co_return (GCC 12)
+      handoff.emplace(ConnectHandoff{std::move(*target), std::move(line)});
+      co_return handoff;
     }
     const auto result = co_await upstream.forward(client, buffer, head, std::get<policy::ForwardPlan>(plan),
                                                   std::move(line));
     if (!result.client_reusable || worker.registry().draining()) break;
   }
   upstream.close();
+  co_return std::nullopt;
+}
+
+// The allow-list and the connection limit; false when the client was refused.
+net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, std::int64_t active) {
+  const auto& config = connection.config();
+  RequestLog line;
+  if (!client_allowed(config, connection.address)) {
+    const policy::Refusal refusal{403, policy::Action::deny, "client address not allowed"};
+    co_await refuse(client, connection, refusal, line);
+    co_return false;
+  }
+  if (static_cast<std::size_t>(active) > config.limits.max_connections) {
+    const policy::Refusal refusal{503, policy::Action::deny, "too many connections"};
+    co_await refuse(client, connection, refusal, line);
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace
+
+net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
+  LoadShare share(worker, services.metrics);
+  error_code ec;
+  const auto peer_endpoint = socket.remote_endpoint(ec);
+  if (ec) co_return;  // already gone
+  ConnectionRegistry::Registration registration(worker.registry(), socket.native_handle());
+  ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
+                              to_ip_address(peer_endpoint.address())};
+  beast::tcp_stream client(std::move(socket));
+  if (!co_await admit(connection, client, share.active)) co_return;
+  client.socket().set_option(tcp::no_delay(true), ec);
+
+  // Room for a request head (the scanner enforces limits.max_head_bytes) or, after a CONNECT, a
+  // whole ClientHello (DESIGN: read whole up to 64 KiB).
+  beast::flat_buffer buffer(std::max(connection.config().limits.max_head_bytes, tls::max_client_hello_wire_bytes));
+  auto handoff = co_await serve_requests(connection, client, buffer);
+  if (handoff) {
+    co_await run_connect(connection, std::move(client), std::move(buffer), std::move(handoff->target),
+                         std::move(handoff->line));
+    co_return;
+  }
   client.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
