@@ -133,15 +133,26 @@ net::awaitable<void> relay_one_way(Direction d) {
   }
 }
 
-net::awaitable<void> idle_watchdog(Clock::time_point& last_activity, std::chrono::milliseconds idle_timeout) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  for (;;) {
-    const auto deadline = last_activity + idle_timeout;
-    if (Clock::now() >= deadline) co_return;
-    timer.expires_at(deadline);
-    auto [ec] = co_await timer.async_wait(use_tuple);
-    if (ec) co_return;
-  }
+// Ends the tunnel once nothing has moved either way for the idle timeout: a timer with a plain
+// handler (no coroutine, no parallel group), re-armed from the last activity. The state is
+// shared with the handler, which may run after the relay has returned: it then does nothing.
+struct IdleWatch {
+  Clock::time_point last_activity = Clock::now();
+  std::chrono::milliseconds timeout;
+  tcp::socket* a;
+  tcp::socket* b;
+  bool done = false;
+};
+
+void arm(net::steady_timer& timer, std::shared_ptr<IdleWatch> watch) {
+  timer.expires_at(watch->last_activity + watch->timeout);
+  timer.async_wait([&timer, watch](const error_code& ec) {
+    if (ec || watch->done) return;  // cancelled: the relay is over and `timer` may be gone
+    if (Clock::now() < watch->last_activity + watch->timeout) return arm(timer, watch);
+    error_code ignored;
+    watch->a->close(ignored);  // the relays' waits complete at once and end them
+    watch->b->close(ignored);
+  });
 }
 
 }  // namespace
@@ -151,17 +162,21 @@ net::awaitable<RelayTotals> relay_tunnel(beast::tcp_stream& client, beast::tcp_s
   client.expires_never();
   upstream.expires_never();
   RelayTotals totals;
-  auto last_activity = Clock::now();
   auto& a = client.socket();
   auto& b = upstream.socket();
   error_code ec;
   a.non_blocking(true, ec);  // splice and the copy's reads must never block the worker
   b.non_blocking(true, ec);
-  const Direction up{a, b, totals.client_to_upstream, last_activity, pipes};
-  const Direction down{b, a, totals.upstream_to_client, last_activity, pipes};
-  // && keeps one direction running after the other reaches EOF (half-close); || lets the
-  // watchdog end an idle tunnel and cancels the relays.
-  co_await ((relay_one_way(up) && relay_one_way(down)) || idle_watchdog(last_activity, idle_timeout));
+  auto watch = std::make_shared<IdleWatch>(IdleWatch{Clock::now(), idle_timeout, &a, &b});
+  net::steady_timer timer(co_await net::this_coro::executor);
+  arm(timer, watch);
+  const Direction up{a, b, totals.client_to_upstream, watch->last_activity, pipes};
+  const Direction down{b, a, totals.upstream_to_client, watch->last_activity, pipes};
+  // && keeps one direction running after the other reaches EOF (half-close); an error or the
+  // idle watch closes both sockets, which ends both.
+  co_await (relay_one_way(up) && relay_one_way(down));
+  watch->done = true;
+  timer.cancel();
   a.close(ec);
   b.close(ec);
   co_return totals;
