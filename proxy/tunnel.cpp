@@ -66,43 +66,47 @@ net::awaitable<bool> copy_burst(const Direction& d) {
 #ifdef __linux__
 enum class Spliced { ok, ended, unsupported };
 
-// Moves what is readable now through a pipe from the pool, writing all of it out before the
-// pipe goes back.
+// Moves what is readable now through a pipe from the pool, chunk after chunk until the socket
+// has nothing more (at most `burst_chunks` before yielding to the worker's other connections),
+// writing each chunk out before the next; the pipe goes back drained.
+constexpr int burst_chunks = 16;
+
 net::awaitable<Spliced> splice_burst(const Direction& d) {
   Pipe pipe = d.pipes.take();
   if (!pipe.valid()) co_return Spliced::unsupported;  // out of descriptors: copy this burst
-  const ssize_t in = ::splice(d.from.native_handle(), nullptr, pipe.write_end(), nullptr, splice_chunk,
-                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-  if (in == 0) {
-    d.pipes.give(std::move(pipe));
-    d.pass_eof();
-    co_return Spliced::ended;
-  }
-  if (in < 0) {
-    const int error = errno;
-    d.pipes.give(std::move(pipe));
-    if (error == EAGAIN || error == EINTR) co_return Spliced::ok;  // a spurious wake-up
-    if (error == EINVAL || error == ENOSYS) co_return Spliced::unsupported;
-    d.close_both();
-    co_return Spliced::ended;
-  }
-  d.last_activity = Clock::now();
-  auto pending = static_cast<std::size_t>(in);
-  while (pending > 0) {
-    const ssize_t out = ::splice(pipe.read_end(), nullptr, d.to.native_handle(), nullptr, pending,
-                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (out > 0) {
-      pending -= static_cast<std::size_t>(out);
-      d.total += static_cast<std::uint64_t>(out);
-      d.last_activity = Clock::now();
-      continue;
+  for (int chunk = 0; chunk < burst_chunks; ++chunk) {
+    const ssize_t in = ::splice(d.from.native_handle(), nullptr, pipe.write_end(), nullptr, splice_chunk,
+                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (in == 0) {
+      d.pipes.give(std::move(pipe));
+      d.pass_eof();
+      co_return Spliced::ended;
     }
-    if (out < 0 && (errno == EAGAIN || errno == EINTR)) {
-      auto [ec] = co_await d.to.async_wait(tcp::socket::wait_write, use_tuple);
-      if (!ec) continue;
+    if (in < 0) {
+      const int error = errno;
+      d.pipes.give(std::move(pipe));
+      if (error == EAGAIN || error == EINTR) co_return Spliced::ok;  // drained (or a spurious wake-up)
+      if (error == EINVAL || error == ENOSYS) co_return Spliced::unsupported;
+      d.close_both();
+      co_return Spliced::ended;
     }
-    d.close_both();  // the pipe still holds bytes: it is closed with this frame, not reused
-    co_return Spliced::ended;
+    d.last_activity = Clock::now();
+    auto pending = static_cast<std::size_t>(in);
+    while (pending > 0) {
+      const ssize_t out = ::splice(pipe.read_end(), nullptr, d.to.native_handle(), nullptr, pending,
+                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (out > 0) {
+        pending -= static_cast<std::size_t>(out);
+        d.total += static_cast<std::uint64_t>(out);
+        continue;
+      }
+      if (out < 0 && (errno == EAGAIN || errno == EINTR)) {
+        auto [ec] = co_await d.to.async_wait(tcp::socket::wait_write, use_tuple);
+        if (!ec) continue;
+      }
+      d.close_both();  // the pipe still holds bytes: it is closed with this frame, not reused
+      co_return Spliced::ended;
+    }
   }
   d.pipes.give(std::move(pipe));
   co_return Spliced::ok;
