@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages listed in packages.txt, once; later runs are a no-op.
-#   setup.sh          everything (build + test)
-#   setup.sh build    only what compiling trproxy needs (the container build stage)
+#   setup.sh          everything (runtime + build + test: scripts/test.sh)
+#   setup.sh build    what compiling and running trproxy need (scripts/run.sh, the container build stage)
+#   setup.sh runtime  what running the built binary needs (the container runtime stage)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${1:-all}
+case "$profile" in all|build|runtime) ;; *) echo "setup: unknown profile '$profile' (all, build or runtime)" >&2; exit 2 ;; esac
 wanted=()
 section=""
 while IFS= read -r line; do
   case "$line" in
+    "# [runtime]"*) section=runtime ;;
     "# [build]"*) section=build ;;
     "# [test]"*) section=test ;;
     ""|"#"*) ;;
-    *) if [ "$profile" = all ] || [ "$section" = "$profile" ]; then wanted+=("$line"); fi ;;
+    *) case "$profile:$section" in
+         all:*|build:build|build:runtime|runtime:runtime) wanted+=("$line") ;;
+       esac ;;
   esac
 done < "$root/packages.txt"
 missing=()

@@ -4,7 +4,9 @@
 # (skip those two with QUICK=1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh"
+# Every package of packages.txt (the test tools too), and the tests and benchmarks on even if
+# scripts/run.sh configured build/ without them.
+"$root/scripts/build.sh" -DTRPROXY_TESTS=ON -DTRPROXY_BENCH=ON
 cd "$root/build"
 ctest --output-on-failure -j2
 if [ "${QUICK:-0}" = 1 ]; then exit 0; fi
