@@ -7,7 +7,7 @@
 namespace trproxy::proxy {
 namespace {
 
-const char* const ca_init_usage = "usage: trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME]";
+const char* const ca_init_usage = "usage: trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]";
 const char* const ca_show_usage = "usage: trproxy ca show FILE";
 
 std::optional<int> parse_days(const std::string& text) {
@@ -43,6 +43,8 @@ std::variant<Command, CliError> parse_ca_init(const std::vector<std::string>& ar
       options.config_path = value;
     } else if (key == "--cn") {
       options.common_name = value;
+    } else if (key == "--group") {
+      options.key_group = value;
     } else if (key == "--days") {
       const auto days = parse_days(value);
       if (!days)
@@ -76,18 +78,28 @@ std::string usage_text() {
          "  trproxy --config FILE            run (default FILE: config/trproxy.yaml)\n"
          "  trproxy --config FILE --check    validate the config and load the CA as a start does, print a\n"
          "                                   summary, what happens to the other sign-in names, and warnings\n"
-         "  trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME]\n"
+         "  trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]\n"
          "                                   create ca.crt + ca.key (EC P-256) in DIR, never overwriting;\n"
          "                                   name-constrained to the intercepted hosts of FILE (default: the\n"
          "                                   four default sign-in hosts), no IP addresses; N days (default\n"
-         "                                   3650, at most 36500); NAME as the common name\n"
+         "                                   3650, at most 36500); NAME as the common name; the key is 0600,\n"
+         "                                   or 0640 with group GROUP (a name or number, e.g. the container\n"
+         "                                   user's 10001) so the service user can read it\n"
          "  trproxy ca show FILE             print a CA certificate: subject, SHA-256 fingerprint, not-after,\n"
          "                                   key type, name constraints\n"
          "  trproxy explain [--config FILE] [--client IP] TARGET\n"
          "                                   what the policy does with TARGET (https://host/path,\n"
          "                                   http://host/path or host[:port]) for that client, offline\n"
          "  trproxy --version | --help\n"
-         "exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config\n";
+         "exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config\n"
+         "signals:\n"
+         "  SIGHUP                           reload the config and the CA (an invalid one is rejected, the\n"
+         "                                   running one stays)\n"
+         "  SIGTERM, SIGINT                  drain: /readyz 503, keep accepting for limits.drain_delay, then\n"
+         "                                   up to limits.shutdown_grace for open requests; exit 0\n"
+         "environment:\n"
+         "  NOTIFY_SOCKET                    systemd Type=notify: READY=1 once listening with the CA loaded,\n"
+         "                                   RELOADING=1/READY=1 around a reload, STOPPING=1 on SIGTERM\n";
 }
 
 namespace {

@@ -17,6 +17,7 @@ struct CaInitOptions {
   std::string config_path;  // "" = the default sign-in hosts
   int days = 3650;
   std::string common_name;  // "" = the default name
+  std::string key_group;    // --group: a group name or number; "" = key mode 0600, the caller's group
 };
 
 struct Command {

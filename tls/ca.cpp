@@ -88,10 +88,20 @@ std::string host_name() {
   return name.data();
 }
 
-// Creates a file that must not exist yet, with the given mode, and writes `text`.
-void write_new_file(const std::filesystem::path& file, const std::string& text, mode_t mode) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+// Creates a file that must not exist yet, with the given mode (and group), and writes `text`.
+// The group is set before any byte is written, and a file whose group cannot be set is removed,
+// so a key never exists with other permissions than asked for.
+void write_new_file(const std::filesystem::path& file, const std::string& text, mode_t mode,
+                    std::optional<gid_t> group = std::nullopt) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0600);
   if (fd < 0) throw CaError(file.string() + ": cannot create (" + std::strerror(errno) + ")");
+  if (group && ::fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(file.c_str());
+    throw CaError(file.string() + ": cannot give it group " + std::to_string(*group) + " (" + std::strerror(error) +
+                  "; only root or a member of that group can)");
+  }
   std::size_t written = 0;
   while (written < text.size()) {
     const auto n = ::write(fd, text.data() + written, text.size() - written);
@@ -204,7 +214,7 @@ void CertificateAuthority::create(const std::filesystem::path& dir, const CaOpti
     return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
   const auto cert_pem = to_pem([&](BIO* bio) { return PEM_write_bio_X509(bio, cert.get()); });
-  write_new_file(key_file, key_pem, 0600);
+  write_new_file(key_file, key_pem, options.key_group ? 0640 : 0600, options.key_group);
   write_new_file(cert_file, cert_pem, 0644);
 }
 

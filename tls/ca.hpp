@@ -5,6 +5,8 @@
 #include "tls/name_constraints.hpp"
 #include "tls/openssl.hpp"
 
+#include <sys/types.h>
+
 #include <ctime>
 #include <filesystem>
 #include <optional>
@@ -25,6 +27,9 @@ struct CaOptions {
   int days = 3650;          // validity, 1..max_ca_days
   std::string common_name;  // "" = "trproxy internal CA (<host name>)"
   NameConstraints constraints;
+  // The key's group: the key is then 0640 with this group, so a service user in that group
+  // (a container's UID/GID, a systemd User=) reads it while others still cannot. nullopt: 0600.
+  std::optional<gid_t> key_group;
 };
 
 class CertificateAuthority {
@@ -33,7 +38,7 @@ class CertificateAuthority {
   // its validity period, or does not match the key.
   static CertificateAuthority load(const std::filesystem::path& cert_file, const std::filesystem::path& key_file);
 
-  // Writes DIR/ca.crt and DIR/ca.key (EC P-256, key mode 0600) with the options' validity,
+  // Writes DIR/ca.crt and DIR/ca.key (EC P-256, key mode 0600, or 0640 with key_group) with the options' validity,
   // name and (critical) name constraints. Never overwrites: throws CaError naming the file
   // that exists.
   static void create(const std::filesystem::path& dir, const CaOptions& options);

@@ -39,6 +39,10 @@ TEST_CASE("ca init takes --dir and optional --config, --days and --cn in any ord
   CHECK(full.ca_init.common_name == "Contoso egress CA");
   CHECK(parsed({"ca", "init", "--dir", "d", "--days", "36500"}).ca_init.days == 36500);
   CHECK(parsed({"ca", "init", "--dir", "d", "--days", "1"}).ca_init.days == 1);
+  CHECK(plain.ca_init.key_group.empty());
+  CHECK(parsed({"ca", "init", "--group", "10001", "--dir", "d"}).ca_init.key_group == "10001");
+  CHECK(parsed({"ca", "init", "--dir", "d", "--group=trproxy"}).ca_init.key_group == "trproxy");
+  CHECK_THAT(error_of({"ca", "init", "--dir", "d", "--group"}), Catch::Contains("--group needs a value"));
 }
 
 TEST_CASE("ca usage errors are one line") {
@@ -66,7 +70,8 @@ TEST_CASE("ca show takes one file") {
 TEST_CASE("--help names every command") {
   const auto text = usage_text();
   for (const char* command :
-       {"--check", "ca init --dir DIR [--config FILE] [--days N] [--cn NAME]", "ca show FILE", "--version"}) {
+        {"--check", "ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]", "ca show FILE",
+        "--version"}) {
     CHECK_THAT(text, Catch::Contains(command));
   }
 }

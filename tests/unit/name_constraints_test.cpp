@@ -4,6 +4,7 @@
 #include "tls/name_constraints.hpp"
 
 #include <openssl/pem.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -175,6 +176,23 @@ TEST_CASE("ca init refuses days out of range and a common name over 64 character
   options.common_name = std::string(65, 'x');
   CHECK_THROWS_WITH(tls::CertificateAuthority::create(dir, options), Catch::Contains("--cn"));
   CHECK_FALSE(std::filesystem::exists(dir / "ca.key"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("ca init with a key group writes the key 0640 with that group, else 0600") {
+  const auto dir = fresh_dir("group");
+  auto options = constrained_to(default_hosts());
+  options.key_group = ::getegid();  // a group anyone may give their own file
+  make_ca(dir, options);
+  struct stat key {};
+  REQUIRE(::stat((dir / "ca.key").c_str(), &key) == 0);
+  CHECK((key.st_mode & 07777) == 0640);
+  CHECK(key.st_gid == ::getegid());
+  std::filesystem::remove_all(dir);
+
+  make_ca(dir, constrained_to(default_hosts()));
+  REQUIRE(::stat((dir / "ca.key").c_str(), &key) == 0);
+  CHECK((key.st_mode & 07777) == 0600);
   std::filesystem::remove_all(dir);
 }
 
