@@ -5,6 +5,7 @@
 #include "proxy/admin.hpp"
 #include "proxy/cpus.hpp"
 #include "proxy/services.hpp"
+#include "proxy/systemd_notify.hpp"
 #include "proxy/version.hpp"
 #include "proxy/worker.hpp"
 
@@ -132,11 +133,25 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     net::co_spawn(control, run_admin_listener(std::move(*admin_acceptor), admin_state), net::detached);
   }
 
+  // systemd (Type=notify): ready now that the listeners accept and the CA is loaded.
+  const auto notifier = SystemdNotifier::from_environment();
+  const auto notified = [](const std::string& error) {
+    if (!error.empty()) spdlog::warn("systemd notification: {}", error);
+  };
+  const auto serving = [&] {
+    const auto current = runtime.get();
+    return "serving on " + endpoint_string(acceptors.front().local_endpoint()) + ", configuration revision " +
+           std::to_string(current->policy->revision()) + " (" +
+           config::to_string(current->config().tenant_restrictions.mode) + ")";
+  };
+  notified(notifier.ready(serving()));
+
   const auto started_listen_key = listen_key(config);
   net::signal_set reload_signals(control, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const error_code& ec, int) {
       if (ec) return;
+      notified(notifier.reloading("reloading " + config_path.string()));
       try {
         auto next = build_runtime(config::load_config_file(config_path), runtime.get().get());
         premint_sign_in_hosts(*next);
@@ -147,6 +162,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
         spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
         runtime.set(next);
         metrics.reloads_ok.add();
+        notified(notifier.ready(serving()));
         on_every_worker(
             workers, control, [next](Worker& worker) { worker.set_runtime(next); },
             [next] {
@@ -156,6 +172,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
       } catch (const std::exception& error) {
         metrics.reloads_failed.add();
         spdlog::error("reload rejected, keeping the running configuration: {}", error.what());
+        notified(notifier.ready("reload rejected (" + std::string(error.what()) + "); " + serving()));
       }
       wait_reload();
     });
@@ -210,6 +227,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     spdlog::info("signal {}: draining (accepting for {} ms more, then up to {} ms for open requests)", signal,
                  limits.drain_delay.count(), limits.shutdown_grace.count());
     draining = true;
+    notified(notifier.stopping("draining after signal " + std::to_string(signal)));
     drain_timer.expires_after(limits.drain_delay);
     drain_timer.async_wait([&](const error_code& wait_ec) {
       if (!wait_ec) close_listeners();

@@ -329,7 +329,7 @@ class Proxy:
     ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
     def __init__(self, folder, ca_dir, mode="v2", resolve=None, trust=None, extra="", access_log=True,
-                 tenant_extra="", block=(BLOCKED_HOST,)):
+                 tenant_extra="", block=(BLOCKED_HOST,), environ=None):
         os.makedirs(folder, exist_ok=True)
         self.dir = folder
         self.block = block  # the `block` list, kept by write_config
@@ -343,7 +343,7 @@ class Proxy:
         self.stderr_path = os.path.join(folder, "stderr.log")
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([TRPROXY, "--config", self.config], stdout=subprocess.DEVNULL,
-                                     stderr=self.stderr)
+                                     stderr=self.stderr, env=dict(os.environ, **(environ or {})))
         try:
             if LEGACY_PORTS:
                 self.port, self.admin_port = self.listen_port, self.admin_listen_port
