@@ -1,24 +1,48 @@
-# trproxy container: build on Debian 12 with the project's own package list and build script,
-# run as a non-root user with the config and CA mounted (never baked in).
-FROM debian:bookworm-slim AS build
+# trproxy container: built on Debian 12 with the project's own package list and build script,
+# run as a non-root user with the config and the CA mounted (never baked in). README "Container".
+#
+# The base is pinned by digest (debian:bookworm-slim, the multi-arch index as of 2026-07). To
+# move it: `docker buildx imagetools inspect debian:bookworm-slim` (or `skopeo inspect`) gives the
+# current digest. Where no registry can be reached, build on a local image instead:
+# `--build-arg BASE_IMAGE=debian:bookworm-slim` (tests/container does, from debootstrap).
+ARG BASE_IMAGE=debian:bookworm-slim@sha256:7b140f374b289a7c2befc338f42ebe6441b7ea838a042bbd5acbfca6ec875818
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY packages.txt scripts/setup.sh /src/
-RUN mkdir -p scripts && mv setup.sh scripts/ && ./scripts/setup.sh build && rm -rf /var/lib/apt/lists/*
+# Packages first: this layer is rebuilt only when the package list or the script changes.
+COPY packages.txt /src/
+COPY scripts/setup.sh /src/scripts/
+RUN ./scripts/setup.sh build && rm -rf /var/lib/apt/lists/*
 COPY . /src
-RUN TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
+# The compiler cache lives in a build cache mount, so a rebuild after a source change
+# recompiles only what changed (the layer above it is rebuilt whole).
+RUN --mount=type=cache,id=trproxy-ccache,target=/root/.cache/ccache \
+    TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
  && strip build/trproxy
 
-FROM debian:bookworm-slim
-# Runtime libraries only: yaml-cpp, spdlog/fmt, OpenSSL, the CA bundle for upstream verification.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin trproxy
+FROM ${BASE_IMAGE}
+ARG BASE_IMAGE
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="trproxy" \
+      org.opencontainers.image.description="Forward proxy enforcing Microsoft Entra tenant restrictions: intercepts only the sign-in hosts, tunnels everything else" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.documentation="README.md, section Container" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
+# Runtime libraries only (packages.txt [runtime]: what the binary links, and the CA bundle for
+# upstream verification), installed by the same script from the same list.
+COPY packages.txt /tmp/setup/
+COPY scripts/setup.sh /tmp/setup/scripts/
+RUN /tmp/setup/scripts/setup.sh runtime \
+ && rm -rf /var/lib/apt/lists/* /tmp/setup \
+ && groupadd --system --gid 10001 trproxy \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin trproxy
 COPY --from=build /src/build/trproxy /usr/local/bin/trproxy
+# Mount the config folder (deploy/container/trproxy.yaml) read-only at /etc/trproxy/config and
+# the CA (ca.crt, and ca.key readable by group 10001: `trproxy ca init --group 10001`) at
+# /etc/trproxy/ca.
 USER 10001:10001
-# Mount the config at /etc/trproxy/trproxy.yaml and the CA (ca.crt, ca.key) as a secret.
 EXPOSE 3128 9090
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["/usr/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9090 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '200' <&3"]
 ENTRYPOINT ["/usr/local/bin/trproxy"]
-CMD ["--config", "/etc/trproxy/trproxy.yaml"]
+CMD ["--config", "/etc/trproxy/config/trproxy.yaml"]
