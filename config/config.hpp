@@ -35,6 +35,8 @@ struct UpstreamConfig {
   // Lower-case host name -> where to connect instead of resolving it (split DNS, tests).
   std::map<std::string, Endpoint> resolve;
   std::chrono::milliseconds connect_timeout{10'000};
+  // A parent HTTP proxy every upstream connection goes through (CONNECT), host name or IP.
+  std::optional<Endpoint> proxy;
   [[nodiscard]] bool trusts_system() const { return trust_bundle.empty(); }
 };
 
@@ -139,6 +141,20 @@ inline constexpr std::array<std::string_view, 20> default_guard_tunnel_names() {
           "enterpriseregistration.windows.net"};
 }
 
+// Load balancers whose connections begin with a PROXY protocol header naming the real client.
+struct ProxyProtocol {
+  std::vector<Cidr> trusted;  // [] = off
+  [[nodiscard]] bool trusts(const IpAddress& peer) const {
+    return std::any_of(trusted.begin(), trusted.end(), [&](const Cidr& cidr) { return cidr.contains(peer); });
+  }
+};
+
+// What the PAC file says (DESIGN.md, "Admin and PAC endpoints").
+struct PacConfig {
+  std::optional<Endpoint> proxy;       // replaces <Host>:<proxy port> (NAT, load balancer)
+  std::string otherwise = "DIRECT";    // for every host the proxy does not handle
+};
+
 struct AdminConfig {
   std::optional<Endpoint> listen;  // disabled when empty
 };
@@ -167,6 +183,9 @@ struct Config {
   LogConfig log;
   Limits limits;
   EgressRules egress;
+  ProxyProtocol proxy_protocol;
+  PacConfig pac;
+  bool watch_files = true;  // reload when the config or CA files change
 };
 
 // The two hosts Microsoft says must never be intercepted (device auth uses client certificates).

@@ -132,6 +132,17 @@ Endpoint ip_endpoint(const std::string& text, const std::string& path, bool allo
   return *endpoint;
 }
 
+// "host:port" where host is a DNS name or an IP address ("[v6]:port").
+Endpoint host_endpoint(const std::string& text, const std::string& path) {
+  const auto endpoint = parse_endpoint(text);
+  if (!endpoint || (!parse_ip(endpoint->host) && !is_domain_name(endpoint->host))) {
+    fail_value(path, text, "is not a host and port (e.g. proxy.corp.example:8080 or 10.0.0.5:3128)");
+  }
+  auto out = *endpoint;
+  if (!parse_ip(out.host)) out.host = normalize_host(out.host);
+  return out;
+}
+
 std::string guid(const YAML::Node& node, const std::string& path) {
   const auto text = scalar(node, path);
   if (!is_guid(text)) {
@@ -214,6 +225,52 @@ void load_egress(const YAML::Node& node, Config& config) {
   }
 }
 
+void load_proxy_protocol(const YAML::Node& node, Config& config) {
+  expect_map(node, "proxy_protocol", {"trusted"});
+  if (const auto v = node["trusted"]) {
+    config.proxy_protocol.trusted = cidr_list(v, "proxy_protocol.trusted");
+  }
+}
+
+// One PAC result entry: DIRECT, or PROXY/HTTPS/SOCKS/SOCKS4/SOCKS5 host:port. It is written into
+// a JavaScript string, so nothing but host names, addresses and ports gets in.
+bool is_pac_entry(std::string_view entry) {
+  if (entry == "DIRECT") return true;
+  const auto space = entry.find(' ');
+  if (space == std::string_view::npos) return false;
+  const auto kind = entry.substr(0, space);
+  if (kind != "PROXY" && kind != "HTTPS" && kind != "SOCKS" && kind != "SOCKS4" && kind != "SOCKS5") return false;
+  const auto endpoint = parse_endpoint(entry.substr(space + 1));
+  return endpoint && (parse_ip(endpoint->host) || is_domain_name(endpoint->host));
+}
+
+void load_pac(const YAML::Node& node, Config& config) {
+  expect_map(node, "pac", {"proxy", "otherwise"});
+  if (const auto v = node["proxy"]) {
+    const auto text = scalar(v, "pac.proxy");
+    if (!text.empty()) config.pac.proxy = host_endpoint(text, "pac.proxy");
+  }
+  if (const auto v = node["otherwise"]) {
+    const auto text = scalar(v, "pac.otherwise");
+    std::string normalised;
+    std::string_view rest(text);
+    while (!rest.empty() || normalised.empty()) {
+      const auto semicolon = rest.find(';');
+      auto entry = rest.substr(0, semicolon);
+      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+      if (!is_pac_entry(entry)) {
+        fail_value("pac.otherwise", text,
+                   "is not a PAC result: DIRECT or PROXY host:port entries separated by \";\" "
+                   "(e.g. \"PROXY gw.corp.example:8080; DIRECT\")");
+      }
+      normalised += (normalised.empty() ? "" : "; ") + std::string(entry);
+      rest = semicolon == std::string_view::npos ? std::string_view{} : rest.substr(semicolon + 1);
+    }
+    config.pac.otherwise = normalised;
+  }
+}
+
 void load_ca(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
   expect_map(node, "ca", {"cert", "key", "leaf_key"});
   if (const auto cert = node["cert"]) {
@@ -235,7 +292,11 @@ void load_ca(const YAML::Node& node, const std::filesystem::path& base, Config& 
 }
 
 void load_upstream(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
-  expect_map(node, "upstream", {"trust", "resolve", "connect_timeout"});
+  expect_map(node, "upstream", {"trust", "resolve", "connect_timeout", "proxy"});
+  if (const auto parent = node["proxy"]) {
+    const auto text = scalar(parent, "upstream.proxy");
+    if (!text.empty()) config.upstream.proxy = host_endpoint(text, "upstream.proxy");
+  }
   if (const auto trust = node["trust"]) {
     const auto text = scalar(trust, "upstream.trust");
     if (text.empty()) {
@@ -496,7 +557,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   expect_map(root, "",
              {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
-              "limits", "egress", "allow", "sign_in_guard"});
+              "limits", "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -535,6 +596,15 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   if (const auto v = root["egress"]) {
     load_egress(v, config);
+  }
+  if (const auto v = root["proxy_protocol"]) {
+    load_proxy_protocol(v, config);
+  }
+  if (const auto v = root["pac"]) {
+    load_pac(v, config);
+  }
+  if (const auto v = root["watch_files"]) {
+    config.watch_files = boolean(v, "watch_files");
   }
   return config;
 }

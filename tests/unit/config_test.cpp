@@ -264,3 +264,53 @@ TEST_CASE("syntax helpers") {
   CHECK_FALSE(parse_duration("1 s"));
   CHECK_FALSE(parse_duration("ms"));
 }
+
+TEST_CASE("deployment keys: proxy_protocol, upstream.proxy, pac, watch_files") {
+  const auto defaults = load(minimal_v2);
+  CHECK(defaults.proxy_protocol.trusted.empty());
+  CHECK_FALSE(defaults.upstream.proxy);
+  CHECK_FALSE(defaults.pac.proxy);
+  CHECK(defaults.pac.otherwise == "DIRECT");
+  CHECK(defaults.watch_files);
+
+  const auto c = load(v2_with(R"(
+proxy_protocol:
+  trusted: ["10.1.0.0/16", "fd00::/8"]
+upstream:
+  proxy: "Gateway.Corp.Example.:8080"
+pac:
+  proxy: "proxy.corp.example:80"
+  otherwise: "PROXY gw.corp.example:8080 ;SOCKS5 [2001:db8::1]:1080;  DIRECT"
+watch_files: false
+)"));
+  REQUIRE(c.proxy_protocol.trusted.size() == 2);
+  CHECK(c.proxy_protocol.trusts(*parse_ip("10.1.2.3")));
+  CHECK_FALSE(c.proxy_protocol.trusts(*parse_ip("10.2.0.1")));
+  REQUIRE(c.upstream.proxy);
+  CHECK(c.upstream.proxy->to_string() == "gateway.corp.example:8080");
+  REQUIRE(c.pac.proxy);
+  CHECK(c.pac.proxy->to_string() == "proxy.corp.example:80");
+  CHECK(c.pac.otherwise == "PROXY gw.corp.example:8080; SOCKS5 [2001:db8::1]:1080; DIRECT");
+  CHECK_FALSE(c.watch_files);
+  CHECK_FALSE(load(v2_with("upstream:\n  proxy: \"\"\n")).upstream.proxy);
+
+  const std::pair<std::string, std::string> errors[] = {
+      {"proxy_protocol:\n  trusted: [\"10.0.0.1/8\"]\n", "proxy_protocol.trusted[0]: \"10.0.0.1/8\" is not an address prefix"},
+      {"proxy_protocol:\n  trust: []\n", "proxy_protocol.trust: unknown key"},
+      {"upstream:\n  proxy: \"gw.corp\"\n", "upstream.proxy: \"gw.corp\" is not a host and port"},
+      {"upstream:\n  proxy: \"gw corp:8080\"\n", "upstream.proxy: \"gw corp:8080\" is not a host and port"},
+      {"upstream:\n  proxy: \"http://gw:8080\"\n", "upstream.proxy: \"http://gw:8080\" is not a host and port"},
+      {"pac:\n  proxy: \"a\\\"b:80\"\n", "pac.proxy: \"a\"b:80\" is not a host and port"},
+      {"pac:\n  otherwise: \"\"\n", "pac.otherwise: \"\" is not a PAC result"},
+      {"pac:\n  otherwise: \"direct\"\n", "pac.otherwise: \"direct\" is not a PAC result"},
+      {"pac:\n  otherwise: \"PROXY gw:8080\\\"; alert(1); \\\"\"\n", "is not a PAC result"},
+      {"pac:\n  otherwise: \"PROXY gw\"\n", "pac.otherwise: \"PROXY gw\" is not a PAC result"},
+      {"pac:\n  otherwise: \"HTTP gw:80\"\n", "pac.otherwise: \"HTTP gw:80\" is not a PAC result"},
+      {"pac:\n  other: DIRECT\n", "pac.other: unknown key"},
+      {"watch_files: yes\n", "watch_files: \"yes\" is not true or false"},
+  };
+  for (const auto& [yaml, expected] : errors) {
+    INFO(yaml);
+    CHECK_THAT(error_of(v2_with(yaml)), Catch::Matchers::Contains(expected));
+  }
+}
