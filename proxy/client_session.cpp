@@ -1,11 +1,13 @@
 #include "proxy/client_session.hpp"
 
+#include "policy/proxy_protocol.hpp"
 #include "policy/request_decision.hpp"
 #include "proxy/connect.hpp"
 #include "proxy/connection.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/head_reader.hpp"
 #include "proxy/pac.hpp"
+#include "proxy/proxy_header.hpp"
 #include "tls/client_hello.hpp"
 
 #include <algorithm>
@@ -15,6 +17,7 @@ namespace trproxy::proxy {
 namespace {
 
 constexpr const char* head_timeout_reason = "request head not received in time";
+constexpr const char* untrusted_proxy_header_reason = "PROXY protocol header from a peer not in proxy_protocol.trusted";
 
 bool client_allowed(const config::Config& config, const config::IpAddress& address) {
   return std::any_of(config.clients_allow.begin(), config.clients_allow.end(),
@@ -65,9 +68,10 @@ struct ConnectHandoff {
 
 // The plain-connection request loop. Returns the CONNECT that takes the connection over, if
 // one does. Its own frame (head, scanner, the forward upstream) is gone before the tunnel or
-// the interception runs, so a long-lived connection does not carry it.
+// the interception runs, so a long-lived connection does not carry it. `balanced`: the
+// connection came from a proxy_protocol.trusted peer (its header is already consumed).
 net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& connection, beast::tcp_stream& client,
-                                                             beast::flat_buffer& buffer) {
+                                                             beast::flat_buffer& buffer, bool balanced) {
   auto& worker = connection.worker;
   ForwardUpstream upstream(connection);
   policy::RequestHead head;
@@ -88,6 +92,11 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
     const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
     connection.tracked.idle = false;
     if (read == HeadRead::closed) break;
+    if (!keep_alive_wait && !balanced && policy::starts_like_proxy_header(view_of(buffer))) {
+      const policy::Refusal refusal{400, policy::Action::deny, untrusted_proxy_header_reason};
+      co_await refuse(client, connection, refusal, line);
+      break;
+    }
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
       const auto refusal = read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::deny)
                                                      : policy::Refusal{408, policy::Action::deny, head_timeout_reason};
@@ -127,6 +136,38 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
   co_return std::nullopt;
 }
 
+// A connection from a proxy_protocol.trusted load balancer: its PROXY header names the client
+// that clients.allow, profiles and the logs then see. False when the connection is over
+// (refused, or closed before a header came).
+net::awaitable<bool> take_proxy_header(beast::tcp_stream& client, ClientConnection& connection,
+                                       beast::flat_buffer& buffer) {
+  const auto& limits = connection.config().limits;
+  const auto deadline = connection.accepted + limits.head_timeout;
+  const auto outcome = co_await read_proxy_header(client, buffer, limits.max_head_bytes, deadline);
+  RequestLog line;
+  switch (outcome.read) {
+    case ProxyHeaderRead::closed: co_return false;  // e.g. a balancer's TCP health check
+    case ProxyHeaderRead::timed_out: {
+      const policy::Refusal refusal{408, policy::Action::deny, "PROXY protocol header not received in time"};
+      co_await refuse(client, connection, refusal, line);
+      co_return false;
+    }
+    case ProxyHeaderRead::invalid: {
+      const auto reason = "bad PROXY protocol header: " + std::string(outcome.header.reason);
+      const policy::Refusal refusal{400, policy::Action::deny, reason};
+      co_await refuse(client, connection, refusal, line);
+      co_return false;
+    }
+    case ProxyHeaderRead::complete: break;
+  }
+  if (outcome.header.client) {
+    connection.address = *outcome.header.client;
+    const tcp::endpoint named(to_asio_address(connection.address), outcome.header.client_port);
+    connection.peer = endpoint_string(named);
+  }
+  co_return true;
+}
+
 // The allow-list and the connection limit; false when the client was refused.
 net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, std::int64_t active) {
   const auto& config = connection.config();
@@ -155,13 +196,16 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
   ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
                               to_ip_address(peer_endpoint.address())};
   beast::tcp_stream client(std::move(socket));
-  if (!co_await admit(connection, client, share.active)) co_return;
-  client.socket().set_option(tcp::no_delay(true), ec);
-
   // Room for a request head (the scanner enforces limits.max_head_bytes) or, after a CONNECT, a
   // whole ClientHello (DESIGN: read whole up to 64 KiB).
   beast::flat_buffer buffer(std::max(connection.config().limits.max_head_bytes, tls::max_client_hello_wire_bytes));
-  auto handoff = co_await serve_requests(connection, client, buffer);
+  // Behind a trusted balancer the PROXY header names the client that admit() then judges.
+  const bool balanced = connection.config().proxy_protocol.trusts(connection.address);
+  if (balanced && !co_await take_proxy_header(client, connection, buffer)) co_return;
+  if (!co_await admit(connection, client, share.active)) co_return;
+  client.socket().set_option(tcp::no_delay(true), ec);
+
+  auto handoff = co_await serve_requests(connection, client, buffer, balanced);
   if (handoff) {
     co_await run_connect(connection, std::move(client), std::move(buffer), std::move(handoff->target),
                          std::move(handoff->line));
