@@ -1,5 +1,6 @@
 #include "proxy/dial.hpp"
 
+#include "policy/parent_proxy.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/services.hpp"
 
@@ -19,13 +20,31 @@ DialFailure failed(int status, std::string reason) {
   return DialFailure{policy::Refusal{status, policy::Action::deny, std::move(reason)}};
 }
 
+std::string authority_text(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
+// What the 502/504 bodies call the peer being dialled: "upstream login.microsoftonline.com:443"
+// or "parent proxy gw.corp.example:8080", so a reader knows which hop failed.
+std::string peer_label(std::string_view kind, DialTarget target) {
+  return std::string(kind) + " " + authority_text(target.host, target.port);
+}
+
+// Asio's messages start with a capital ("Connection refused"); the reasons read as one sentence.
+std::string lower_first(std::string text) {
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
+
 net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, DialTarget target,
+                                                                   const std::string& label,
                                                                    Clock::time_point deadline) {
   const auto& overrides = config.upstream.resolve;
   if (const auto it = overrides.find(std::string(target.host)); it != overrides.end()) {
     error_code ec;
     const auto address = net::ip::make_address(it->second.host, ec);
-    if (ec) co_return failed(502, "upstream.resolve address is not an IP address");
+    if (ec) co_return failed(502, label + ": upstream.resolve address is not an IP address");
     co_return Candidates{{tcp::endpoint(address, it->second.port)}, true};
   }
   error_code literal_ec;
@@ -57,9 +76,9 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   co_await lookup->wake.async_wait(use_tuple);
   if (!lookup->done) {
     lookup->resolver.cancel();
-    co_return failed(504, "upstream name lookup timed out");
+    co_return failed(504, label + ": name lookup timed out");
   }
-  if (lookup->ec) co_return failed(502, "cannot resolve the upstream host");
+  if (lookup->ec) co_return failed(502, label + ": name does not resolve (" + lower_first(lookup->ec.message()) + ")");
   const auto results = std::move(lookup->results);
   Candidates out;
   for (const auto& entry : results) out.endpoints.push_back(entry.endpoint());
@@ -67,11 +86,14 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
 }
 
 // Resolves, applies the address rules, and connects to the first allowed address that answers.
+// `operator_chosen`: the target itself is the operator's choice (the parent proxy), exempt from
+// egress.deny like an upstream.resolve address.
 net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream& stream, const Runtime& runtime,
                                                                const Services& services, DialTarget target,
+                                                               const std::string& label, bool operator_chosen,
                                                                Clock::time_point deadline) {
   const auto& config = runtime.config();
-  auto found = co_await candidates_for(config, target, deadline);
+  auto found = co_await candidates_for(config, target, label, deadline);
   if (auto* failure = std::get_if<DialFailure>(&found)) {
     services.metrics.upstream_failure(failure->refusal.status == 504 ? UpstreamFailure::timeout
                                                                      : UpstreamFailure::connect);
@@ -80,9 +102,10 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
   const auto& candidates = std::get<Candidates>(found);
   std::optional<policy::EgressRefusal> refused;
   error_code last_error;
+  tcp::endpoint last_tried;
   for (const auto& endpoint : candidates.endpoints) {
     if (auto refusal = policy::check_egress_address(config.egress, services.self, to_ip_address(endpoint.address()),
-                                                    endpoint.port(), candidates.operator_chosen)) {
+                                                    endpoint.port(), candidates.operator_chosen || operator_chosen)) {
       if (!refused) refused = std::move(refusal);
       continue;
     }
@@ -94,26 +117,112 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
       co_return std::nullopt;
     }
     last_error = ec;
+    last_tried = endpoint;
   }
   if (refused && !last_error) {
     services.metrics.egress_refusal(refused->rule);
     co_return DialFailure{std::move(refused->refusal)};
   }
   services.metrics.upstream_failure(UpstreamFailure::connect);
-  co_return failed(502, "cannot connect to upstream");
+  if (!last_error) co_return failed(502, label + ": no address to connect to");
+  co_return failed(502, label + " (" + endpoint_string(last_tried) + "): " + lower_first(last_error.message()));
+}
+
+// Through upstream.proxy: TCP to the parent (exempt from egress.deny), then CONNECT to the
+// target. The parent resolves host names; an IP literal target still meets the address rules
+// here, and an upstream.resolve entry is what the parent is asked for (exempt, as without one).
+net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_stream& stream, const Runtime& runtime,
+                                                                  const Services& services, DialTarget target,
+                                                                  const config::Endpoint& parent,
+                                                                  Clock::time_point deadline) {
+  const auto& config = runtime.config();
+  std::string connect_host(target.host);
+  auto connect_port = target.port;
+  if (const auto it = config.upstream.resolve.find(connect_host); it != config.upstream.resolve.end()) {
+    connect_host = it->second.host;
+    connect_port = it->second.port;
+  } else if (const auto literal = config::parse_ip(target.host)) {
+    if (auto refusal = policy::check_egress_address(config.egress, services.self, *literal, target.port, false)) {
+      services.metrics.egress_refusal(refusal->rule);
+      co_return DialFailure{std::move(refusal->refusal)};
+    }
+  }
+  const DialTarget parent_target{parent.host, parent.port};
+  const auto parent_text = peer_label("parent proxy", parent_target);
+  if (auto failure = co_await resolve_and_connect(stream, runtime, services, parent_target, parent_text, true,
+                                                  deadline)) {
+    co_return failure;
+  }
+  const auto request = policy::parent_connect_request(connect_host, connect_port);
+  if (auto ec = co_await write_text(stream, request)) {
+    services.metrics.upstream_failure(UpstreamFailure::connect);
+    co_return failed(502, parent_text + ": " + lower_first(ec.message()));
+  }
+  // Only the reply head is consumed: peek, and read exactly up to its blank line, so bytes the
+  // target sends first (server-speaks-first protocols) stay in the socket for the tunnel.
+  std::string head;
+  std::array<char, 4096> peeked{};
+  for (;;) {
+    auto [ec, n] = co_await stream.socket().async_receive(net::buffer(peeked), net::socket_base::message_peek,
+                                                          use_tuple);
+    if (ec || n == 0) {
+      services.metrics.upstream_failure(UpstreamFailure::connect);
+      co_return failed(502, parent_text + " closed the connection before answering CONNECT");
+    }
+    const auto seen = head + std::string(peeked.data(), n);
+    const auto reply = policy::parse_parent_reply(seen);
+    // Take the peeked bytes that belong to the head: all of them while it is incomplete.
+    const auto take = reply.status == policy::ParentReplyStatus::complete ? reply.length - head.size() : n;
+    std::string taken(take, '\0');
+    auto [read_ec, read_n] = co_await net::async_read(stream.socket(), net::buffer(taken), use_tuple);
+    if (read_ec) {
+      services.metrics.upstream_failure(UpstreamFailure::connect);
+      co_return failed(502, parent_text + " closed the connection before answering CONNECT");
+    }
+    head += taken;
+    if (reply.status == policy::ParentReplyStatus::need_more) continue;
+    if (reply.status == policy::ParentReplyStatus::complete && reply.established()) co_return std::nullopt;
+    services.metrics.upstream_failure(UpstreamFailure::connect);
+    spdlog::warn("{}: CONNECT {}: {}", parent_text, authority_text(connect_host, connect_port),
+                 reply.status == policy::ParentReplyStatus::complete ? reply.status_text : "unreadable answer");
+    co_return failed(502, policy::parent_refusal_reason(reply));
+  }
 }
 
 }  // namespace
 
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
                                                 const Services& services, DialTarget target) {
-  const auto deadline = Clock::now() + runtime.config().upstream.connect_timeout;
-  auto outcome = co_await within(deadline, resolve_and_connect(stream, runtime, services, target, deadline));
+  const auto& config = runtime.config();
+  const auto deadline = Clock::now() + config.upstream.connect_timeout;
+  const auto label = peer_label("upstream", target);
+  const auto& parent = config.upstream.proxy;
+  std::optional<std::optional<DialFailure>> outcome;
+  if (parent) {
+    outcome = co_await within(deadline, connect_through_parent(stream, runtime, services, target, *parent, deadline));
+  } else {
+    outcome = co_await within(deadline, resolve_and_connect(stream, runtime, services, target, label, false, deadline));
+  }
   if (outcome) co_return std::move(*outcome);
   services.metrics.upstream_failure(UpstreamFailure::timeout);
   error_code ignored;
   stream.socket().close(ignored);
-  co_return failed(504, "upstream connect timed out");
+  co_return failed(504, (parent ? peer_label("parent proxy", {parent->host, parent->port}) + " CONNECT to " : "") +
+                            label + ": connect timed out");
+}
+
+std::optional<config::IpAddress> destination_address(const beast::tcp_stream& stream, const config::Config& config,
+                                                     DialTarget target) {
+  if (!config.upstream.proxy) {
+    error_code ec;
+    const auto remote = stream.socket().remote_endpoint(ec);
+    if (ec) return std::nullopt;
+    return to_ip_address(remote.address());
+  }
+  if (const auto it = config.upstream.resolve.find(std::string(target.host)); it != config.upstream.resolve.end()) {
+    return config::parse_ip(it->second.host);
+  }
+  return config::parse_ip(target.host);
 }
 
 net::awaitable<std::optional<DialFailure>> dial_tls(std::optional<TlsStream>& upstream, const Runtime& runtime,
@@ -131,15 +240,17 @@ net::awaitable<std::optional<DialFailure>> dial_tls(std::optional<TlsStream>& up
   }
   const auto verify = tls::UpstreamTls::verify_failure(upstream->native_handle());
   upstream.reset();
+  const auto label = peer_label("upstream", target);
   if (!verify.empty()) {
     metrics.upstream_failure(UpstreamFailure::tls_verify);
-    spdlog::warn("upstream {}: certificate verification failed: {}", target.host, verify);
-    co_return failed(502, "upstream certificate verification failed: " + verify);
+    spdlog::warn("{}: certificate verification failed: {}", label, verify);
+    co_return failed(502, label + ": certificate verification failed: " + verify);
   }
   const bool timeout = ec == beast::error::timeout;
   metrics.upstream_failure(timeout ? UpstreamFailure::timeout : UpstreamFailure::tls_other);
-  spdlog::warn("upstream {}: TLS handshake failed: {}", target.host, ec.message());
-  co_return failed(timeout ? 504 : 502, timeout ? "upstream TLS handshake timed out" : "upstream TLS handshake failed");
+  spdlog::warn("{}: TLS handshake failed: {}", label, ec.message());
+  co_return failed(timeout ? 504 : 502, label + (timeout ? ": TLS handshake timed out" : ": TLS handshake failed: " +
+                                                                                             lower_first(ec.message())));
 }
 
 }  // namespace trproxy::proxy

@@ -1,7 +1,8 @@
 #pragma once
 // Connecting upstream on a client's behalf: the upstream.resolve override or DNS, the egress
 // address rules for every candidate address, and a TCP connect to each in turn, all under one
-// upstream.connect_timeout. For sign-in hosts, a verified TLS handshake on top.
+// upstream.connect_timeout; with upstream.proxy, a CONNECT through the parent proxy instead.
+// For sign-in hosts, a verified TLS handshake on top (through the parent's tunnel too).
 
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
@@ -30,6 +31,12 @@ struct DialTarget {
 // connected (TCP_NODELAY set); the address connected to is its remote endpoint.
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
                                                 const Services& services, DialTarget target);
+
+// The address a tunnel reaches, for the sign-in address guard: the connected peer, or through a
+// parent proxy the target's own address where trproxy knows it (an IP literal or an
+// upstream.resolve entry); nullopt for a name the parent resolves.
+std::optional<config::IpAddress> destination_address(const beast::tcp_stream& stream, const config::Config& config,
+                                                     DialTarget target);
 
 // Dials and TLS-verifies the real sign-in upstream for `host`. On success `upstream` holds the
 // verified stream.

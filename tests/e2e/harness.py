@@ -329,10 +329,13 @@ class Proxy:
     ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
     def __init__(self, folder, ca_dir, mode="v2", resolve=None, trust=None, extra="", access_log=True,
-                 tenant_extra="", block=(BLOCKED_HOST,), environ=None):
+                 tenant_extra="", block=(BLOCKED_HOST,), environ=None, watch=False, parent=None):
         os.makedirs(folder, exist_ok=True)
         self.dir = folder
         self.block = block  # the `block` list, kept by write_config
+        # watch_files is off unless a test asks: the SIGHUP tests count reloads exactly.
+        self.watch = watch
+        self.parent = parent  # upstream.proxy, "host:port"
         self.stopped = False
         # The ports written to the config: 0 (bind any, read back) unless legacy mode.
         self.listen_port = free_port() if LEGACY_PORTS else 0
@@ -399,7 +402,7 @@ class Proxy:
 
     @staticmethod
     def render(ca_dir, mode, resolve, trust, extra, port, admin_port, access_log, tenant_extra="",
-               block=(BLOCKED_HOST,)):
+               block=(BLOCKED_HOST,), watch=False, parent=None):
         if mode == "v2":
             tr = f'  v2:\n    tenant_id: "{TENANT}"\n    policy_id: "{POLICY}"\n'
         else:
@@ -409,15 +412,22 @@ class Proxy:
         return (f'listen: "127.0.0.1:{port}"\nthreads: 2\n'
                 f'ca:\n  cert: {ca_dir}/ca.crt\n  key: {ca_dir}/ca.key\n'
                 f'upstream:\n  trust: {trust or "system"}\n  resolve: {resolve_yaml}\n  connect_timeout: 2s\n'
+                + (f'  proxy: "{parent}"\n' if parent else "") +
                 f'tenant_restrictions:\n{tr}{tenant_extra}'
                 'block: [' + ", ".join(f'"{b}"' for b in block) + ']\n'
                 f'admin:\n  listen: "127.0.0.1:{admin_port}"\n'
-                f'log:\n  level: debug\n  access: "{access_log}"\n' + extra)
+                f'log:\n  level: debug\n  access: "{access_log}"\n'
+                f'watch_files: {"true" if watch else "false"}\n' + extra)
 
     def write_config(self, ca_dir, mode, resolve, trust, extra, access_log=True, tenant_extra=""):
+        self.store_config(self.render(ca_dir, mode, resolve, trust, extra, self.listen_port, self.admin_listen_port,
+                                      self.access_log if access_log else "", tenant_extra, self.block, self.watch,
+                                      self.parent))
+
+    def store_config(self, text):
+        """Writes the config file (a subclass may write it another way, e.g. as kubelet does)."""
         with open(self.config, "w") as f:
-            f.write(self.render(ca_dir, mode, resolve, trust, extra, self.listen_port, self.admin_listen_port,
-                                self.access_log if access_log else "", tenant_extra, self.block))
+            f.write(text)
 
     def url(self):
         return f"http://127.0.0.1:{self.port}"
@@ -543,6 +553,19 @@ def raw_request(proxy, raw, timeout=DEADLINE):
     (status, head, body)."""
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=timeout) as s:
         s.sendall(raw)
+        return read_response(s, timeout)
+
+
+def raw_request_from(port, raw, source="127.0.0.1", pieces=1, timeout=DEADLINE):
+    """Sends raw bytes from a chosen loopback source address (127.0.0.2, ... stand for other
+    clients) to 127.0.0.1:port, in `pieces` writes; returns read_response's (status, head, body)."""
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        step = max(1, len(raw) // pieces)
+        for i in range(0, len(raw), step):
+            s.sendall(raw[i:i + step])
         return read_response(s, timeout)
 
 
