@@ -37,20 +37,24 @@ std::string make_pac(const policy::Policy& policy, std::string_view proxy_host, 
   std::vector<std::string> direct_wildcards;
   for (const auto& host : c.allow) (host.rfind("*.", 0) == 0 ? direct_wildcards : direct).push_back(host);
 
-  const auto route = "\"PROXY " + std::string(proxy_host) + ":" + std::to_string(proxy_port) + "\"";
+  // pac.proxy names the proxy as clients must reach it (behind NAT or a load balancer);
+  // pac.otherwise is validated at load to hold only PAC keywords, host names and ports.
+  const auto proxy = c.pac.proxy ? c.pac.proxy->to_string() : std::string(proxy_host) + ":" + std::to_string(proxy_port);
+  const auto route = "\"PROXY " + proxy + "\"";
+  const auto otherwise = "\"" + c.pac.otherwise + "\"";
   std::string out =
       "// trproxy PAC: Microsoft sign-in hosts and blocked hosts go through the tenant-restrictions\n"
-      "// proxy, everything else goes direct. Generated from the running configuration.\n"
+      "// proxy, everything else goes to pac.otherwise. Generated from the running configuration.\n"
       "function FindProxyForURL(url, host) {\n"
       "  host = host.toLowerCase();\n"
       "  if (host.charAt(host.length - 1) == \".\") host = host.substring(0, host.length - 1);\n";
   out += "  var proxied = " + js_object(proxied) + ";\n";
   out += "  var direct = " + js_object(direct) + ";\n";
   out += "  if (proxied.hasOwnProperty(host)) return " + route + ";\n";
-  out += "  if (direct.hasOwnProperty(host)) return \"DIRECT\";\n";
-  for (const auto& pattern : direct_wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return \"DIRECT\";\n";
+  out += "  if (direct.hasOwnProperty(host)) return " + otherwise + ";\n";
+  for (const auto& pattern : direct_wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + otherwise + ";\n";
   for (const auto& pattern : wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + route + ";\n";
-  out += "  return \"DIRECT\";\n}\n";
+  out += "  return " + otherwise + ";\n}\n";
   return out;
 }
 

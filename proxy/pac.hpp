@@ -9,8 +9,9 @@
 
 namespace trproxy::proxy {
 
-// Sends every auth, MSA and blocked host to "PROXY host:port", everything else DIRECT.
-// `proxy_host` is the name the PAC was requested with (its Host header without port).
+// Sends every auth, MSA and blocked host to "PROXY host:port" (pac.proxy when set), everything
+// else to pac.otherwise (default DIRECT). `proxy_host` is the name the PAC was requested with
+// (its Host header without port).
 std::string make_pac(const policy::Policy& policy, std::string_view proxy_host, std::uint16_t proxy_port);
 
 // The host part of a Host header value ("proxy.corp:9090" -> "proxy.corp", "[::1]:1" -> "[::1]");
