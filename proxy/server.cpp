@@ -4,6 +4,7 @@
 #include "proxy/acceptor.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/cpus.hpp"
+#include "proxy/file_watch.hpp"
 #include "proxy/services.hpp"
 #include "proxy/systemd_notify.hpp"
 #include "proxy/version.hpp"
@@ -147,33 +148,47 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   notified(notifier.ready(serving()));
 
   const auto started_listen_key = listen_key(config);
+  // The files whose change reloads (watch_files): the config and the running CA.
+  const auto watched_files = [&config_path](const config::Config& c) {
+    return std::vector<std::filesystem::path>{config_path, c.ca.cert, c.ca.key};
+  };
+  std::function<void()> reload;
+  FileWatch file_watch(control, [&reload] { reload(); });
+  file_watch.watch(watched_files(config), config.watch_files);
+  // SIGHUP and watch_files reload the same way: an invalid file is rejected, logged and
+  // counted, and the running configuration stays.
+  reload = [&] {
+    notified(notifier.reloading("reloading " + config_path.string()));
+    file_watch.mark();
+    try {
+      auto next = build_runtime(config::load_config_file(config_path), runtime.get().get());
+      premint_sign_in_hosts(*next);
+      for (const auto& warning : next->warnings) spdlog::warn("reload: {}", warning);
+      if (listen_key(next->config()) != started_listen_key) {
+        spdlog::warn("reload: listener addresses changed; they take effect only after a restart");
+      }
+      spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
+      runtime.set(next);
+      metrics.reloads_ok.add();
+      notified(notifier.ready(serving()));
+      file_watch.watch(watched_files(next->config()), next->config().watch_files);
+      on_every_worker(
+          workers, control, [next](Worker& worker) { worker.set_runtime(next); },
+          [next] {
+            spdlog::info("reload: configuration revision {} active ({})", next->policy->revision(),
+                         config::to_string(next->config().tenant_restrictions.mode));
+          });
+    } catch (const std::exception& error) {
+      metrics.reloads_failed.add();
+      spdlog::error("reload rejected, keeping the running configuration: {}", error.what());
+      notified(notifier.ready("reload rejected (" + std::string(error.what()) + "); " + serving()));
+    }
+  };
   net::signal_set reload_signals(control, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const error_code& ec, int) {
       if (ec) return;
-      notified(notifier.reloading("reloading " + config_path.string()));
-      try {
-        auto next = build_runtime(config::load_config_file(config_path), runtime.get().get());
-        premint_sign_in_hosts(*next);
-        for (const auto& warning : next->warnings) spdlog::warn("reload: {}", warning);
-        if (listen_key(next->config()) != started_listen_key) {
-          spdlog::warn("reload: listener addresses changed; they take effect only after a restart");
-        }
-        spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
-        runtime.set(next);
-        metrics.reloads_ok.add();
-        notified(notifier.ready(serving()));
-        on_every_worker(
-            workers, control, [next](Worker& worker) { worker.set_runtime(next); },
-            [next] {
-              spdlog::info("reload: configuration revision {} active ({})", next->policy->revision(),
-                           config::to_string(next->config().tenant_restrictions.mode));
-            });
-      } catch (const std::exception& error) {
-        metrics.reloads_failed.add();
-        spdlog::error("reload rejected, keeping the running configuration: {}", error.what());
-        notified(notifier.ready("reload rejected (" + std::string(error.what()) + "); " + serving()));
-      }
+      reload();
       wait_reload();
     });
   };
