@@ -50,6 +50,16 @@ net::awaitable<void> trickle(TestStream& peer, std::string text, std::chrono::mi
   }
 }
 
+// Stops a trickle once the reader is done, so a case ends as soon as it can.
+net::awaitable<void> stop_when_read(const Reader& r, bool& stop) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  while (!r.read) {
+    timer.expires_after(5ms);
+    co_await timer.async_wait(use_tuple);
+  }
+  stop = true;
+}
+
 }  // namespace
 
 TEST_CASE("read_request_head: a head split at every offset completes") {
@@ -139,16 +149,7 @@ TEST_CASE("read_request_head: a trickling client gets the whole head deadline fr
     const auto deadline = 150ms;
     spawn(r.ioc, r.read_head(in(deadline)));
     spawn(r.ioc, trickle(r.peer, head_text, 15ms, stop));  // ~2 s for the whole head
-    // Stop the trickle once the reader is done, so the case ends as soon as it can.
-    auto watch = [](Reader& r, bool& stop) -> net::awaitable<void> {
-      net::steady_timer timer(co_await net::this_coro::executor);
-      while (!r.read) {
-        timer.expires_after(5ms);
-        co_await timer.async_wait(use_tuple);
-      }
-      stop = true;
-    };
-    spawn(r.ioc, watch(r, stop));
+    spawn(r.ioc, stop_when_read(r, stop));
     r.ioc.run_for(5s);
     REQUIRE(r.read == HeadRead::timed_out);
     CHECK(r.started);
@@ -163,15 +164,7 @@ TEST_CASE("read_request_head: a trickling client gets the whole head deadline fr
     const HeadDeadline deadline{Clock::now() + 5s, 5s, Clock::now() + latest};
     spawn(r.ioc, r.read_head(deadline));
     spawn(r.ioc, trickle(r.peer, head_text, 15ms, stop));
-    auto watch = [](Reader& r, bool& stop) -> net::awaitable<void> {
-      net::steady_timer timer(co_await net::this_coro::executor);
-      while (!r.read) {
-        timer.expires_after(5ms);
-        co_await timer.async_wait(use_tuple);
-      }
-      stop = true;
-    };
-    spawn(r.ioc, watch(r, stop));
+    spawn(r.ioc, stop_when_read(r, stop));
     r.ioc.run_for(5s);
     REQUIRE(r.read == HeadRead::timed_out);
     CHECK(r.took >= latest - 5ms);
