@@ -22,6 +22,7 @@ namespace trproxy::config {
 enum class LeafKeyType { ec_p256, rsa_2048 };
 enum class Mode { v1, v2 };
 enum class LogLevel { trace, debug, info, warn, error };
+enum class LogFormat { text, json };  // access log: logfmt or one JSON object per line
 
 struct CaConfig {
   std::filesystem::path cert;
@@ -163,12 +164,14 @@ struct LogConfig {
   LogLevel level = LogLevel::info;
   // "-" = stdout, "" = off, otherwise a file path (resolved against the config folder).
   std::string access = "-";
+  LogFormat format = LogFormat::text;
   [[nodiscard]] bool access_to_stdout() const { return access == "-"; }
   [[nodiscard]] bool access_off() const { return access.empty(); }
 };
 
 struct Config {
   std::filesystem::path source;  // the file it was read from (empty when loaded from text)
+  std::string source_text;       // that file's bytes (trproxy_config_info carries their SHA-256)
   std::vector<Endpoint> listen;
   unsigned threads = 0;  // 0 = one per CPU core
   std::vector<Cidr> clients_allow;
@@ -220,6 +223,7 @@ inline std::vector<std::string> intercepted_hosts(const TenantRestrictions& tr) 
 const char* to_string(LeafKeyType type);
 const char* to_string(Mode mode);
 const char* to_string(LogLevel level);
+const char* to_string(LogFormat format);
 const char* to_string(GuardAction action);
 
 }  // namespace trproxy::config

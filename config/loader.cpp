@@ -5,10 +5,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 namespace trproxy::config {
@@ -17,7 +20,7 @@ namespace {
 using Keys = std::initializer_list<std::string_view>;
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem) {
-  throw ConfigError(path + ": " + problem);
+  throw ConfigError(path, path + ": " + problem);
 }
 
 std::string quoted(const std::string& value) {
@@ -476,7 +479,7 @@ void load_admin(const YAML::Node& node, Config& config) {
 }
 
 void load_log(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
-  expect_map(node, "log", {"level", "access"});
+  expect_map(node, "log", {"level", "access", "format"});
   if (const auto level = node["level"]) {
     static const std::pair<const char*, LogLevel> levels[] = {
         {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
@@ -492,6 +495,16 @@ void load_log(const YAML::Node& node, const std::filesystem::path& base, Config&
   if (const auto access = node["access"]) {
     const auto text = scalar(access, "log.access");
     config.log.access = (text.empty() || text == "-") ? text : resolve_path(base, text).string();
+  }
+  if (const auto format = node["format"]) {
+    const auto text = scalar(format, "log.format");
+    if (text == "text") {
+      config.log.format = LogFormat::text;
+    } else if (text == "json") {
+      config.log.format = LogFormat::json;
+    } else {
+      fail_value("log.format", text, "is not one of text, json");
+    }
   }
 }
 
@@ -609,43 +622,102 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   return config;
 }
 
-Config parse(std::string_view yaml, const std::filesystem::path& base) {
+// The line (1-based) of the deepest part of `path` ("a.b[2].c", map keys may hold dots) that the
+// document has: the key's line for a mapping entry, the item's for a list item.
+std::optional<int> line_of(const YAML::Node& root, std::string_view path) {
+  YAML::Node node;
+  node.reset(root);  // reset, not =: assigning a Node would overwrite the document
+  std::optional<int> line;
+  while (!path.empty()) {
+    if (path.front() == '[') {
+      const auto close = path.find(']');
+      std::size_t index = 0;
+      const auto digits = path.substr(1, close == std::string_view::npos ? 0 : close - 1);
+      if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          !node.IsSequence() || (index = std::stoul(std::string(digits))) >= node.size()) {
+        break;
+      }
+      const YAML::Node item = node[index];
+      node.reset(item);
+      if (const auto mark = node.Mark(); !mark.is_null()) line = mark.line + 1;
+      path.remove_prefix(close + 1);
+    } else {
+      if (!node.IsMap()) break;
+      std::string best;
+      YAML::Node key_node, value_node;
+      for (const auto& entry : node) {
+        const auto key = entry.first.Scalar();
+        const bool match = path == key || (path.size() > key.size() && path.substr(0, key.size()) == key &&
+                                           (path[key.size()] == '.' || path[key.size()] == '['));
+        if (match && (best.empty() || key.size() > best.size())) {
+          best = key;
+          key_node.reset(entry.first);
+          value_node.reset(entry.second);
+        }
+      }
+      if (best.empty()) break;
+      if (const auto mark = key_node.Mark(); !mark.is_null()) line = mark.line + 1;
+      node.reset(value_node);
+      path.remove_prefix(best.size());
+    }
+    if (!path.empty() && path.front() == '.') path.remove_prefix(1);
+  }
+  return line;
+}
+
+std::string place(const std::string& source_name, int line) {
+  return source_name.empty() ? std::string() : source_name + ":" + std::to_string(line) + ": ";
+}
+
+Config parse(std::string_view yaml, const std::filesystem::path& base, const std::string& source_name) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& error) {
-    throw ConfigError("config: YAML syntax error at line " + std::to_string(error.mark.line + 1) + ", column " +
-                      std::to_string(error.mark.column + 1) + ": " + error.msg);
+    throw ConfigError(place(source_name, error.mark.line + 1) + "config: YAML syntax error at line " +
+                      std::to_string(error.mark.line + 1) + ", column " + std::to_string(error.mark.column + 1) +
+                      ": " + error.msg);
   }
   try {
     return load_root(root, base);
+  } catch (const ConfigError& error) {
+    const auto line = source_name.empty() || error.key_path().empty() ? std::nullopt : line_of(root, error.key_path());
+    if (!line) throw;
+    throw ConfigError(error.key_path(), place(source_name, *line) + error.what());
   } catch (const YAML::Exception& error) {
-    throw ConfigError("config: line " + std::to_string(error.mark.line + 1) + ": " + error.msg);
+    throw ConfigError(place(source_name, error.mark.line + 1) + "config: line " + std::to_string(error.mark.line + 1) +
+                      ": " + error.msg);
   }
 }
 
 }  // namespace
 
-Config load_config_text(std::string_view yaml, const std::filesystem::path& base_dir) {
-  return parse(yaml, base_dir);
+Config load_config_text(std::string_view yaml, const std::filesystem::path& base_dir,
+                        const std::string& source_name) {
+  return parse(yaml, base_dir, source_name);
 }
 
 Config load_config_file(const std::filesystem::path& file) {
+  errno = 0;
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw ConfigError("config: cannot read " + quoted(file.string()));
+    const auto why = errno ? ": " + std::system_category().message(errno) : std::string();
+    throw ConfigError("config: cannot read " + quoted(file.string()) + why);
   }
   std::ostringstream text;
   text << in.rdbuf();
   const auto absolute = std::filesystem::absolute(file);
-  auto config = parse(text.str(), absolute.parent_path());
+  auto config = parse(text.str(), absolute.parent_path(), file.string());
   config.source = absolute;
+  config.source_text = text.str();
   return config;
 }
 
 const char* to_string(LeafKeyType type) { return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048"; }
 
 const char* to_string(GuardAction action) { return action == GuardAction::refuse ? "refuse" : "log"; }
+
+const char* to_string(LogFormat format) { return format == LogFormat::text ? "text" : "json"; }
 
 const char* to_string(Mode mode) { return mode == Mode::v1 ? "v1" : "v2"; }
 

@@ -40,7 +40,7 @@ tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoin
   return acceptor;
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Services& services) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers) {
   std::size_t next = 0;
   net::steady_timer backoff(co_await net::this_coro::executor);
   for (;;) {
@@ -56,7 +56,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Serv
       continue;
     }
     worker.load().fetch_add(1, std::memory_order_relaxed);  // serve_client's LoadShare gives it back
-    net::co_spawn(worker.executor(), serve_client(std::move(socket), services, worker),
+    net::co_spawn(worker.executor(), serve_client(std::move(socket), worker.services(), worker),
                   [](std::exception_ptr error) {
                     if (!error) return;
                     try {

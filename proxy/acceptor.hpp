@@ -25,6 +25,6 @@ tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoin
 
 // Accepts until the acceptor is closed. Persistent errors (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 // back off instead of spinning.
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Services& services);
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers);
 
 }  // namespace trproxy::proxy

@@ -1,73 +1,118 @@
 #include "proxy/access_log.hpp"
 
-#include "config/syntax.hpp"
-
 #include <spdlog/async.h>
-#include <spdlog/sinks/rotating_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <spdlog/async_logger.h>
+#include <spdlog/sinks/base_sink.h>
 
-#include <algorithm>
-#include <utility>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
 
 namespace trproxy::proxy {
+namespace {
 
-std::string_view loggable_path(std::string_view target) {
-  if (const auto scheme = target.find("://"); scheme != std::string_view::npos && target.front() != '/') {
-    const auto path = target.find('/', scheme + 3);
-    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
-  }
-  return target.substr(0, target.find_first_of("?#"));
-}
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
-std::string logfmt_value(std::string_view value) {
-  if (value.empty()) return "-";
-  const bool bare = std::none_of(value.begin(), value.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u <= 0x20 || u == 0x7f || c == '"' || c == '=' || c == '\\';
-  });
-  if (bare) return std::string(value);
-  std::string out = "\"";
-  for (const char c : value) {
-    if (c == '"' || c == '\\') out += '\\';
-    config::append_visible(out, c);
-  }
-  return out + "\"";
-}
+// The destination's stream: stdout, a file opened for appending, or none ("" = off).
+struct Target {
+  FilePtr file;
+  std::FILE* out = nullptr;
+};
 
-AccessLog::AccessLog(const std::string& destination) {
-  if (destination.empty()) return;
-  spdlog::init_thread_pool(8192, 1);
-  spdlog::sink_ptr sink;
+Target open_target(const std::string& destination) {
+  Target target;
   if (destination == "-") {
-    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-  } else {
-    sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(destination, 50 * 1024 * 1024, 5);
+    target.out = stdout;
+  } else if (!destination.empty()) {
+    target.file.reset(std::fopen(destination.c_str(), "a"));
+    if (!target.file) {
+      throw std::runtime_error("log.access " + destination + ": cannot open for appending: " +
+                               std::system_category().message(errno));
+    }
+    target.out = target.file.get();
   }
-  logger_ = std::make_shared<spdlog::async_logger>("access", sink, spdlog::thread_pool(),
-                                                   spdlog::async_overflow_policy::block);
-  logger_->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+  return target;
+}
+
+}  // namespace
+
+// spdlog serialises sink calls with the base sink's mutex; reopen and retarget take the same
+// mutex, so a line is never written to a half-switched stream.
+class AccessSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit AccessSink(Target target, std::string path) : target_(std::move(target)), path_(std::move(path)) {}
+
+  void replace(Target target, std::string path) {
+    std::lock_guard lock(mutex_);
+    if (target_.out) std::fflush(target_.out);
+    target_ = std::move(target);
+    path_ = std::move(path);
+  }
+  [[nodiscard]] std::string path() {
+    std::lock_guard lock(mutex_);
+    return path_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (!target_.out) return;
+    std::fwrite(msg.payload.data(), 1, msg.payload.size(), target_.out);
+    std::fputc('\n', target_.out);
+  }
+  void flush_() override {
+    if (target_.out) std::fflush(target_.out);
+  }
+
+ private:
+  Target target_;
+  std::string path_;  // the file's name, "" for stdout or off
+};
+
+AccessLog::AccessLog(const std::string& destination)
+    : destination_(destination),
+      sink_(std::make_shared<AccessSink>(open_target(destination), destination == "-" ? "" : destination)),
+      pool_(std::make_shared<spdlog::details::thread_pool>(8192, 1)),
+      logger_(std::make_shared<spdlog::async_logger>("access", sink_, pool_, spdlog::async_overflow_policy::block)) {
   logger_->set_level(spdlog::level::info);
-  logger_->flush_on(spdlog::level::info);
+  logger_->flush_on(spdlog::level::info);  // readable line by line (tail -f, tests, pipelines)
+  enabled_ = !destination.empty();
 }
 
 AccessLog::~AccessLog() { flush(); }
 
-void AccessLog::flush() {
-  if (logger_) logger_->flush();
+void AccessLog::flush() { logger_->flush(); }
+
+void AccessLog::write(const RequestLog& record, std::string_view client, config::LogFormat format) {
+  if (!enabled_.load(std::memory_order_relaxed)) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto line =
+      format_access_line(record, client, log_timestamp(std::chrono::system_clock::now()), now - record.since, format);
+  logger_->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
 }
 
-void AccessLog::write(const AccessRecord& r) {
-  if (!logger_) return;
-  const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count() / 1000.0;
-  std::string extra;
-  for (const auto& [key, value] : {std::pair{" sni=", r.sni}, {" upstream=", r.upstream}, {" reason=", r.reason}}) {
-    if (!value.empty()) extra += key + logfmt_value(value);
+std::string AccessLog::reopen() {
+  auto path = sink_->path();
+  if (path.empty()) return {};
+  try {
+    auto target = open_target(path);
+    sink_->replace(std::move(target), std::move(path));
+  } catch (const std::exception& error) {
+    return error.what();
   }
-  logger_->info("client={} action={} method={} host={} path={} status={} bytes_in={} bytes_out={} duration_ms={:.1f}{}",
-                r.client, to_string(r.action), logfmt_value(r.method), logfmt_value(r.host),
-                logfmt_value(r.target.empty() ? std::string_view{} : loggable_path(r.target)), r.status,
-                r.bytes_from_client, r.bytes_to_client, ms, extra);
+  return {};
+}
+
+void AccessLog::retarget(const std::string& destination) {
+  if (destination == destination_) return;
+  auto target = open_target(destination);
+  sink_->replace(std::move(target), destination == "-" ? "" : destination);
+  destination_ = destination;
+  enabled_ = !destination.empty();
 }
 
 }  // namespace trproxy::proxy

@@ -1,54 +1,55 @@
 #pragma once
-// One access-log line per request or tunnel (DESIGN.md, "Logs"). Never bodies, query strings,
-// cookies or Authorization: only the fields below are ever written.
+// Writes access-log records (proxy/access_record.hpp) off the io threads: a worker formats its
+// line and queues it; one writer thread appends it to stdout or a file. The file can be reopened
+// (SIGUSR1, after logrotate moved it) and the destination changed (a reload), without losing the
+// lines around the switch.
 
-#include "proxy/metrics.hpp"
+#include "config/config.hpp"
+#include "proxy/access_record.hpp"
 
-#include <chrono>
-#include <cstdint>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace spdlog {
-class logger;
+class async_logger;
+namespace details {
+class thread_pool;
 }
+}  // namespace spdlog
 
 namespace trproxy::proxy {
 
-struct AccessRecord {
-  std::string_view client;  // "ip:port"
-  Action action = Action::tunnel;
-  std::string_view method;
-  std::string_view host;
-  std::string_view target;  // the query string and fragment are cut off before logging
-  int status = 0;
-  std::uint64_t bytes_from_client = 0;
-  std::uint64_t bytes_to_client = 0;
-  std::chrono::steady_clock::duration duration{};
-  std::string_view sni;       // the ClientHello's server name, when it differs from host
-  std::string_view upstream;  // the address connected to
-  std::string_view reason;    // why the proxy refused or closed
-};
-
-// A logfmt value: bare when it has no space, quote, '=' or control byte, else quoted with \"
-// and \\ escapes (control bytes as \xNN).
-std::string logfmt_value(std::string_view value);
-
-// The path of a request target without query string or fragment, and without scheme/authority
-// for absolute-form targets.
-std::string_view loggable_path(std::string_view target);
+class AccessSink;
 
 class AccessLog {
  public:
-  // destination: "-" stdout, "" off, otherwise a file (rotated at 50 MiB, 5 files kept).
+  // destination: "-" stdout, "" off, otherwise a file opened for appending (never truncated).
+  // Throws std::runtime_error naming log.access, the file and the OS error.
   explicit AccessLog(const std::string& destination);
   ~AccessLog();
-  void write(const AccessRecord& record);
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  void write(const RequestLog& record, std::string_view client, config::LogFormat format);
+
+  // Reopens the file under its name (log rotation). Returns "" or why it failed (the old file
+  // stays in use). A no-op for stdout or off.
+  std::string reopen();
+
+  // A reload changed log.access. Throws like the constructor; on failure the old destination stays.
+  void retarget(const std::string& destination);
+
+  [[nodiscard]] const std::string& destination() const { return destination_; }
   void flush();
 
  private:
-  std::shared_ptr<spdlog::logger> logger_;
+  std::string destination_;
+  std::atomic<bool> enabled_{false};
+  std::shared_ptr<AccessSink> sink_;
+  std::shared_ptr<spdlog::details::thread_pool> pool_;
+  std::shared_ptr<spdlog::async_logger> logger_;
 };
 
 }  // namespace trproxy::proxy

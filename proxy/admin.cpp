@@ -31,7 +31,7 @@ http::response<http::string_body> route(const http::request<http::empty_body>& r
     const bool ready = state.ready();
     plain(ready ? http::status::ok : http::status::service_unavailable, ready ? "ready\n" : "not ready\n");
   } else if (path == "/metrics") {
-    plain(http::status::ok, state.services.metrics.render(state.build_info()));
+    plain(http::status::ok, state.metrics());
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   } else if (path == "/proxy.pac" || path == "/wpad.dat") {
     const auto runtime = state.services.runtime.get();

@@ -12,7 +12,7 @@ namespace trproxy::proxy {
 struct AdminState {
   Services& services;
   std::function<bool()> ready;
-  std::function<Metrics::BuildInfo()> build_info;
+  std::function<std::string()> metrics;  // the /metrics text, rendered at each scrape
 };
 
 net::awaitable<void> run_admin_listener(tcp::acceptor acceptor, AdminState& state);

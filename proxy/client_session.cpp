@@ -28,13 +28,13 @@ bool client_allowed(const config::Config& config, const config::IpAddress& addre
 // socket over, so back-to-back accepts see it) and of the active connections, until it ends.
 struct LoadShare {
   std::atomic<std::size_t>& load;
+  std::atomic<std::int64_t>& all_active;
   std::int64_t active;
-  Metrics& metrics;
-  LoadShare(Worker& worker, Metrics& m)
-      : load(worker.load()), active(m.active_connections.fetch_add(1) + 1), metrics(m) {}
+  LoadShare(Worker& worker, std::atomic<std::int64_t>& active_connections)
+      : load(worker.load()), all_active(active_connections), active(all_active.fetch_add(1) + 1) {}
   ~LoadShare() {
     load.fetch_sub(1, std::memory_order_relaxed);
-    metrics.active_connections.fetch_sub(1);
+    all_active.fetch_sub(1);
   }
   LoadShare(const LoadShare&) = delete;
   LoadShare& operator=(const LoadShare&) = delete;
@@ -52,7 +52,6 @@ net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& conn
   if (!head.method_head) response += body;
   expire_after(client, connection.config().limits.head_timeout);
   const auto write_ec = co_await write_text(client, response);
-  connection.services.metrics.connection(policy::Action::pac);
   line.action = policy::Action::pac;
   line.status = 200;
   line.bytes_in = head.end;
@@ -100,12 +99,15 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
       const auto refusal = read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::deny)
                                                      : policy::Refusal{408, policy::Action::deny, head_timeout_reason};
+      line.bytes_in = buffer.size();  // what was read of the head, counted though refused
       co_await refuse(client, connection, refusal, line);
       break;
     }
     const auto bytes = view_of(buffer);
+    line.bytes_in = head.end;
     line.method = head.method.in(bytes);
-    line.target = head.target.in(bytes);
+    // A CONNECT's target is its authority (the host field says it): it has no path.
+    if (head.form != policy::TargetForm::authority) line.target = head.target.in(bytes);
     line.host = head.form == policy::TargetForm::origin ? head.host.in(bytes) : head.authority_host.in(bytes);
     // Each request is decided with the configuration current now (DESIGN: per request).
     auto plan = policy::plan_plain_request(*connection.runtime().policy, head, bytes);
@@ -188,7 +190,7 @@ net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& clie
 }  // namespace
 
 net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
-  LoadShare share(worker, services.metrics);
+  LoadShare share(worker, services.active_connections);
   error_code ec;
   const auto peer_endpoint = socket.remote_endpoint(ec);
   if (ec) co_return;  // already gone

@@ -82,7 +82,9 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     line.upstream = endpoint_string(upstream->socket().remote_endpoint(ignored));
   }
   expire_after(client, limits.head_timeout);
-  if (co_await write_text(client, "HTTP/1.1 200 Connection established\r\n\r\n")) co_return;
+  const std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  if (co_await write_text(client, established)) co_return;
+  line.bytes_out += established.size();
   expire_never(client);
 
   const auto peek_time = policy::is_intercepted(target.host_class) ? limits.head_timeout
@@ -130,6 +132,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   }
   if (const auto* refusal = std::get_if<policy::Refusal>(&plan)) {
     spdlog::info("{} CONNECT {}: {}; closing", connection.peer, target.host, refusal->reason);
+    line.bytes_in += buffer.size();  // the ClientHello (or whatever came) that was read
     co_await refuse(client, connection, *refusal, line);
     co_return;
   }
@@ -138,7 +141,6 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   if (!upstream) {  // cannot happen for a non-sign-in CONNECT; kept for the type's sake
     co_return;
   }
-  services.metrics.connection(policy::Action::tunnel);
   connection.tracked.still_allowed = [host = target.host, sni = peek->sni](const Runtime& next) {
     return tunnel_still_allowed(next, host, sni);
   };

@@ -4,10 +4,10 @@
 
 namespace trproxy::proxy {
 
-void ClientConnection::log(const RequestLog& line) const {
-  services.access_log.write(AccessRecord{peer, line.action, line.method, line.host, line.target, line.status,
-                                         line.bytes_in, line.bytes_out, Clock::now() - line.since, line.sni,
-                                         line.upstream, line.reason});
+void ClientConnection::log(const RequestLog& line) {
+  services.metrics.request(line.action, line.bytes_in, line.bytes_out, !logged);
+  logged = true;
+  services.access_log.write(line, peer, config().log.format);
 }
 
 net::awaitable<void> lingering_close(beast::tcp_stream& stream) {

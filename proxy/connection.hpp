@@ -5,6 +5,7 @@
 
 #include "policy/action.hpp"
 #include "policy/http_head.hpp"
+#include "proxy/access_record.hpp"
 #include "proxy/io.hpp"
 #include "proxy/registry.hpp"
 #include "proxy/services.hpp"
@@ -14,22 +15,6 @@
 #include <type_traits>
 
 namespace trproxy::proxy {
-
-// What the access log says about one request or tunnel. Owned strings: copied out of the head
-// before its buffer moves on.
-struct RequestLog {
-  policy::Action action = policy::Action::deny;
-  std::string method;
-  std::string host;
-  std::string target;  // cut to its path when written
-  int status = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  Clock::time_point since = Clock::now();
-  std::string sni;
-  std::string upstream;
-  std::string reason;
-};
 
 struct ClientConnection {
   Services& services;
@@ -43,7 +28,10 @@ struct ClientConnection {
   [[nodiscard]] const Runtime& runtime() const { return *worker.runtime(); }
   [[nodiscard]] const config::Config& config() const { return runtime().config(); }
 
-  void log(const RequestLog& line) const;
+  // Writes the access-log line (in the current log.format) and counts it: requests and bytes by
+  // action, and the connection by the action of its first line.
+  void log(const RequestLog& line);
+  bool logged = false;  // a line was written for this connection
 };
 
 // After an error response on a plain connection: send FIN, then read and drop what the client
@@ -62,7 +50,6 @@ template <class Stream>
 net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const policy::Refusal& refusal,
                             RequestLog& line) {
   auto& metrics = connection.services.metrics;
-  metrics.connection(refusal.action);
   line.action = refusal.action;
   line.status = refusal.status;
   line.reason = refusal.reason;

@@ -32,6 +32,7 @@ struct ExchangeRequest {
 
 struct ExchangeResult {
   int status = 0;  // the upstream's final status, or our own error status
+  int upstream_status = 0;  // the upstream's final status; 0 when it sent none
   std::uint64_t bytes_from_client = 0;
   std::uint64_t bytes_to_client = 0;
   bool client_reusable = false;
@@ -213,6 +214,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     scanner.reset();  // an interim 1xx (e.g. 100 Continue): the final response follows
   }
   x.result.status = response.status;
+  x.result.upstream_status = response.status;
 
   policy::BodyTracker tracker(response.framing, response.content_length);
   bool ended_by_close = false;

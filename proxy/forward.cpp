@@ -25,6 +25,7 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
     if (auto failure = co_await dial(*stream_, *runtime, services, {plan.host, plan.port})) {
       close();
       if (failure->refusal.status != 403) failure->refusal.action = policy::Action::forward;
+      line.bytes_in = head.end;
       co_await refuse(client, connection_, failure->refusal, line);
       ExchangeResult refused;
       refused.status = failure->refusal.status;
@@ -41,9 +42,9 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   if (plan.edits.strip_tenant_restriction) {
     services.metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
   }
-  services.metrics.connection(policy::Action::forward);
   auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *stream_, buffer_,
                                   runtime->config().limits, services.metrics);
+  services.metrics.upstream_response(plan.host_class, result.upstream_status);
   line.action = plan.action;
   line.status = result.status;
   line.bytes_in = result.bytes_from_client;

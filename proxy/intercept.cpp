@@ -46,8 +46,9 @@ tls::HandshakeFailure handshake_failure_of(const error_code& ec) {
 }
 
 // The request loop over an established client TLS stream.
+// `connection_fields` holds what every line of this connection repeats (SNI, TLS version).
 net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsStream& client, beast::flat_buffer& buffer,
-                                       const policy::InterceptPlan& plan) {
+                                       const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
   auto& services = connection.services;
   auto& metrics = services.metrics;
   const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
@@ -72,6 +73,8 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     RequestLog line;
     line.action = policy::Action::intercept;
     line.host = plan.host;
+    line.sni = connection_fields.sni;
+    line.tls = connection_fields.tls;
     // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
     // TLS session) is about to send its first one, possibly already buffered where the drain
     // cannot see it: it gets the grace period instead.
@@ -84,12 +87,14 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
       const auto refusal =
           read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::intercept)
                                     : policy::Refusal{408, policy::Action::intercept, "request head not received in time"};
+      line.bytes_in = buffer.size();  // what was read of the head, counted though refused
       co_await refuse(client, connection, refusal, line);
       break;
     }
     // Each request is decided with the configuration current now (DESIGN: per request).
     const auto runtime = connection.worker.runtime();
     const auto bytes = view_of(buffer);
+    line.bytes_in = head.end;
     line.method = head.method.in(bytes);
     line.target = head.target.in(bytes);
     auto decision = policy::plan_intercepted_request(*runtime->policy, head, bytes, channel);
@@ -112,9 +117,9 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
     metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
     count_rewrite(metrics, plan.host_class, runtime->config().tenant_restrictions.mode);
-    metrics.connection(policy::Action::intercept);
     const auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *upstream,
                                           upstream_buffer, runtime->config().limits, metrics);
+    metrics.upstream_response(plan.host_class, result.upstream_status);
     line.status = result.status;
     line.bytes_in = result.bytes_from_client;
     line.bytes_out = result.bytes_to_client;
@@ -155,6 +160,7 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
   auto* ca_cert = runtime->leaves->ca().cert();
   ClientTlsStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert));
   expire_after(client, runtime->config().limits.head_timeout);
+  const auto handshake_started = Clock::now();
   auto [handshake_ec, used] = co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);
   if (handshake_ec) {
     // Counted and logged by reason, so an operator sees clients that do not trust the CA (or pin
@@ -163,16 +169,20 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
     metrics.tls_handshake_failure(failure);
     spdlog::info("{} TLS handshake for {} failed: {} ({}); closing (fail closed)", connection.peer, plan.host,
                  tls::to_string(failure), handshake_ec.message());
+    // No status: the client never got an HTTP response on this connection, only the alert.
     line.reason = std::string("client TLS handshake failed: ") + tls::to_string(failure) + " for " + plan.host +
                   " (" + handshake_ec.message() + ")";
+    line.bytes_in += buffer.size();
     connection.log(line);
     co_return;
   }
   buffer.consume(used);
   metrics.tls_handshakes.add();
+  metrics.tls_handshake_latency.observe(std::chrono::duration<double>(Clock::now() - handshake_started).count());
   if (SSL_session_reused(client.native_handle())) metrics.tls_resumptions.add();
   expire_never(client);
-  co_await serve_intercepted(connection, client, buffer, plan);
+  line.tls = SSL_get_version(client.native_handle());
+  co_await serve_intercepted(connection, client, buffer, plan, line);
   co_await close_tls(client);
 }
 

@@ -7,12 +7,12 @@
 #include "policy/sign_in_aliases.hpp"
 #include "proxy/ca_commands.hpp"
 #include "proxy/cli.hpp"
+#include "proxy/operational_log.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/server.hpp"
 #include "proxy/version.hpp"
 #include "tls/ca.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -25,12 +25,6 @@ using namespace trproxy;
 using proxy::exit_config;
 using proxy::exit_ok;
 using proxy::exit_runtime;
-
-void setup_logging() {
-  auto logger = spdlog::stderr_color_mt("trproxy");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-}
 
 // Offline: the config only (no CA, no sockets), and the decision core's answer.
 int explain(const proxy::Command& command) {
@@ -61,7 +55,7 @@ int run(const proxy::Command& command) {
   using Kind = proxy::Command::Kind;
   switch (command.kind) {
     case Kind::version:
-      std::cout << "trproxy " << proxy::version << "\n";
+      std::cout << proxy::version_text();
       return exit_ok;
     case Kind::help:
       std::cout << proxy::usage_text();
@@ -111,7 +105,7 @@ int run(const proxy::Command& command) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  setup_logging();
+  proxy::setup_operational_log();
   const std::vector<std::string> args(argv + 1, argv + argc);
   const auto parsed = proxy::parse_command_line(args);
   if (const auto* error = std::get_if<proxy::CliError>(&parsed)) {

@@ -26,6 +26,7 @@ RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
   }
   runtime->server_tls = previous ? previous->server_tls : std::make_shared<const tls::ServerTls>();
   runtime->upstream_tls = std::make_shared<tls::UpstreamTls>(c.upstream);
+  runtime->config_sha256 = tls::sha256_hex(c.source_text);
   return runtime;
 }
 

@@ -7,6 +7,7 @@
 #include "tls/ca.hpp"
 #include "tls/contexts.hpp"
 #include "tls/leaf.hpp"
+#include "tls/openssl.hpp"
 
 #include <atomic>
 #include <memory>
@@ -23,6 +24,7 @@ struct Runtime {
   // Mistakes that still load (example ids, an unconstrained or expiring CA): logged at start
   // and reload, printed by --check. One line each, no prefix.
   std::vector<std::string> warnings;
+  std::string config_sha256;  // of the config file's bytes, as `sha256sum` prints it
 
   [[nodiscard]] const config::Config& config() const { return policy->config(); }
 };

@@ -7,7 +7,6 @@
 #include "proxy/file_watch.hpp"
 #include "proxy/services.hpp"
 #include "proxy/systemd_notify.hpp"
-#include "proxy/version.hpp"
 #include "proxy/worker.hpp"
 
 #include <ifaddrs.h>
@@ -18,6 +17,10 @@
 
 namespace trproxy::proxy {
 namespace {
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // After the grace period every connection is shut down; this bounds how long they may take
 // to unwind and write their log lines before the workers stop regardless.
@@ -82,7 +85,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   // Everything a connection references is declared before the io_contexts that run it, so it
   // is destroyed after them.
   RuntimeHolder runtime(initial);
-  Metrics metrics;
+  MetricsRegistry metrics(threads);
+  metrics.reload_succeeded(unix_now());  // the start is the first successful load
   AccessLog access_log(config.log.access);
   LeafMinter minter;
   policy::SelfEndpoints self;
@@ -96,7 +100,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     try {
       acceptors.push_back(open_acceptor(control, endpoint));
     } catch (const boost::system::system_error& error) {
-      throw std::runtime_error("cannot listen on " + endpoint.to_string() + ": " + error.code().message());
+      // The key that names the listener and the OS error, not Boost's source location.
+      throw std::runtime_error("cannot listen on " + endpoint.to_string() + " (listen): " + error.code().message());
     }
     add_self(self, acceptors.back().local_endpoint());
   }
@@ -111,12 +116,18 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     add_self(self, admin_acceptor->local_endpoint());
   }
   self.local_addresses = local_addresses();
-  Services services{runtime, metrics, access_log, minter, self, acceptors.front().local_endpoint().port(), draining};
-
-  for (unsigned i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>(i, initial));
+  // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
+  const auto services_with = [&](Metrics& shard) {
+    return Services{runtime, shard, metrics.active_connections, access_log, minter, self,
+                    acceptors.front().local_endpoint().port(), draining};
+  };
+  auto services = services_with(metrics.shard(0));
+  for (unsigned i = 0; i < threads; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, initial, services_with(metrics.shard(i))));
+  }
   for (auto& worker : workers) worker->start();
   for (auto& acceptor : acceptors) {
-    net::co_spawn(control, accept_loop(acceptor, workers, services), net::detached);
+    net::co_spawn(control, accept_loop(acceptor, workers), net::detached);
     spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), threads);
   }
   listening = true;
@@ -125,9 +136,17 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   AdminState admin_state{services, ready, [&] {
                            const auto current = runtime.get();
                            const auto stats = current->leaves->stats();
-                           return Metrics::BuildInfo{version,
-                                                     config::to_string(current->config().tenant_restrictions.mode),
-                                                     stats.minted, stats.hits, ready()};
+                           ScrapeState state;
+                           state.config = &current->config();
+                           state.config_revision = current->policy->revision();
+                           state.config_sha256 = current->config_sha256;
+                           state.certs_minted = stats.minted;
+                           state.cert_cache_hits = stats.hits;
+                           state.cert_cache_size = stats.entries;
+                           state.ca_not_after = current->leaves->ca().not_after();
+                           state.ready = ready();
+                           state.process = read_process_stats();
+                           return metrics.render(state);
                          }};
   if (admin_acceptor) {
     spdlog::info("admin endpoint on {}", endpoint_string(admin_acceptor->local_endpoint()));
@@ -167,9 +186,13 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
       if (listen_key(next->config()) != started_listen_key) {
         spdlog::warn("reload: listener addresses changed; they take effect only after a restart");
       }
+      // A changed log.access opens the new destination first: if it cannot be opened the
+      // reload is rejected and the running configuration (and log) stay. log.format applies
+      // per request from each worker's snapshot.
+      access_log.retarget(next->config().log.access);
       spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
       runtime.set(next);
-      metrics.reloads_ok.add();
+      metrics.reload_succeeded(unix_now());
       notified(notifier.ready(serving()));
       file_watch.watch(watched_files(next->config()), next->config().watch_files);
       on_every_worker(
@@ -179,7 +202,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
                          config::to_string(next->config().tenant_restrictions.mode));
           });
     } catch (const std::exception& error) {
-      metrics.reloads_failed.add();
+      metrics.reload_failed();
       spdlog::error("reload rejected, keeping the running configuration: {}", error.what());
       notified(notifier.ready("reload rejected (" + std::string(error.what()) + "); " + serving()));
     }
@@ -193,6 +216,21 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     });
   };
   wait_reload();
+
+  // SIGUSR1 (DESIGN): reopen the access-log file, so logrotate can move it away (no copytruncate).
+  net::signal_set reopen_signals(control, SIGUSR1);
+  std::function<void()> wait_reopen = [&] {
+    reopen_signals.async_wait([&](const error_code& ec, int) {
+      if (ec) return;
+      if (const auto error = access_log.reopen(); !error.empty()) {
+        spdlog::error("SIGUSR1: {}; still writing to the previous file", error);
+      } else {
+        spdlog::info("SIGUSR1: access log reopened");
+      }
+      wait_reopen();
+    });
+  };
+  wait_reopen();
 
   // SIGTERM/SIGINT (DESIGN): readyz 503 at once; keep accepting for drain_delay; then close the
   // listeners, end idle connections, give open requests shutdown_grace, and stop when the last

@@ -1,5 +1,6 @@
 #pragma once
-// Process-wide state a connection may touch. Everything here is created before the workers'
+// The state a connection may touch: process-wide objects, and the worker's own metrics shard
+// (each worker holds its own Services). Everything here is created before the workers'
 // io_contexts and destroyed after them, so no coroutine frame outlives what it references.
 
 #include "policy/egress.hpp"
@@ -15,7 +16,8 @@ namespace trproxy::proxy {
 
 struct Services {
   RuntimeHolder& runtime;  // the current snapshot; workers keep their own copy (Worker::runtime)
-  Metrics& metrics;
+  Metrics& metrics;  // this worker's shard (proxy/metrics.hpp)
+  std::atomic<std::int64_t>& active_connections;  // process-wide, for limits.max_connections
   AccessLog& access_log;
   LeafMinter& minter;
   const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)

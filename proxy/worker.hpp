@@ -7,6 +7,7 @@
 #include "proxy/pipe_pool.hpp"
 #include "proxy/registry.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/services.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -16,7 +17,8 @@ namespace trproxy::proxy {
 
 class Worker {
  public:
-  Worker(unsigned index, RuntimePtr runtime) : index_(index), runtime_(std::move(runtime)) {}
+  Worker(unsigned index, RuntimePtr runtime, Services services)
+      : index_(index), services_(services), runtime_(std::move(runtime)) {}
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker() { join(); }
@@ -35,6 +37,8 @@ class Worker {
   ConnectionRegistry& registry() { return registry_; }
   // Pipes for the splice(2) tunnels of this worker's connections.
   PipePool& pipes() { return pipes_; }
+  // What this worker's connections use: process-wide state and this worker's metrics shard.
+  Services& services() { return services_; }
 
   // The configuration this worker serves new requests with. Replaced by a post on reload, so it
   // is only ever read and written on the worker's thread.
@@ -49,6 +53,7 @@ class Worker {
 
  private:
   unsigned index_;
+  Services services_;
   net::io_context io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   ConnectionRegistry registry_;

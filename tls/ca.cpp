@@ -19,8 +19,9 @@ namespace {
 BioPtr open_for_read(const std::filesystem::path& file, const char* what) {
   BioPtr bio(BIO_new_file(file.c_str(), "r"));
   if (!bio) {
+    const int error = errno;  // fopen's, before anything else can change it
     drain_openssl_errors();
-    throw CaError(std::string(what) + " " + file.string() + ": cannot read the file");
+    throw CaError(std::string(what) + " " + file.string() + ": cannot read the file (" + std::strerror(error) + ")");
   }
   return bio;
 }
@@ -65,17 +66,10 @@ X509Ptr read_certificate(const std::filesystem::path& file, const char* what) {
 }
 
 std::string sha256_fingerprint(X509* cert, std::string_view separator) {
-  static constexpr char digits[] = "0123456789abcdef";
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned size = 0;
   if (X509_digest(cert, EVP_sha256(), digest, &size) != 1) throw_openssl("SHA-256 of the certificate");
-  std::string out;
-  for (unsigned i = 0; i < size; ++i) {
-    if (i > 0) out += separator;
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 15];
-  }
-  return out;
+  return hex(digest, size, separator);
 }
 
 }  // namespace detail

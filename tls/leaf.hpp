@@ -63,6 +63,7 @@ class LeafCache {
   struct Stats {
     std::uint64_t minted;
     std::uint64_t hits;
+    std::size_t entries;  // leaves held now
   };
 
   LeafCache(std::shared_ptr<const CertificateAuthority> ca, config::LeafKeyType type, std::size_t capacity = 1024);
@@ -76,7 +77,10 @@ class LeafCache {
   // Throws TlsError when minting fails.
   LeafPtr get(std::string_view host);
 
-  [[nodiscard]] Stats stats() const { return {minted_.load(), hits_.load()}; }
+  [[nodiscard]] Stats stats() const {
+    std::lock_guard lock(mutex_);
+    return {minted_.load(), hits_.load(), entries_.size()};
+  }
   [[nodiscard]] const CertificateAuthority& ca() const { return *ca_; }
   [[nodiscard]] config::LeafKeyType key_type() const { return type_; }
 
@@ -92,7 +96,7 @@ class LeafCache {
   config::LeafKeyType type_;
   LeafTemplate template_;
   std::size_t capacity_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable minted_cv_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  // front = most recently used

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace trproxy::tls {
 
@@ -42,6 +43,12 @@ class TlsError : public std::runtime_error {
 
 // Throws TlsError with `what` and the drained OpenSSL errors.
 [[noreturn]] void throw_openssl(const std::string& what);
+
+// Lower-case hex of `size` bytes, `separator` between bytes.
+std::string hex(const unsigned char* bytes, std::size_t size, std::string_view separator = "");
+
+// The SHA-256 of `bytes` in lower-case hex (as sha256sum prints it).
+std::string sha256_hex(std::string_view bytes);
 
 inline X509Ptr up_ref(X509* cert) {
   X509_up_ref(cert);

@@ -120,7 +120,7 @@ class AdminAndPac(unittest.TestCase):
         self.assertRegex(body, r"trproxy_leaf_certificates_minted_total [1-9]")
         for line in body.splitlines():
             if line and not line.startswith("#"):
-                self.assertTrue(line.startswith("trproxy_"), line)
+                self.assertTrue(line.startswith(("trproxy_", "process_")), line)
         # A real exposition-format parser: Prometheus' own linter.
         if shutil.which("promtool") is None:
             self.skipTest("promtool is not installed (packages.txt lists prometheus)")

@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "proxy/metrics.hpp"
 
 using namespace trproxy::proxy;
 
@@ -74,16 +73,4 @@ TEST_CASE("--help names every command") {
         "--version"}) {
     CHECK_THAT(text, Catch::Contains(command));
   }
-}
-
-TEST_CASE("every handshake-failure reason is a metric series from start, at zero") {
-  Metrics metrics;
-  metrics.tls_handshake_failure(trproxy::tls::HandshakeFailure::unknown_ca);
-  const auto text = metrics.render({"0", "v2", 0, 0, true});
-  CHECK_THAT(text, Catch::Contains("trproxy_client_tls_handshake_failures_total{reason=\"unknown_ca\"} 1\n"));
-  for (const auto reason : trproxy::tls::all_handshake_failures()) {
-    CHECK_THAT(text, Catch::Contains(std::string("trproxy_client_tls_handshake_failures_total{reason=\"") +
-                                     trproxy::tls::to_string(reason) + "\"} "));
-  }
-  CHECK_THAT(text, Catch::Contains("trproxy_client_tls_handshake_failures_total{reason=\"eof\"} 0\n"));
 }

@@ -314,3 +314,64 @@ watch_files: false
     CHECK_THAT(error_of(v2_with(yaml)), Catch::Matchers::Contains(expected));
   }
 }
+
+namespace {
+
+std::string placed_error_of(const std::string& yaml) {
+  try {
+    load_config_text(yaml, "/etc/trproxy", "trproxy.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("config errors from a place in the file start with FILE:LINE") {
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  // minimal_v2 starts with a blank line: tenant_restrictions is line 2, policy_id line 5.
+  const Case cases[] = {
+      {v2_with("threads: four\n"), "trproxy.yaml:6: threads: \"four\" is not a whole number"},
+      {v2_with("limits:\n  max_connections: 10\n  idle_timout: 5s\n"), "trproxy.yaml:8: limits.idle_timout: unknown key"},
+      {v2_with("clients:\n  allow:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n"),
+       "trproxy.yaml:9: clients.allow[1]: \"10.0.0.0/33\" is not an address prefix"},
+      {v2_with("upstream:\n  resolve:\n    login.live.com: nowhere\n"),
+       "trproxy.yaml:8: upstream.resolve.login.live.com: \"nowhere\" is not an IP address"},
+      {std::string(minimal_v2).replace(std::string(minimal_v2).find("1aaaaaa1"), 8, "zzzzzzzz"),
+       "trproxy.yaml:5: tenant_restrictions.v2.policy_id: \"zzzzzzzz-2bb2-3cc3-4dd4-5eeeeeeeeee5\" is not a GUID"},
+      {"\ntenant_restrictions:\n  v2:\n    tenant_id: aaaabbbb-0000-cccc-1111-dddd2222eeee\n",
+       "trproxy.yaml:3: tenant_restrictions.v2.policy_id: missing"},
+      {v2_with("log:\n  format: xml\n"), "trproxy.yaml:7: log.format: \"xml\" is not one of text, json"},
+      {v2_with("block: [a.example.com, login.live.com]\n"),
+       "trproxy.yaml:6: block: \"login.live.com\" matches the sign-in host login.live.com"},
+      {v2_with("listen: [\"127.0.0.1:1\"\n"), "trproxy.yaml:"},  // a YAML syntax error has a place too
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    CHECK_THAT(placed_error_of(c.yaml), Catch::StartsWith(c.expected));
+  }
+  // No place, no prefix: the error is about the file as a whole.
+  CHECK(placed_error_of("") == "config: is empty; tenant_restrictions is required");
+  CHECK(placed_error_of("listen: \"127.0.0.1:1\"\n") == "tenant_restrictions: missing");
+  // Without a source name (text loaded in tests), no prefix either.
+  CHECK(error_of(v2_with("threads: four\n")) == "threads: \"four\" is not a whole number");
+}
+
+TEST_CASE("log.format is text or json") {
+  CHECK(load(minimal_v2).log.format == LogFormat::text);
+  CHECK(load(v2_with("log:\n  format: json\n")).log.format == LogFormat::json);
+  CHECK(load(v2_with("log:\n  format: text\n")).log.format == LogFormat::text);
+}
+
+TEST_CASE("a config file that cannot be read names the OS error") {
+  try {
+    load_config_file("/nonexistent-dir/trproxy.yaml");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) == "config: cannot read \"/nonexistent-dir/trproxy.yaml\": No such file or directory");
+  }
+}
