@@ -2,6 +2,8 @@
 
 #include "proxy/dial.hpp"
 
+#include <algorithm>
+
 namespace trproxy::proxy {
 
 ForwardUpstream::ForwardUpstream(ClientConnection& connection)
@@ -47,7 +49,7 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   services.metrics.upstream_response(plan.host_class, result.upstream_status);
   line.action = plan.action;
   line.status = result.status;
-  line.bytes_in = result.bytes_from_client;
+  line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
   line.bytes_out = result.bytes_to_client;
   line.reason = result.failure;
   connection_.log(line);

@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace trproxy::proxy {
 namespace {
 
@@ -121,7 +123,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
                                           upstream_buffer, runtime->config().limits, metrics);
     metrics.upstream_response(plan.host_class, result.upstream_status);
     line.status = result.status;
-    line.bytes_in = result.bytes_from_client;
+    line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
     line.bytes_out = result.bytes_to_client;
     line.reason = result.failure;
     connection.log(line);
