@@ -511,7 +511,9 @@ class ShippedForOperators(unittest.TestCase):
         start = float(re.search(r"(?m)^process_start_time_seconds (\S+)$", self.metrics).group(1))
         self.assertLess(abs(start - time.time()), 300, "the process started during this test run")
         fds = int(re.search(r"(?m)^process_open_fds (\d+)$", self.metrics).group(1))
-        self.assertLessEqual(abs(fds - len(os.listdir(f"/proc/{self.proxy.proc.pid}/fd"))), 3, fds)
+        # Connections come and go between the scrape and this count: near, not equal.
+        self.assertLessEqual(abs(fds - len(os.listdir(f"/proc/{self.proxy.proc.pid}/fd"))), 10, fds)
+        self.assertGreater(fds, 5)  # stdio, listeners, the epoll and eventfd of each worker
 
     def test_a_rejected_reload_shows_in_the_reload_metrics(self):
         proxy = env.proxy("reload-metrics")
