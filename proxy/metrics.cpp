@@ -16,7 +16,14 @@ constexpr std::array<const char*, status_classes> status_class_names{"2xx", "3xx
 // Refusals the proxy can send, present from start (others appear when first sent).
 constexpr std::array<int, 8> refusal_statuses{400, 403, 408, 421, 431, 502, 503, 504};
 
+// Whole values (timestamps, gauges) print as integers: to_chars' shortest form would write
+// 1900000000 as 1.9e+09, valid for Prometheus but unreadable for the people reading /metrics.
 std::string number(double value) {
+  constexpr double exact_integer_limit = 9007199254740992.0;  // 2^53
+  if (value < exact_integer_limit && value > -exact_integer_limit &&
+      value == static_cast<double>(static_cast<std::int64_t>(value))) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
   char text[64];
   const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
   return ec == std::errc{} ? std::string(text, end) : "NaN";
