@@ -21,6 +21,9 @@ namespace trproxy::config {
 
 enum class LeafKeyType { ec_p256, rsa_2048 };
 enum class Mode { v1, v2 };
+// What a profile does to intercepted requests (DESIGN.md, "Profiles and report mode"): enforce
+// strips and inserts the headers; report forwards every head unchanged and only logs and counts.
+enum class Enforcement { enforce, report };
 enum class LogLevel { trace, debug, info, warn, error };
 enum class LogFormat { text, json };  // access log: logfmt or one JSON object per line
 
@@ -52,16 +55,30 @@ struct V2Policy {
   std::string policy_id;
 };
 
-struct TenantRestrictions {
+// The header values of one profile: exactly one of v1/v2, and enforce or report.
+struct TenantHeaders {
   Mode mode = Mode::v2;
   V1Policy v1;
   V2Policy v2;
+  Enforcement enforcement = Enforcement::enforce;
+};
+
+// The default profile (named "default") plus the host lists every profile shares.
+struct TenantRestrictions : TenantHeaders {
   // Host lists are normalised: lower-case, no trailing dot.
   std::vector<std::string> auth_hosts;
   std::vector<std::string> msa_hosts;
   // Always contains the two documented exclusions, plus whatever the config adds.
   std::vector<std::string> exclude;
 };
+
+// Header values for the clients in `clients` (first matching profile wins, else the default).
+struct Profile : TenantHeaders {
+  std::string name;
+  std::vector<Cidr> clients;
+};
+
+inline constexpr std::string_view default_profile_name = "default";
 
 // Bounds the DESIGN leaves to "a careful operator": every buffer and wait is finite.
 struct Limits {
@@ -178,6 +195,7 @@ struct Config {
   CaConfig ca;
   UpstreamConfig upstream;
   TenantRestrictions tenant_restrictions;
+  std::vector<Profile> profiles;  // in file order: the first whose clients match applies
   // Host patterns: exact names or "*.suffix" (any name ending in ".suffix"), normalised.
   std::vector<std::string> block;
   std::vector<std::string> allow;  // exceptions to block
@@ -222,6 +240,7 @@ inline std::vector<std::string> intercepted_hosts(const TenantRestrictions& tr) 
 
 const char* to_string(LeafKeyType type);
 const char* to_string(Mode mode);
+const char* to_string(Enforcement enforcement);
 const char* to_string(LogLevel level);
 const char* to_string(LogFormat format);
 const char* to_string(GuardAction action);

@@ -323,8 +323,7 @@ void load_upstream(const YAML::Node& node, const std::filesystem::path& base, Co
   }
 }
 
-void load_v1(const YAML::Node& node, V1Policy& v1) {
-  const std::string path = "tenant_restrictions.v1";
+void load_v1(const YAML::Node& node, const std::string& path, V1Policy& v1) {
   expect_map(node, path, {"allowed_tenants", "access_context", "restrict_msa"});
   const auto tenants_path = path + ".allowed_tenants";
   const auto tenants = string_list(required(node, "allowed_tenants", path), tenants_path);
@@ -348,11 +347,40 @@ void load_v1(const YAML::Node& node, V1Policy& v1) {
   }
 }
 
-void load_v2(const YAML::Node& node, V2Policy& v2) {
-  const std::string path = "tenant_restrictions.v2";
+void load_v2(const YAML::Node& node, const std::string& path, V2Policy& v2) {
   expect_map(node, path, {"tenant_id", "policy_id"});
   v2.tenant_id = guid(required(node, "tenant_id", path), path + ".tenant_id");
   v2.policy_id = guid(required(node, "policy_id", path), path + ".policy_id");
+}
+
+// Exactly one of v1/v2, and `mode: enforce | report`: the same rules for the default
+// (tenant_restrictions) and for every profile.
+void load_tenant_headers(const YAML::Node& node, const std::string& path, TenantHeaders& headers) {
+  const auto v1 = node["v1"];
+  const auto v2 = node["v2"];
+  if (v1 && v2) {
+    fail(path, "has both v1 and v2; configure exactly one");
+  }
+  if (!v1 && !v2) {
+    fail(path, "needs exactly one of v1 or v2");
+  }
+  if (v1) {
+    headers.mode = Mode::v1;
+    load_v1(v1, path + ".v1", headers.v1);
+  } else {
+    headers.mode = Mode::v2;
+    load_v2(v2, path + ".v2", headers.v2);
+  }
+  if (const auto mode = node["mode"]) {
+    const auto text = scalar(mode, path + ".mode");
+    if (text == "enforce") {
+      headers.enforcement = Enforcement::enforce;
+    } else if (text == "report") {
+      headers.enforcement = Enforcement::report;
+    } else {
+      fail_value(path + ".mode", text, "is not one of enforce, report");
+    }
+  }
 }
 
 // A host cannot be both intercepted and excluded: whichever the operator meant, one list is
@@ -374,23 +402,9 @@ void refuse_intercepted_and_excluded(const TenantRestrictions& tr, const std::st
 
 void load_tenant_restrictions(const YAML::Node& node, Config& config) {
   const std::string path = "tenant_restrictions";
-  expect_map(node, path, {"v1", "v2", "auth_hosts", "msa_hosts", "exclude"});
+  expect_map(node, path, {"v1", "v2", "mode", "auth_hosts", "msa_hosts", "exclude"});
   auto& tr = config.tenant_restrictions;
-  const auto v1 = node["v1"];
-  const auto v2 = node["v2"];
-  if (v1 && v2) {
-    fail(path, "has both v1 and v2; configure exactly one");
-  }
-  if (!v1 && !v2) {
-    fail(path, "needs exactly one of v1 or v2");
-  }
-  if (v1) {
-    tr.mode = Mode::v1;
-    load_v1(v1, tr.v1);
-  } else {
-    tr.mode = Mode::v2;
-    load_v2(v2, tr.v2);
-  }
+  load_tenant_headers(node, path, tr);
   if (const auto hosts = node["auth_hosts"]) {
     tr.auth_hosts = host_list(hosts, path + ".auth_hosts");
     if (tr.auth_hosts.empty()) {
@@ -413,6 +427,42 @@ void load_tenant_restrictions(const YAML::Node& node, Config& config) {
     }
   }
   refuse_intercepted_and_excluded(tr, path);
+}
+
+// A profile name goes into logs and metric labels: keep it to a short plain token.
+bool is_profile_name(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+void load_profiles(const YAML::Node& node, Config& config) {
+  if (!node.IsSequence()) {
+    fail("profiles", "expected a list of profiles (name, clients, v1 or v2, mode)");
+  }
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const auto path = "profiles[" + std::to_string(i) + "]";
+    const auto& item = node[i];
+    expect_map(item, path, {"name", "clients", "v1", "v2", "mode"});
+    Profile profile;
+    profile.name = scalar(required(item, "name", path), path + ".name");
+    if (!is_profile_name(profile.name)) {
+      fail_value(path + ".name", profile.name, "is not a profile name (1-64 letters, digits, '-', '_', '.')");
+    }
+    if (profile.name == default_profile_name) {
+      fail_value(path + ".name", profile.name, "is reserved for tenant_restrictions (the default profile)");
+    }
+    for (const auto& other : config.profiles) {
+      if (other.name == profile.name) fail_value(path + ".name", profile.name, "is already the name of a profile");
+    }
+    profile.clients = cidr_list(required(item, "clients", path), path + ".clients");
+    if (profile.clients.empty()) {
+      fail(path + ".clients", "expected at least one address prefix");
+    }
+    load_tenant_headers(item, path, profile);
+    config.profiles.push_back(std::move(profile));
+  }
 }
 
 // Exact host names or "*." wildcards ("*.sharepoint.com").
@@ -570,7 +620,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   expect_map(root, "",
              {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
-              "limits", "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files"});
+              "limits", "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files", "profiles"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -588,6 +638,9 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
     load_upstream(v, base, config);
   }
   load_tenant_restrictions(required(root, "tenant_restrictions", ""), config);
+  if (const auto v = root["profiles"]) {
+    load_profiles(v, config);
+  }
   if (const auto v = root["block"]) {
     config.block = host_pattern_list(v, "block");
   }
@@ -720,6 +773,8 @@ const char* to_string(GuardAction action) { return action == GuardAction::refuse
 const char* to_string(LogFormat format) { return format == LogFormat::text ? "text" : "json"; }
 
 const char* to_string(Mode mode) { return mode == Mode::v1 ? "v1" : "v2"; }
+
+const char* to_string(Enforcement enforcement) { return enforcement == Enforcement::enforce ? "enforce" : "report"; }
 
 const char* to_string(LogLevel level) {
   switch (level) {

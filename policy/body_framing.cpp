@@ -106,7 +106,7 @@ BodyProgress BodyTracker::fail(BodyError error, std::size_t consumed) {
   return {consumed, BodyStatus::error};
 }
 
-BodyProgress BodyTracker::feed(std::string_view data) {
+BodyProgress BodyTracker::feed(std::string_view data, PayloadObserver* observer) {
   std::size_t pos = 0;  // everything before pos is validated
   while (pos < data.size()) {
     // A line never counts past max_line_bytes: one that has not ended by then is too long,
@@ -119,10 +119,12 @@ BodyProgress BodyTracker::feed(std::string_view data) {
       case State::failed:
         return {pos, BodyStatus::error};
       case State::until_close:
+        if (observer != nullptr) observer->payload(data.substr(pos));
         return {data.size(), BodyStatus::more};
       case State::length:
       case State::chunk_data: {
         const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - pos));
+        if (observer != nullptr) observer->payload(data.substr(pos, take));
         remaining_ -= take;
         pos += take;
         if (remaining_ == 0) state_ = state_ == State::length ? State::done : State::chunk_data_end;

@@ -31,6 +31,14 @@ struct BodyProgress {
   BodyStatus status = BodyStatus::more;
 };
 
+// Sees a body's payload (chunk framing removed) as BodyTracker validates it: a side observer,
+// it cannot change what is forwarded.
+class PayloadObserver {
+ public:
+  virtual ~PayloadObserver() = default;
+  virtual void payload(std::string_view bytes) = 0;
+};
+
 // Tracks one message body. For until_close it never reports done: the peer's EOF ends it.
 //
 // Chunk data streams through as it arrives, but the lines around it (chunk-size line, the CRLF
@@ -47,7 +55,8 @@ class BodyTracker {
   BodyTracker() = default;
   BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes = 8192);
 
-  BodyProgress feed(std::string_view data);
+  // `observer`, when given, sees every payload byte among the consumed ones, once.
+  BodyProgress feed(std::string_view data, PayloadObserver* observer = nullptr);
   [[nodiscard]] bool done() const { return state_ == State::done; }
   [[nodiscard]] BodyError error() const { return error_; }
 

@@ -13,10 +13,11 @@ bool is_example_id(std::string_view id) {
                      [id](std::string_view example) { return chars::iequals(id, example); });
 }
 
-void warn_example_ids(const config::TenantRestrictions& tr, std::vector<std::string>& out) {
-  const auto warn = [&out](const std::string& key, const std::string& id) {
+// The same checks for the default (`path` tenant_restrictions) and for each profile.
+void warn_example_ids(const config::TenantHeaders& tr, const std::string& path, std::vector<std::string>& out) {
+  const auto warn = [&out, &path](const std::string& key, const std::string& id) {
     if (is_example_id(id)) {
-      out.push_back("tenant_restrictions." + key + " " + id +
+      out.push_back(path + "." + key + " " + id +
                     " is an example id from Microsoft's documentation; put your own tenant's ids here");
     }
   };
@@ -24,7 +25,7 @@ void warn_example_ids(const config::TenantRestrictions& tr, std::vector<std::str
     warn("v2.tenant_id", tr.v2.tenant_id);
     warn("v2.policy_id", tr.v2.policy_id);
     if (chars::iequals(tr.v2.tenant_id, tr.v2.policy_id)) {
-      out.push_back("tenant_restrictions.v2.policy_id equals tenant_id (" + tr.v2.tenant_id +
+      out.push_back(path + ".v2.policy_id equals tenant_id (" + tr.v2.tenant_id +
                     "); the policy id is the id of your cross-tenant access policy, not the tenant id "
                     "(sign-ins then fail with AADSTS1000108)");
     }
@@ -54,7 +55,10 @@ void warn_excluded_listed_hosts(const config::Config& config, std::vector<std::s
 
 std::vector<std::string> config_warnings(const config::Config& config) {
   std::vector<std::string> warnings;
-  warn_example_ids(config.tenant_restrictions, warnings);
+  warn_example_ids(config.tenant_restrictions, "tenant_restrictions", warnings);
+  for (std::size_t i = 0; i < config.profiles.size(); ++i) {
+    warn_example_ids(config.profiles[i], "profiles[" + std::to_string(i) + "]", warnings);
+  }
   warn_excluded_listed_hosts(config, warnings);
   return warnings;
 }

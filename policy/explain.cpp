@@ -63,12 +63,26 @@ std::string rule_of(const Policy& policy, const Refusal& refusal, std::string_vi
 }
 
 void print_headers(std::ostringstream& out, std::string_view block) {
+  if (block.empty()) {
+    out << "headers: none inserted (client copies of the tenant-restriction headers are still stripped)\n";
+    return;
+  }
   std::size_t pos = 0;
   while (pos < block.size()) {
     const auto end = block.find("\r\n", pos);
     out << "header: " << block.substr(pos, end - pos) << '\n';
     pos = end + 2;
   }
+}
+
+// What a sign-in request of this profile carries: the inserted lines verbatim, or nothing in
+// report mode.
+void print_profile_headers(std::ostringstream& out, const ProfileRules& profile, HostClass host_class) {
+  if (profile.reports()) {
+    out << "headers: none inserted (report mode: the request head is forwarded unchanged, nothing stripped)\n";
+    return;
+  }
+  print_headers(out, profile.inserted_block(host_class));
 }
 
 // The address rules, for an IP literal decided now, for a name deferred to its addresses.
@@ -121,14 +135,16 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   std::ostringstream out;
   out << "target: " << text << '\n';
   out << "class: " << to_string(host_class) << '\n';
-  out << "profile: default\n";
+  const auto& profile = policy.profile_for(client);
+  out << "profile: " << profile.name << '\n';
+  if (is_intercepted(host_class)) out << "enforcement: " << config::to_string(profile.enforcement) << '\n';
   const auto& c = policy.config();
   if (client && std::none_of(c.clients_allow.begin(), c.clients_allow.end(),
                              [&](const config::Cidr& cidr) { return cidr.contains(*client); })) {
     out << "action: deny (clients.allow)\n";
     return out.str();
   }
-  auto plan = plan_plain_request(policy, head, bytes);
+  auto plan = plan_plain_request(policy, head, bytes, profile);
   if (const auto* refusal = std::get_if<Refusal>(&plan)) {
     out << "action: " << to_string(refusal->action) << " ("
         << rule_of(policy, *refusal, authority.host, authority.port, target->connect) << ")\n";
@@ -137,7 +153,7 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   if (const auto* forward = std::get_if<ForwardPlan>(&plan)) {
     if (!explain_addresses(out, policy, authority.host, authority.port, false, host_class)) return out.str();
     out << "action: forward\n";
-    print_headers(out, forward->edits.inserted);
+    if (forward->profile != nullptr) print_profile_headers(out, *forward->profile, host_class);
     return out.str();
   }
   const auto& connect = std::get<ConnectTarget>(plan);
@@ -147,7 +163,7 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   const auto after = decide_after_hello(policy, connect, hello);
   if (const auto* intercept = std::get_if<InterceptPlan>(&after)) {
     out << "action: intercept\n";
-    print_headers(out, policy.headers().inserted_block(intercept->host_class));
+    print_profile_headers(out, profile, intercept->host_class);
     return out.str();
   }
   if (const auto* refusal = std::get_if<Refusal>(&after)) {

@@ -5,12 +5,12 @@
 namespace trproxy::policy {
 namespace {
 
-std::string header_line(std::string_view name, std::string_view value, const char* key) {
+std::string header_line(std::string_view name, std::string_view value, const std::string& key) {
   std::string line;
   line.reserve(name.size() + value.size() + 4);
   line.append(name).append(": ").append(value).append("\r\n");
   if (line.size() > max_inserted_header_line) {
-    throw config::ConfigError(std::string(key) + ": the " + std::string(name) + " header would be " +
+    throw config::ConfigError(key + ": the " + std::string(name) + " header would be " +
                               std::to_string(line.size()) + " bytes, over the " +
                               std::to_string(max_inserted_header_line) + "-byte limit");
   }
@@ -19,10 +19,10 @@ std::string header_line(std::string_view name, std::string_view value, const cha
 
 }  // namespace
 
-HeaderRules::HeaderRules(const config::TenantRestrictions& tr) {
+HeaderRules::HeaderRules(const config::TenantHeaders& tr, const std::string& path) {
   if (tr.mode == config::Mode::v2) {
     const auto value = tr.v2.tenant_id + ":" + tr.v2.policy_id;
-    auth_block_ = header_line(restrict_tenant_access_policy, value, "tenant_restrictions.v2");
+    auth_block_ = header_line(restrict_tenant_access_policy, value, path + ".v2");
     msa_block_ = auth_block_;
     return;
   }
@@ -33,10 +33,10 @@ HeaderRules::HeaderRules(const config::TenantRestrictions& tr) {
     }
     tenants += tenant;
   }
-  auth_block_ = header_line(restrict_access_to_tenants, tenants, "tenant_restrictions.v1.allowed_tenants") +
-                header_line(restrict_access_context, tr.v1.access_context, "tenant_restrictions.v1.access_context");
+  auth_block_ = header_line(restrict_access_to_tenants, tenants, path + ".v1.allowed_tenants") +
+                header_line(restrict_access_context, tr.v1.access_context, path + ".v1.access_context");
   if (tr.v1.restrict_msa) {
-    msa_block_ = header_line(restrict_tenant_access_policy, "restrict-msa", "tenant_restrictions.v1.restrict_msa");
+    msa_block_ = header_line(restrict_tenant_access_policy, "restrict-msa", path + ".v1.restrict_msa");
   }
 }
 

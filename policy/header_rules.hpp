@@ -25,8 +25,9 @@ inline constexpr std::size_t max_inserted_header_line = 8 * 1024;
 
 class HeaderRules {
  public:
-  // Throws config::ConfigError naming the key when a header line would exceed 8 KiB.
-  explicit HeaderRules(const config::TenantRestrictions& tr);
+  // Throws config::ConfigError naming the key (under `path`, e.g. "profiles[0]") when a header
+  // line would exceed 8 KiB.
+  explicit HeaderRules(const config::TenantHeaders& tr, const std::string& path = "tenant_restrictions");
 
   // The exact bytes to insert (each line ends in CRLF) for a host class; empty when none.
   [[nodiscard]] std::string_view inserted_block(HostClass host_class) const;

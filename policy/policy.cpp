@@ -14,12 +14,14 @@ std::string join(const std::vector<std::string>& items) {
   return out.empty() ? "(none)" : out;
 }
 
-void print_block(std::ostringstream& out, const char* label, std::string_view block) {
+void print_block(std::ostringstream& out, const char* label, std::string_view block, bool reports = false) {
   out << "  " << label << ":\n";
   if (block.empty()) {
-    out << "    (no header inserted; client copies are still stripped)\n";
+    out << (reports ? "    (nothing inserted, nothing stripped)\n"
+                    : "    (no header inserted; client copies are still stripped)\n");
     return;
   }
+  if (reports) out << "    (report mode: nothing inserted or stripped; enforce would insert:)\n";
   std::size_t pos = 0;
   while (pos < block.size()) {
     const auto end = block.find("\r\n", pos);
@@ -29,10 +31,29 @@ void print_block(std::ostringstream& out, const char* label, std::string_view bl
   }
 }
 
+// The header lines one profile inserts per host class, with their sizes; in report mode the
+// lines enforce would insert, marked as not inserted.
+void print_profile_blocks(std::ostringstream& out, const ProfileRules& profile) {
+  print_block(out, "auth hosts", profile.headers.inserted_block(HostClass::auth), profile.reports());
+  print_block(out, "MSA hosts", profile.headers.inserted_block(HostClass::msa), profile.reports());
+}
+
 }  // namespace
 
 Policy::Policy(config::Config config, std::uint64_t revision)
-    : config_(std::move(config)), hosts_(config_), headers_(config_.tenant_restrictions), revision_(revision) {}
+    : config_(std::move(config)), hosts_(config_), revision_(revision) {
+  profiles_.reserve(config_.profiles.size() + 1);
+  profiles_.emplace_back(std::string(config::default_profile_name), config_.tenant_restrictions, "tenant_restrictions");
+  for (std::size_t i = 0; i < config_.profiles.size(); ++i) {
+    const auto& profile = config_.profiles[i];
+    profiles_.emplace_back(profile.name, profile, "profiles[" + std::to_string(i) + "]");
+  }
+}
+
+const ProfileRules& Policy::profile_for(const std::optional<config::IpAddress>& client) const {
+  const auto index = select_profile(config_.profiles, client);
+  return index ? profiles_[*index + 1] : profiles_.front();
+}
 
 std::string summarize(const Policy& policy) {
   const auto& c = policy.config();
@@ -40,9 +61,18 @@ std::string summarize(const Policy& policy) {
   std::ostringstream out;
   out << "config OK" << (c.source.empty() ? "" : ": " + c.source.string()) << "\n";
   out << "mode: tenant restrictions " << config::to_string(tr.mode) << "\n";
+  out << "enforcement: " << config::to_string(tr.enforcement) << "\n";
   out << "inserted headers:\n";
-  print_block(out, "auth hosts", policy.headers().inserted_block(HostClass::auth));
-  print_block(out, "MSA hosts", policy.headers().inserted_block(HostClass::msa));
+  print_profile_blocks(out, policy.default_profile());
+  for (std::size_t i = 0; i < c.profiles.size(); ++i) {
+    const auto& profile = c.profiles[i];
+    std::vector<std::string> clients;
+    for (const auto& cidr : profile.clients) clients.push_back(cidr.text);
+    out << "profile " << profile.name << ": " << config::to_string(profile.mode) << ", "
+        << config::to_string(profile.enforcement) << ", clients " << join(clients) << "\n";
+    print_profile_blocks(out, policy.profiles()[i + 1]);
+  }
+  if (!c.profiles.empty()) out << "profile default: every other client\n";
   out << "auth hosts (intercepted): " << join(tr.auth_hosts) << "\n";
   out << "MSA hosts (intercepted): " << join(tr.msa_hosts) << "\n";
   out << "excluded hosts (never intercepted): " << join(tr.exclude) << "\n";

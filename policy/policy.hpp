@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "policy/header_rules.hpp"
 #include "policy/host_class.hpp"
+#include "policy/profile.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -20,13 +21,19 @@ class Policy {
 
   [[nodiscard]] const config::Config& config() const { return config_; }
   [[nodiscard]] const HostClassifier& hosts() const { return hosts_; }
-  [[nodiscard]] const HeaderRules& headers() const { return headers_; }
+  // The default profile's header rules (tenant_restrictions).
+  [[nodiscard]] const HeaderRules& headers() const { return profiles_.front().headers; }
+  // Every profile, the default first, then config().profiles in order.
+  [[nodiscard]] const std::vector<ProfileRules>& profiles() const { return profiles_; }
+  [[nodiscard]] const ProfileRules& default_profile() const { return profiles_.front(); }
+  // The profile for a client address (first match in config().profiles, else the default).
+  [[nodiscard]] const ProfileRules& profile_for(const std::optional<config::IpAddress>& client) const;
   [[nodiscard]] std::uint64_t revision() const { return revision_; }
 
  private:
   config::Config config_;
   HostClassifier hosts_;
-  HeaderRules headers_;
+  std::vector<ProfileRules> profiles_;
   std::uint64_t revision_;
 };
 

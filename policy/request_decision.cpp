@@ -15,7 +15,8 @@ bool is_pac_path(std::string_view target) {
   return path == "/proxy.pac" || path == "/wpad.dat";
 }
 
-PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::string_view bytes) {
+PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                        const ProfileRules& profile) {
   if (head.https_scheme) {
     return Refusal{400, Action::deny, "https:// targets must be requested with CONNECT"};
   }
@@ -29,16 +30,25 @@ PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::stri
   if (sign_in && !host_header_names(head.host.in(bytes), authority.host, http_port, authority.port)) {
     return Refusal{421, Action::forward, "Host header does not name the requested sign-in host"};
   }
+  // A report profile leaves the tenant-restriction fields alone; the proxy fields and the
+  // origin-form target are the forward's own business.
   return ForwardPlan{config::normalize_host(authority.host), authority.port, host_class, Action::forward,
-                     RewriteEdits{sign_in, true, true, policy.headers().inserted_block(host_class)}};
+                     RewriteEdits{sign_in && !profile.reports(), true, true,
+                                  sign_in ? profile.inserted_block(host_class) : std::string_view{}},
+                     sign_in ? &profile : nullptr};
 }
 
 }  // namespace
 
 PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes) {
+  return plan_plain_request(policy, head, bytes, policy.default_profile());
+}
+
+PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                             const ProfileRules& profile) {
   switch (head.form) {
     case TargetForm::absolute:
-      return plan_absolute(policy, head, bytes);
+      return plan_absolute(policy, head, bytes, profile);
     case TargetForm::authority: {
       auto plan = plan_connect(policy, head, bytes);
       if (auto* refusal = std::get_if<Refusal>(&plan)) return std::move(*refusal);
@@ -61,6 +71,11 @@ bool still_intercepted(const Policy& policy, const InterceptedChannel& channel) 
 
 InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
                                          const InterceptedChannel& channel) {
+  return plan_intercepted_request(policy, head, bytes, channel, policy.default_profile());
+}
+
+InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                                         const InterceptedChannel& channel, const ProfileRules& profile) {
   if (head.form == TargetForm::authority || head.form == TargetForm::asterisk) {
     return Refusal{405, Action::intercept, "method not allowed inside an intercepted connection"};
   }
@@ -74,7 +89,8 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
     return Refusal{0, Action::intercept, "the host is no longer intercepted after a reload"};
   }
   return ForwardPlan{std::string(channel.host), channel.port, channel.host_class, Action::intercept,
-                     RewriteEdits{true, false, false, policy.headers().inserted_block(channel.host_class)}};
+                     RewriteEdits{!profile.reports(), false, false, profile.inserted_block(channel.host_class)},
+                     &profile};
 }
 
 }  // namespace trproxy::policy

@@ -23,6 +23,8 @@ struct ForwardPlan {
   HostClass host_class = HostClass::other;
   Action action = Action::forward;
   RewriteEdits edits;  // `inserted` points into the policy's rendered header blocks
+  // The client's profile, for a request to a sign-in host (else null); points into the Policy.
+  const ProfileRules* profile = nullptr;
 };
 
 struct PacPlan {};
@@ -31,6 +33,9 @@ struct PacPlan {};
 // one kept-alive connection: absolute-form is forwarded, authority-form is a CONNECT, origin-form
 // GET/HEAD of /proxy.pac or /wpad.dat is the PAC file.
 using PlainPlan = std::variant<Refusal, ForwardPlan, ConnectTarget, PacPlan>;
+// `profile` is the client's (Policy::profile_for); without it, the default profile.
+PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                             const ProfileRules& profile);
 PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes);
 
 // The sign-in host an intercepted connection was opened for.
@@ -43,6 +48,9 @@ struct InterceptedChannel {
 // Inside an intercepted connection: the request must name the connection's host; a reload that
 // stops intercepting the host closes the connection (Refusal with status 0).
 using InterceptedPlan = std::variant<Refusal, ForwardPlan>;
+// A report profile forwards the head unchanged: nothing stripped, nothing inserted.
+InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                                         const InterceptedChannel& channel, const ProfileRules& profile);
 InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
                                          const InterceptedChannel& channel);
 

@@ -9,14 +9,19 @@ namespace {
 
 namespace http = beast::http;
 
+std::string_view path_of(const http::request<http::empty_body>& request) {
+  const auto target = std::string_view(request.target().data(), request.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+// `tenants` is the /tenants body when the request asks for it (gathered by the caller).
 http::response<http::string_body> route(const http::request<http::empty_body>& request, AdminState& state,
-                                        const std::string& local_host) {
+                                        const std::string& local_host, std::string tenants) {
   http::response<http::string_body> response;
   response.version(request.version());
   response.keep_alive(request.keep_alive());
   response.set(http::field::cache_control, "no-store");
-  const auto target = std::string_view(request.target().data(), request.target().size());
-  const auto path = target.substr(0, target.find('?'));
+  const auto path = path_of(request);
   auto plain = [&](http::status status, std::string body) {
     response.result(status);
     response.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -33,6 +38,10 @@ http::response<http::string_body> route(const http::request<http::empty_body>& r
   } else if (path == "/metrics") {
     plain(http::status::ok, state.metrics());
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  } else if (path == "/tenants") {
+    response.result(http::status::ok);
+    response.set(http::field::content_type, "application/json");
+    response.body() = std::move(tenants);
   } else if (path == "/proxy.pac" || path == "/wpad.dat") {
     const auto runtime = state.services.runtime.get();
     const auto host_header = request[http::field::host];
@@ -58,7 +67,13 @@ net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState
     stream.expires_after(std::chrono::seconds(10));
     auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (read_ec) break;
-    auto response = route(parser.get(), state, local_host);
+    const auto& request = parser.get();
+    std::string tenants;
+    if ((request.method() == http::verb::get || request.method() == http::verb::head) &&
+        path_of(request) == "/tenants" && state.tenants) {
+      tenants = co_await state.tenants();
+    }
+    auto response = route(request, state, local_host, std::move(tenants));
     const bool keep_alive = response.keep_alive();
     http::response_serializer<http::string_body> serializer(response);
     if (parser.get().method() == http::verb::head) serializer.split(true);

@@ -110,7 +110,8 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
     if (head.form != policy::TargetForm::authority) line.target = head.target.in(bytes);
     line.host = head.form == policy::TargetForm::origin ? head.host.in(bytes) : head.authority_host.in(bytes);
     // Each request is decided with the configuration current now (DESIGN: per request).
-    auto plan = policy::plan_plain_request(*connection.runtime().policy, head, bytes);
+    const auto& policy = *connection.runtime().policy;
+    auto plan = policy::plan_plain_request(policy, head, bytes, policy.profile_for(connection.address));
     if (auto* refusal = std::get_if<policy::Refusal>(&plan)) {
       co_await refuse(client, connection, *refusal, line);
       break;

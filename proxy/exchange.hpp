@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "policy/body_framing.hpp"
+#include "policy/response_watch.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
@@ -76,6 +77,7 @@ struct Exchange {
   ExchangeRequest request;
   const config::Limits& limits;
   Metrics& metrics;
+  policy::ResponseWatch* watch;  // sign-in responses: a side observer of the final head and body
   ExchangeResult result;
   bool request_body_done = false;
   bool request_failed = false;
@@ -199,6 +201,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       x.close_both();
       co_return;
     }
+    if (x.watch != nullptr && response.status >= 200) {
+      x.watch->head(std::string_view(static_cast<const char*>(x.upstream_buffer.data().data()), response.end));
+    }
     expire_after(x.client, x.limits.idle_timeout);
     auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), response.end),
                                              use_tuple);
@@ -217,11 +222,12 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   x.result.upstream_status = response.status;
 
   policy::BodyTracker tracker(response.framing, response.content_length);
+  policy::PayloadObserver* const body_watch = x.watch != nullptr ? x.watch->body() : nullptr;
   bool ended_by_close = false;
   while (!tracker.done()) {
     const auto view = view_of(x.upstream_buffer);
     if (!view.empty()) {
-      const auto progress = tracker.feed(view);
+      const auto progress = tracker.feed(view, body_watch);
       if (progress.consumed > 0) {
         expire_after(x.client, x.limits.idle_timeout);
         auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
@@ -256,6 +262,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     }
   }
   x.response_done = true;
+  if (x.watch != nullptr) x.watch->end();
   const bool body_complete = x.request_body_done || x.request.framing == policy::BodyFraming::none;
   x.result.upstream_reusable = response.keep_alive && !ended_by_close && x.upstream_buffer.size() == 0 && body_complete;
   x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
@@ -271,9 +278,11 @@ template <class Client, class Upstream>
 net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& client_buffer,
                                         const ExchangeRequest request, const policy::HeadPieces& pieces,
                                         Upstream& upstream, beast::flat_buffer& upstream_buffer,
-                                        const config::Limits& limits, Metrics& metrics) {
+                                        const config::Limits& limits, Metrics& metrics,
+                                        policy::ResponseWatch* watch = nullptr) {
   using namespace net::experimental::awaitable_operators;
-  detail::Exchange<Client, Upstream> x{client, client_buffer, upstream, upstream_buffer, request, limits, metrics, {}};
+  detail::Exchange<Client, Upstream> x{client,  client_buffer, upstream, upstream_buffer, request,
+                                       limits,  metrics,       watch,    {}};
 
   std::array<net::const_buffer, policy::HeadPieces::capacity> buffers;
   for (std::size_t i = 0; i < pieces.count; ++i) buffers[i] = net::buffer(pieces.parts[i].data(), pieces.parts[i].size());

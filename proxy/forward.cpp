@@ -1,6 +1,8 @@
 #include "proxy/forward.hpp"
 
+#include "policy/target_tenant.hpp"
 #include "proxy/dial.hpp"
+#include "proxy/sign_in_outcome.hpp"
 
 #include <algorithm>
 
@@ -44,9 +46,17 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   if (plan.edits.strip_tenant_restriction) {
     services.metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
   }
+  // A plain-HTTP request to a sign-in host is a sign-in request like an intercepted one.
+  ProfileCells* sign_in = nullptr;
+  std::optional<policy::ResponseWatch> watch;
+  if (plan.profile != nullptr) {
+    sign_in = &start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, line);
+    watch.emplace(plan.host_class, services.sign_in.decode_budget);
+  }
   auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *stream_, buffer_,
-                                  runtime->config().limits, services.metrics);
+                                  runtime->config().limits, services.metrics, watch ? &*watch : nullptr);
   services.metrics.upstream_response(plan.host_class, result.upstream_status);
+  if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);
   line.action = plan.action;
   line.status = result.status;
   line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent

@@ -3,6 +3,7 @@
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/client_tls.hpp"
+#include "proxy/sign_in_outcome.hpp"
 #include "proxy/dial.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/head_reader.hpp"
@@ -99,12 +100,15 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     line.bytes_in = head.end;
     line.method = head.method.in(bytes);
     line.target = head.target.in(bytes);
-    auto decision = policy::plan_intercepted_request(*runtime->policy, head, bytes, channel);
+    // The client's profile, chosen per request: a reload moves a client at its next request.
+    const auto& profile = runtime->policy->profile_for(connection.address);
+    auto decision = policy::plan_intercepted_request(*runtime->policy, head, bytes, channel, profile);
     if (const auto* refusal = std::get_if<policy::Refusal>(&decision)) {
       co_await refuse(client, connection, *refusal, line);
       break;
     }
     const auto& forward = std::get<policy::ForwardPlan>(decision);
+    auto& sign_in = start_sign_in(connection, *runtime->policy, profile, plan.host_class, line);
     if (!upstream) {
       if (auto failure = co_await dial_tls(upstream, *runtime, services, {plan.host, plan.upstream_port})) {
         failure->refusal.action = policy::Action::intercept;
@@ -117,11 +121,15 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     error_code ignored;
     line.upstream = endpoint_string(beast::get_lowest_layer(*upstream).socket().remote_endpoint(ignored));
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
-    metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
-    count_rewrite(metrics, plan.host_class, runtime->config().tenant_restrictions.mode);
+    if (!profile.reports()) {
+      metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
+      count_rewrite(metrics, plan.host_class, profile.mode);
+    }
+    policy::ResponseWatch watch(plan.host_class, services.sign_in.decode_budget);
     const auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *upstream,
-                                          upstream_buffer, runtime->config().limits, metrics);
+                                          upstream_buffer, runtime->config().limits, metrics, &watch);
     metrics.upstream_response(plan.host_class, result.upstream_status);
+    record_outcome(connection, watch, sign_in, profile, line);
     line.status = result.status;
     line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
     line.bytes_out = result.bytes_to_client;

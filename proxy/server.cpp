@@ -76,6 +76,20 @@ void on_every_worker(Workers& workers, net::io_context& control, std::function<v
   }
 }
 
+net::awaitable<std::vector<TenantSeen>> tenant_snapshot(Worker& worker) { co_return worker.tenants().snapshot(); }
+
+// /tenants: each worker copies its own table on its own thread (the request path takes no lock),
+// then the copies are merged here.
+net::awaitable<std::string> gather_tenants(Workers& workers) {
+  std::vector<std::vector<TenantSeen>> shards;
+  for (auto& worker : workers) {
+    auto task = tenant_snapshot(*worker);
+    auto shard = co_await net::co_spawn(worker->io(), std::move(task), net::use_awaitable);
+    shards.push_back(std::move(shard));
+  }
+  co_return tenants_json(shards);
+}
+
 }  // namespace
 
 int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
@@ -87,6 +101,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   RuntimeHolder runtime(initial);
   MetricsRegistry metrics(threads);
   metrics.reload_succeeded(unix_now());  // the start is the first successful load
+  SignInMetrics sign_in;
   AccessLog access_log(config.log.access);
   LeafMinter minter;
   policy::SelfEndpoints self;
@@ -119,7 +134,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
   const auto services_with = [&](Metrics& shard) {
     return Services{runtime, shard, metrics.active_connections, access_log, minter, self,
-                    acceptors.front().local_endpoint().port(), draining};
+                    acceptors.front().local_endpoint().port(), draining, sign_in};
   };
   auto services = services_with(metrics.shard(0));
   for (unsigned i = 0; i < threads; ++i) {
@@ -146,8 +161,9 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
                            state.ca_not_after = current->leaves->ca().not_after();
                            state.ready = ready();
                            state.process = read_process_stats();
-                           return metrics.render(state);
-                         }};
+                           return metrics.render(state) + sign_in.render(*current->policy);
+                         },
+                         [&workers] { return gather_tenants(workers); }};
   if (admin_acceptor) {
     spdlog::info("admin endpoint on {}", endpoint_string(admin_acceptor->local_endpoint()));
     net::co_spawn(control, run_admin_listener(std::move(*admin_acceptor), admin_state), net::detached);

@@ -8,6 +8,7 @@
 #include "proxy/leaf_minter.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/sign_in_stats.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -23,6 +24,7 @@ struct Services {
   const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)
   std::uint16_t proxy_port = 0;       // the first proxy listener's port, for PAC files
   std::atomic<bool>& draining;
+  SignInMetrics& sign_in;  // sign-in requests, outcomes and the decoder budget
 };
 
 }  // namespace trproxy::proxy

@@ -48,6 +48,20 @@ class Worker {
     registry_.recheck(*runtime_);
   }
 
+  // The target tenants this worker has seen (its own thread only; /tenants snapshots it there).
+  TenantTable& tenants() { return tenants_; }
+
+  // The sign-in counters of `profile`, one of `policy`'s. The cells of a configuration are
+  // looked up once per revision (under SignInMetrics' lock), not per request.
+  ProfileCells& sign_in_cells(SignInMetrics& metrics, const policy::Policy& policy,
+                              const policy::ProfileRules& profile) {
+    if (cells_revision_ != policy.revision()) {
+      cells_ = metrics.cells_for(policy);
+      cells_revision_ = policy.revision();
+    }
+    return *cells_[static_cast<std::size_t>(&profile - policy.profiles().data())];
+  }
+
   // Connections pinned here; read by the acceptor (another thread) to pick the least loaded.
   std::atomic<std::size_t>& load() { return load_; }
 
@@ -60,6 +74,9 @@ class Worker {
   PipePool pipes_;
   RuntimePtr runtime_;
   std::atomic<std::size_t> load_{0};
+  TenantTable tenants_;
+  std::uint64_t cells_revision_ = 0;  // the policy revision cells_ belong to (revisions start at 1)
+  std::vector<ProfileCells*> cells_;
   std::thread thread_;
 };
 

@@ -169,6 +169,26 @@ ECHO = ('method=$request_method\\nuri=$request_uri\\nhost=$http_host\\n'
 SENTINEL = "__e2e-sentinel"
 
 
+def nginx_preamble(folder):
+    """The start of a foreground, single-process nginx config whose pid, logs and temp files live
+    in folder, up to the opening of the http block."""
+    return textwrap.dedent(f"""\
+        daemon off;
+        master_process off;
+        worker_processes 1;
+        pid {folder}/nginx.pid;
+        error_log {folder}/logs/error.log warn;
+        events {{ worker_connections 1024; }}
+        http {{
+          access_log off;
+          client_body_temp_path {folder}/body;
+          proxy_temp_path {folder}/proxy;
+          fastcgi_temp_path {folder}/fastcgi;
+          uwsgi_temp_path {folder}/uwsgi;
+          scgi_temp_path {folder}/scgi;
+        """)
+
+
 class Nginx:
     """nginx on loopback: a TLS echo server per certificate and a plain-HTTP echo server. Each
     server logs every request it receives to its own file, so tests can prove what was (not)
@@ -225,20 +245,7 @@ class Nginx:
             servers.append(self._server(name, f"listen 127.0.0.1:{self.ports[name]} ssl;\n"
                                               f"ssl_certificate {crt};\nssl_certificate_key {key};"))
         servers.append(self._server("plain", f"listen 127.0.0.1:{self.ports['plain']};"))
-        conf = textwrap.dedent(f"""\
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            pid {folder}/nginx.pid;
-            error_log {folder}/logs/error.log warn;
-            events {{ worker_connections 1024; }}
-            http {{
-              access_log off;
-              client_body_temp_path {folder}/body;
-              proxy_temp_path {folder}/proxy;
-              fastcgi_temp_path {folder}/fastcgi;
-              uwsgi_temp_path {folder}/uwsgi;
-              scgi_temp_path {folder}/scgi;
+        conf = nginx_preamble(folder) + textwrap.dedent(f"""\
               keepalive_requests 1000;
               log_format seen '$request_method $request_uri strap="$http_sec_restrict_tenant_access_policy" rat="$http_restrict_access_to_tenants"';
               server {{
@@ -630,6 +637,18 @@ def read_all_until_close(sock, timeout=DEADLINE):
     return data
 
 
+def recv_head(sock, data=b""):
+    """Reads from sock until data holds a whole request or response head. Returns (head without
+    its closing empty line, the bytes after it), or None when the peer closes first."""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return head, rest
+
+
 class _LoopbackServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -707,12 +726,10 @@ class HeadRecorder(PythonUpstream):
     def handle(self, sock):
         data = b""
         while True:
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, data = data.split(b"\r\n\r\n", 1)
+            received = recv_head(sock, data)
+            if received is None:
+                return
+            head, data = received
             with self.lock:
                 self.heads.append(head.decode("latin-1"))
             m = re.search(rb"(?im)^content-length:\s*(\d+)", head)

@@ -76,6 +76,8 @@ struct Scenario {
   // Every operation on the proxy's client or upstream stream from the n-th on fails (fail_count).
   std::size_t fail_client_at = std::numeric_limits<std::size_t>::max();
   std::size_t fail_upstream_at = std::numeric_limits<std::size_t>::max();
+  // Watch the responses as from an auth host (outcome telemetry): Outcome::codes.
+  bool watch = false;
 };
 
 struct Outcome {
@@ -84,6 +86,8 @@ struct Outcome {
   std::vector<ExchangeResult> results;
   std::vector<HeadRead> head_reads;
   std::size_t upstream_buffer_left = 0;
+  std::vector<std::optional<policy::BlockCode>> codes;  // per exchange, with Scenario::watch
+  std::size_t confirms = 0;
   bool proxy_done = false, server_done = false, client_done = false;
 };
 
@@ -120,9 +124,16 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
     const auto bytes = proxy::view_of(rig.client_buffer);
     const auto pieces = policy::rewrite_head(bytes, head, rig.edits);
     const auto request = proxy::ExchangeRequest::of(head);
+    policy::DecodeBudget budget(1024 * 1024);
+    policy::ResponseWatch watch(policy::HostClass::auth, budget);
     const auto result = co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream,
-                                                 rig.upstream_buffer, rig.limits, rig.metrics);
+                                                 rig.upstream_buffer, rig.limits, rig.metrics,
+                                                 scenario.watch ? &watch : nullptr);
     out.results.push_back(result);
+    if (scenario.watch) {
+      out.codes.push_back(watch.outcome());
+      out.confirms += watch.restrict_access_confirm() ? 1 : 0;
+    }
     if (!result.client_reusable) break;
   }
   out.upstream_buffer_left = rig.upstream_buffer.size();
@@ -451,4 +462,30 @@ TEST_CASE("exchange: a stream failing at any operation ends the exchange cleanly
                 out.results[0].upstream_reusable && out.upstream_got == sent;
   }
   CHECK(succeeded);  // past the exchange's last operation the fault no longer matters
+}
+
+TEST_CASE("exchange: a watched response passes byte for byte and its block code is found across chunks") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto first = get("/contoso.com/oauth2/authorize");
+  const auto second = get("/common/x");
+  // The code is cut by the chunk framing ("AADST" | "S5000211"); a longer code follows that must
+  // not count; the second response has none but carries Restrict-Access-Confirm.
+  const std::string blocked =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "f\r\n{\"error\":\"AADST\r\n1d\r\nS5000211: blocked AADSTS50002\r\n4\r\n111\"\r\n1\r\n}\r\n0\r\n\r\n";
+  const std::string confirmed =
+      "HTTP/1.1 302 Found\r\nRestrict-Access-Confirm: 1\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\n"
+      "AADSTS500021";
+  Scenario s;
+  s.read_size = read_size;
+  s.watch = true;
+  s.requests = 2;
+  s.client_sends = first.from_client() + second.from_client();
+  s.server = {{first.to_upstream().size(), blocked}, {second.to_upstream().size(), confirmed}};
+  const auto out = run(s);
+  CHECK(out.client_got == blocked + confirmed);
+  REQUIRE(out.codes.size() == 2);
+  CHECK(out.codes[0] == policy::BlockCode::aadsts5000211);
+  CHECK(out.codes[1] == policy::BlockCode::aadsts500021);  // the whole body, ended by its length
+  CHECK(out.confirms == 1);
 }

@@ -6,6 +6,7 @@
 #include "policy/sign_in_guard.hpp"
 #include "policy/request_decision.hpp"
 #include "config/syntax.hpp"
+#include "decision_helpers.hpp"
 #include "test_configs.hpp"
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,8 @@
 #include <string>
 
 using namespace trproxy;
+using test::scan;
+using test::Scanned;
 using policy::Action;
 using policy::HelloKind;
 using policy::HostClass;
@@ -22,19 +25,6 @@ namespace {
 const policy::Policy& v2_policy() {
   static const policy::Policy policy(test::load_yaml(test::v2_yaml));
   return policy;
-}
-
-// Scans `text` as a request head; the head's offsets point into the returned string.
-struct Scanned {
-  std::string bytes;
-  policy::RequestHead head;
-};
-
-Scanned scan(std::string text) {
-  Scanned out{std::move(text), {}};
-  policy::RequestScanner scanner;
-  REQUIRE(scanner.scan(out.bytes, out.head) == policy::ScanStatus::complete);
-  return out;
 }
 
 std::string connect_head(const std::string& authority) {
@@ -392,11 +382,7 @@ TEST_CASE("explain answers with the engine's own decisions") {
   auto config = test::load_yaml(std::string(test::v2_yaml) + "clients: {allow: [10.0.0.0/8]}\n");
   const policy::Policy policy(std::move(config));
   const auto ask = [&](const char* target, const char* client = nullptr) {
-    std::optional<config::IpAddress> address;
-    if (client) address = config::parse_ip(client);
-    const auto answer = policy::explain(policy, address, target);
-    REQUIRE(std::holds_alternative<std::string>(answer));
-    return std::get<std::string>(answer);
+    return test::explained(policy, target, client);
   };
   using Catch::Matchers::Contains;
   CHECK_THAT(ask("https://login.microsoftonline.com/common"),
