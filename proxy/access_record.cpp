@@ -103,7 +103,7 @@ std::string log_timestamp(std::chrono::system_clock::time_point when) {
   const std::time_t t = seconds.count();
   std::tm utc{};
   gmtime_r(&t, &utc);
-  char text[40];
+  char text[80];  // room for any int the format could print (GCC checks the worst case)
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
                 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
   return text;

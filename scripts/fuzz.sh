@@ -8,11 +8,13 @@
 #   body_tracker   the BodyTracker alone: any split gives the whole-feed result
 #   differential   trproxy's request framing against http-parser's
 #   proxy_protocol the PROXY v1/v2 header parser: in bounds, stable under extra bytes, no early complete
+#   response_watch the sign-in response watch: any body split (text, gzip, deflate, br) finds the
+#                  whole-feed block code, within its limits, and every decoder gives memory back
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 build="$root/build-fuzz"
-targets=(rewrite client_hello response_head body_tracker differential proxy_protocol)
+targets=(rewrite client_hello response_head body_tracker differential proxy_protocol response_watch)
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRPROXY_FUZZ=ON >/dev/null
 cmake --build "$build" -j "${TRPROXY_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
 seconds=${FUZZ_SECONDS:-75}

@@ -309,17 +309,19 @@ class Outcomes(unittest.TestCase):
                         self.assertIn((code or "").encode(), decode(head, body))
                     if code:
                         expected[code] = expected.get(code, 0) + 1
-        after = metrics(self.proxy)
-        for code in ("AADSTS500021", "AADSTS5000211", "AADSTS1000108", "80045C4D", "80045C54"):
-            labels = f'code="{code}",profile="default"'
-            self.assertEqual(metric(after, "trproxy_sign_in_blocked_total", labels) -
-                             metric(before, "trproxy_sign_in_blocked_total", labels), expected[code], code)
-        def logged():  # the access log is written asynchronously
+        # The client can have its answer before the worker counts the outcome and writes the
+        # access line (in that order): wait for the lines, then read the counters.
+        def logged():
             fields = [access_fields(line) for line in self.proxy.access_lines()]
             done = sum(1 for f in fields if f.get("path", "").endswith("long-code.html")) == len(encodings)
             return fields if done else None
 
         lines = h.wait_until(logged, what="the access lines of every page")
+        after = metrics(self.proxy)
+        for code in ("AADSTS500021", "AADSTS5000211", "AADSTS1000108", "80045C4D", "80045C54"):
+            labels = f'code="{code}",profile="default"'
+            self.assertEqual(metric(after, "trproxy_sign_in_blocked_total", labels) -
+                             metric(before, "trproxy_sign_in_blocked_total", labels), expected[code], code)
         outcomes = [f.get("outcome") for f in lines if f.get("path", "").endswith("v1-block.html")]
         self.assertEqual(outcomes, ["AADSTS500021"] * 4)
         long_code = [f.get("outcome") for f in lines if f.get("path", "").endswith("long-code.html")]
@@ -346,6 +348,9 @@ class Outcomes(unittest.TestCase):
                 with self.subTest(path=path):
                     _, _, body = request(proxy, h.AUTH_HOSTS[2], path)
                     self.assertEqual(body, b"".join(pieces).split(b"\r\n\r\n", 1)[1])
+            # counted before the access line is written: wait for the four lines first
+            h.wait_until(lambda: sum(1 for l in proxy.access_lines() if "path=/t" in l) == len(responses),
+                         what="the four access lines")
             text = metrics(proxy)
             self.assertEqual(metric(text, "trproxy_sign_in_blocked_total", 'code="AADSTS5000211",profile="default"'), 3)
             self.assertEqual(metric(text, "trproxy_sign_in_blocked_total", 'code="AADSTS500021",profile="default"'), 0)
@@ -355,6 +360,9 @@ class Outcomes(unittest.TestCase):
         status, head, _ = request(self.proxy, h.AUTH_HOSTS[0], "/common/confirm")
         self.assertEqual(status, 302)
         self.assertRegex(head, r"(?im)^restrict-access-confirm: 1")
+        # counted once the response has gone out: poll (bounded), then check it is exactly one more
+        h.wait_until(lambda: metric(metrics(self.proxy), "trproxy_restrict_access_confirm_total") > before,
+                     what="the confirm counter")
         self.assertEqual(metric(metrics(self.proxy), "trproxy_restrict_access_confirm_total"), before + 1)
 
 
@@ -431,6 +439,9 @@ class Tenants(unittest.TestCase):
             request(proxy, h.AUTH_HOSTS[0], "/favicon.ico")     # not a tenant
             request(proxy, h.MSA_HOST, "/common/ok.html")        # MSA host: no tenant
             request(proxy, h.AUTH_HOSTS[2], "/common/ok.html", source=PILOT)
+            # A worker records the tenant once the response has gone out, so the client can
+            # get its answer first: wait (bounded) for the five tenant requests.
+            h.wait_until(lambda: sum(r["requests"] for r in tenants(proxy)) == 5, what="five tenant requests")
             rows = tenants(proxy)
         self.assertEqual([r["tenant"] for r in rows],
                          ["common", h.TENANT, "contoso.com", "fabrikam.onmicrosoft.com"])
