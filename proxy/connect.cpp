@@ -72,7 +72,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   std::optional<beast::tcp_stream> upstream;
   if (!policy::is_intercepted(target.host_class)) {
     upstream.emplace(co_await net::this_coro::executor);
-    if (auto failure = co_await dial(*upstream, *runtime, services, {target.host, target.port})) {
+    if (auto failure = co_await dial(*upstream, *runtime, services, connection.worker, {target.host, target.port})) {
       failure->refusal.action = failure->refusal.status == 403 ? policy::Action::deny : policy::Action::tunnel;
       co_await refuse(client, connection, failure->refusal, line);
       co_return;

@@ -8,7 +8,9 @@
 // | next head on a kept-alive conn | limits.idle_timeout until the first byte | close                     | expires_after|
 // | rest of a request head         | limits.head_timeout from its first byte  | 408, then close           | within()     |
 // | ClientHello peek               | head_timeout (sign-in) / 3 s (other)     | socket stays open: decide | within()     |
-// | DNS + connect, all addresses   | upstream.connect_timeout, together       | 504                       | within()     |
+// | DNS + connect, all addresses   | upstream.connect_timeout, together; each | 504                       | within()     |
+// |                                | address gets its share of the time left  | next address              | within()     |
+// | idle pooled upstream           | 30 s (PoolLimits)                        | closed, evicted           | steady_timer |
 // | upstream TLS handshake         | upstream.connect_timeout                 | 502/504                   | expires_after|
 // | client TLS handshake           | limits.head_timeout                      | close                     | expires_after|
 // | upstream response head         | limits.upstream_response_timeout         | 504, close                | expires_after|

@@ -2,7 +2,9 @@
 
 #include "policy/parent_proxy.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/resolver.hpp"
 #include "proxy/services.hpp"
+#include "proxy/worker.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +12,8 @@
 
 namespace trproxy::proxy {
 namespace {
+
+enum class DialStage : std::uint8_t { resolving, connecting };
 
 struct Candidates {
   std::vector<tcp::endpoint> endpoints;
@@ -37,7 +41,10 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, DialTarget target,
+// Where a dial may go: the upstream.resolve override, an IP literal, or DNS (the worker's
+// resolver: cached, A and AAAA together, never queued behind another lookup).
+net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config,
+                                                                   DnsResolver& resolver, DialTarget target,
                                                                    const std::string& label,
                                                                    Clock::time_point deadline) {
   const auto& overrides = config.upstream.resolve;
@@ -51,59 +58,43 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   const auto literal = net::ip::make_address(target.host, literal_ec);
   if (!literal_ec) co_return Candidates{{tcp::endpoint(literal, target.port)}, false};
 
-  // Asio runs getaddrinfo on a background thread that neither per-operation cancellation nor
-  // resolver.cancel() can interrupt. So the lookup runs detached, owning its state, and this
-  // coroutine waits on a timer that the lookup's completion cancels: at the deadline it gives up
-  // (504) and the lookup's late answer is dropped.
-  struct Lookup {
-    Lookup(const net::any_io_executor& executor, Clock::time_point deadline)
-        : resolver(executor), wake(executor, deadline) {}
-    tcp::resolver resolver;
-    net::steady_timer wake;
-    error_code ec;
-    tcp::resolver::results_type results;
-    bool done = false;
-  };
-  auto lookup = std::make_shared<Lookup>(co_await net::this_coro::executor, deadline);
-  lookup->resolver.async_resolve(std::string(target.host), std::to_string(target.port),
-                                 tcp::resolver::numeric_service,
-                                 [lookup](const error_code& ec, tcp::resolver::results_type results) {
-                                   lookup->ec = ec;
-                                   lookup->results = std::move(results);
-                                   lookup->done = true;
-                                   lookup->wake.cancel();
-                                 });
-  co_await lookup->wake.async_wait(use_tuple);
-  if (!lookup->done) {
-    lookup->resolver.cancel();
-    co_return failed(504, label + ": name lookup timed out");
+  const auto answer = co_await resolver.resolve(target.host, deadline);
+  if (answer.error != DnsError::none) {
+    co_return failed(answer.error == DnsError::timeout ? 504 : 502, label + ": " + std::string(describe(answer.error)));
   }
-  if (lookup->ec) co_return failed(502, label + ": name does not resolve (" + lower_first(lookup->ec.message()) + ")");
-  const auto results = std::move(lookup->results);
   Candidates out;
-  for (const auto& entry : results) out.endpoints.push_back(entry.endpoint());
+  for (const auto& address : answer.addresses) out.endpoints.emplace_back(to_asio_address(address), target.port);
   co_return out;
+}
+
+net::awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint) {
+  auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
+  co_return ec;
 }
 
 // Resolves, applies the address rules, and connects to the first allowed address that answers.
 // `operator_chosen`: the target itself is the operator's choice (the parent proxy), exempt from
 // egress.deny like an upstream.resolve address.
 net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream& stream, const Runtime& runtime,
-                                                               const Services& services, DialTarget target,
-                                                               const std::string& label, bool operator_chosen,
-                                                               Clock::time_point deadline) {
+                                                               const Services& services, DnsResolver& resolver,
+                                                               DialTarget target, const std::string& label,
+                                                               bool operator_chosen, Clock::time_point deadline,
+                                                               DialStage& stage) {
   const auto& config = runtime.config();
-  auto found = co_await candidates_for(config, target, label, deadline);
+  auto found = co_await candidates_for(config, resolver, target, label, deadline);
   if (auto* failure = std::get_if<DialFailure>(&found)) {
     services.metrics.upstream_failure(failure->refusal.status == 504 ? UpstreamFailure::timeout
                                                                      : UpstreamFailure::connect);
     co_return std::move(*failure);
   }
   const auto& candidates = std::get<Candidates>(found);
+  stage = DialStage::connecting;
   std::optional<policy::EgressRefusal> refused;
   error_code last_error;
   tcp::endpoint last_tried;
+  std::size_t left = candidates.endpoints.size();
   for (const auto& endpoint : candidates.endpoints) {
+    --left;
     if (auto refusal = policy::check_egress_address(config.egress, services.self, to_ip_address(endpoint.address()),
                                                     endpoint.port(), candidates.operator_chosen || operator_chosen)) {
       if (!refused) refused = std::move(refusal);
@@ -111,7 +102,12 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
     }
     error_code ignored;
     stream.socket().close(ignored);
-    auto [ec] = co_await stream.socket().async_connect(endpoint, use_tuple);
+    // Each address gets its share of the time left, so one that never answers leaves time
+    // for the next (the last one gets all that remains).
+    const auto now = Clock::now();
+    const auto attempt_deadline = left == 0 ? deadline : now + (deadline - now) / static_cast<int>(left + 1);
+    auto attempt = co_await within(attempt_deadline, connect_socket(stream.socket(), endpoint));
+    const auto ec = attempt ? *attempt : error_code(net::error::timed_out);
     if (!ec) {
       stream.socket().set_option(tcp::no_delay(true), ignored);
       co_return std::nullopt;
@@ -123,6 +119,10 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
     services.metrics.egress_refusal(refused->rule);
     co_return DialFailure{std::move(refused->refusal)};
   }
+  if (last_error == net::error::timed_out) {
+    services.metrics.upstream_failure(UpstreamFailure::timeout);
+    co_return failed(504, label + " (" + endpoint_string(last_tried) + "): connect timed out");
+  }
   services.metrics.upstream_failure(UpstreamFailure::connect);
   if (!last_error) co_return failed(502, label + ": no address to connect to");
   co_return failed(502, label + " (" + endpoint_string(last_tried) + "): " + lower_first(last_error.message()));
@@ -132,9 +132,9 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
 // target. The parent resolves host names; an IP literal target still meets the address rules
 // here, and an upstream.resolve entry is what the parent is asked for (exempt, as without one).
 net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_stream& stream, const Runtime& runtime,
-                                                                  const Services& services, DialTarget target,
-                                                                  const config::Endpoint& parent,
-                                                                  Clock::time_point deadline) {
+                                                                  const Services& services, DnsResolver& resolver,
+                                                                  DialTarget target, const config::Endpoint& parent,
+                                                                  Clock::time_point deadline, DialStage& stage) {
   const auto& config = runtime.config();
   std::string connect_host(target.host);
   auto connect_port = target.port;
@@ -149,8 +149,8 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
   }
   const DialTarget parent_target{parent.host, parent.port};
   const auto parent_text = peer_label("parent proxy", parent_target);
-  if (auto failure = co_await resolve_and_connect(stream, runtime, services, parent_target, parent_text, true,
-                                                  deadline)) {
+  if (auto failure = co_await resolve_and_connect(stream, runtime, services, resolver, parent_target, parent_text,
+                                                  true, deadline, stage)) {
     co_return failure;
   }
   const auto request = policy::parent_connect_request(connect_host, connect_port);
@@ -192,23 +192,28 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
 }  // namespace
 
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
-                                                const Services& services, DialTarget target) {
+                                                const Services& services, Worker& worker, DialTarget target) {
   const auto& config = runtime.config();
+  auto& resolver = worker.resolver();
   const auto deadline = Clock::now() + config.upstream.connect_timeout;
   const auto label = peer_label("upstream", target);
   const auto& parent = config.upstream.proxy;
+  DialStage stage = DialStage::resolving;
   std::optional<std::optional<DialFailure>> outcome;
   if (parent) {
-    outcome = co_await within(deadline, connect_through_parent(stream, runtime, services, target, *parent, deadline));
+    outcome = co_await within(
+        deadline, connect_through_parent(stream, runtime, services, resolver, target, *parent, deadline, stage));
   } else {
-    outcome = co_await within(deadline, resolve_and_connect(stream, runtime, services, target, label, false, deadline));
+    outcome = co_await within(
+        deadline, resolve_and_connect(stream, runtime, services, resolver, target, label, false, deadline, stage));
   }
   if (outcome) co_return std::move(*outcome);
   services.metrics.upstream_failure(UpstreamFailure::timeout);
   error_code ignored;
   stream.socket().close(ignored);
-  co_return failed(504, (parent ? peer_label("parent proxy", {parent->host, parent->port}) + " CONNECT to " : "") +
-                            label + ": connect timed out");
+  const auto hop = parent ? peer_label("parent proxy", {parent->host, parent->port}) : label;
+  if (stage == DialStage::resolving) co_return failed(504, hop + ": " + std::string(describe(DnsError::timeout)));
+  co_return failed(504, (parent ? hop + " CONNECT to " : "") + label + ": connect timed out");
 }
 
 std::optional<config::IpAddress> destination_address(const beast::tcp_stream& stream, const config::Config& config,
@@ -225,12 +230,15 @@ std::optional<config::IpAddress> destination_address(const beast::tcp_stream& st
   return config::parse_ip(target.host);
 }
 
-net::awaitable<std::optional<DialFailure>> dial_tls(std::optional<TlsStream>& upstream, const Runtime& runtime,
-                                                    const Services& services, DialTarget target) {
+net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsStream>& upstream, const Runtime& runtime,
+                                                    const Services& services, Worker& worker, DialTarget target) {
   auto& metrics = services.metrics;
   beast::tcp_stream tcp_stream(co_await net::this_coro::executor);
-  if (auto failure = co_await dial(tcp_stream, runtime, services, target)) co_return failure;
-  upstream.emplace(std::move(tcp_stream), runtime.upstream_tls->new_session(std::string(target.host)).release());
+  if (auto failure = co_await dial(tcp_stream, runtime, services, worker, target)) co_return failure;
+  upstream = std::make_unique<TlsStream>(std::move(tcp_stream),
+                                        runtime.upstream_tls->new_session(std::string(target.host),
+                                                                          worker.upstream_sessions())
+                                            .release());
   expire_after(*upstream, runtime.config().upstream.connect_timeout);
   auto [ec] = co_await upstream->async_handshake(net::ssl::stream_base::client, use_tuple);
   if (!ec) {

@@ -1,8 +1,9 @@
 #pragma once
-// Connecting upstream on a client's behalf: the upstream.resolve override or DNS, the egress
-// address rules for every candidate address, and a TCP connect to each in turn, all under one
-// upstream.connect_timeout; with upstream.proxy, a CONNECT through the parent proxy instead.
-// For sign-in hosts, a verified TLS handshake on top (through the parent's tunnel too).
+// Connecting upstream on a client's behalf: the upstream.resolve override or DNS (the worker's
+// c-ares resolver), the egress address rules for every candidate address, and a TCP connect to
+// each in turn until one answers, all under one upstream.connect_timeout; with upstream.proxy, a
+// CONNECT through the parent proxy instead. For sign-in hosts, a verified TLS handshake on top
+// (through the parent's tunnel too).
 
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
@@ -10,6 +11,7 @@
 #include "proxy/metrics.hpp"
 #include "proxy/runtime.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 namespace trproxy::proxy {
 
 struct Services;
+class Worker;
 
 struct DialFailure {
   policy::Refusal refusal;  // 403 (egress), 502 or 504
@@ -27,10 +30,11 @@ struct DialTarget {
   std::uint16_t port = 0;
 };
 
-// Connects `stream` (not yet open) to the target. On success returns nullopt and the stream is
-// connected (TCP_NODELAY set); the address connected to is its remote endpoint.
+// Connects `stream` (not yet open) to the target, resolving names with `worker`'s resolver. On
+// success returns nullopt and the stream is connected (TCP_NODELAY set); the address connected
+// to is its remote endpoint.
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
-                                                const Services& services, DialTarget target);
+                                                const Services& services, Worker& worker, DialTarget target);
 
 // The address a tunnel reaches, for the sign-in address guard: the connected peer, or through a
 // parent proxy the target's own address where trproxy knows it (an IP literal or an
@@ -40,7 +44,7 @@ std::optional<config::IpAddress> destination_address(const beast::tcp_stream& st
 
 // Dials and TLS-verifies the real sign-in upstream for `host`. On success `upstream` holds the
 // verified stream.
-net::awaitable<std::optional<DialFailure>> dial_tls(std::optional<TlsStream>& upstream, const Runtime& runtime,
-                                                    const Services& services, DialTarget target);
+net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsStream>& upstream, const Runtime& runtime,
+                                                    const Services& services, Worker& worker, DialTarget target);
 
 }  // namespace trproxy::proxy

@@ -26,7 +26,7 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   if (stream_ && key_ != key) close();
   if (!stream_) {
     stream_.emplace(co_await net::this_coro::executor);
-    if (auto failure = co_await dial(*stream_, *runtime, services, {plan.host, plan.port})) {
+    if (auto failure = co_await dial(*stream_, *runtime, services, connection_.worker, {plan.host, plan.port})) {
       close();
       if (failure->refusal.status != 403) failure->refusal.action = policy::Action::forward;
       line.bytes_in = head.end;
