@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "policy/body_framing.hpp"
 #include "policy/response_watch.hpp"
+#include "policy/connection_auth.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
@@ -25,11 +26,24 @@ struct ExchangeRequest {
   policy::BodyFraming framing = policy::BodyFraming::none;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
+  // Set by the caller for an idempotent request without a body on a reused upstream connection:
+  // if that connection turns out dead before any response byte (the server closed it while it
+  // was idle), the exchange reports `retry` instead of answering, and the head is still unread
+  // in the client buffer, to be sent again on a fresh connection.
+  bool replayable = false;
 
   static ExchangeRequest of(const policy::RequestHead& head) {
     return {head.end, head.method_head, head.framing, head.content_length, head.keep_alive};
   }
 };
+
+// GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent twice (RFC 9110 9.2.2); only without a
+// body, since a body has been streamed and is gone.
+inline bool replayable_request(std::string_view method, policy::BodyFraming framing) {
+  if (framing != policy::BodyFraming::none) return false;
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
+}
 
 struct ExchangeResult {
   int status = 0;  // the upstream's final status, or our own error status
@@ -38,6 +52,8 @@ struct ExchangeResult {
   std::uint64_t bytes_to_client = 0;
   bool client_reusable = false;
   bool upstream_reusable = false;
+  bool retry = false;            // a replayable request met a dead reused connection: nothing was answered
+  bool connection_auth = false;  // the upstream challenged with NTLM/Negotiate: pin the connection
   std::string failure;  // why the exchange broke off (for the operational log)
 };
 
@@ -180,6 +196,12 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       x.upstream_buffer.commit(n);
       if (ec && n == 0) {
         if (x.request_failed) co_return;
+        if (x.request.replayable && first_head && x.upstream_buffer.size() == 0 && ec != beast::error::timeout) {
+          x.result.retry = true;  // closed while idle: nothing reached the client, send it again
+          x.result.failure = "reused upstream connection closed: " + ec.message();
+          close_lowest(x.upstream);
+          co_return;
+        }
         if (ec == beast::error::timeout) {
           x.metrics.upstream_failure(UpstreamFailure::timeout);
           co_await x.fail(504, "upstream did not answer in time");
@@ -195,6 +217,8 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
           std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count());
       first_head = false;
     }
+    x.result.connection_auth = x.result.connection_auth ||
+                               policy::requests_connection_auth(view_of(x.upstream_buffer).substr(0, response.end));
     if (response.status == 101) {
       // Protocol switches are not relayed on sign-in hosts: refuse rather than pass bytes unseen.
       co_await x.fail(502, "upstream switched protocols; not supported on intercepted hosts");
@@ -289,18 +313,29 @@ net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& clie
   expire_after(upstream, limits.upstream_response_timeout);
   auto [ec, n] = co_await net::async_write(upstream, std::span(buffers.data(), pieces.count), use_tuple);
   if (ec) {
+    if (request.replayable) {
+      x.result.retry = true;
+      x.result.failure = "reused upstream connection closed: " + ec.message();
+      detail::close_lowest(upstream);
+      co_return x.result;
+    }
     co_await x.fail(502, "could not send the request upstream");
     x.close_both();
     co_return x.result;
   }
-  // `pieces` point into client_buffer: it is consumed only once they are written.
-  x.result.bytes_from_client += request.head_end;
-  client_buffer.consume(request.head_end);
   const auto sent_at = std::chrono::steady_clock::now();
   if (request.framing == policy::BodyFraming::none) {
+    // No body: nothing else reads the client buffer, so the head stays there until the response
+    // has begun, for a retry. `pieces` point into it.
     x.request_body_done = true;
     co_await detail::pump_response(x, sent_at);
+    if (x.result.retry) co_return x.result;
+    x.result.bytes_from_client += request.head_end;
+    client_buffer.consume(request.head_end);
   } else {
+    // `pieces` point into client_buffer: it is consumed only once they are written.
+    x.result.bytes_from_client += request.head_end;
+    client_buffer.consume(request.head_end);
     co_await (detail::pump_request_body(x) && detail::pump_response(x, sent_at));
   }
   if (x.request_failed) {

@@ -60,7 +60,13 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
   connection.tracked.still_allowed = [&tracked = connection.tracked, channel](const Runtime& next) {
     return !tracked.idle || policy::still_intercepted(*next.policy, channel);
   };
-  std::optional<TlsStream> upstream;
+  // Upstream connections come from the worker's pool for each request and go back after it. One
+  // is held across requests only when pinned: it carried NTLM/Negotiate authentication, which
+  // belongs to this client connection alone.
+  auto& pool = connection.worker.pool();
+  const auto pool_key = plan.host + ":" + std::to_string(plan.upstream_port);
+  std::unique_ptr<TlsStream> upstream;
+  bool pinned = false;
   const auto& first_limits = connection.config().limits;
   beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);
   policy::RequestHead head;
@@ -110,33 +116,58 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     const auto& forward = std::get<policy::ForwardPlan>(decision);
     auto& sign_in = start_sign_in(connection, *runtime->policy, profile, plan.host_class, line);
     if (!upstream) {
-      if (auto failure = co_await dial_tls(upstream, *runtime, services, {plan.host, plan.upstream_port})) {
-        failure->refusal.action = policy::Action::intercept;
-        co_await refuse(client, connection, failure->refusal, line);
-        break;
-      }
-      connection.tracked.upstream_fd = beast::get_lowest_layer(*upstream).socket().native_handle();
+      upstream = pool.take(pool_key, runtime->upstream_tls.get());
       upstream_buffer.clear();
     }
-    error_code ignored;
-    line.upstream = endpoint_string(beast::get_lowest_layer(*upstream).socket().remote_endpoint(ignored));
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
     if (!profile.reports()) {
       metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
       count_rewrite(metrics, plan.host_class, profile.mode);
     }
-    policy::ResponseWatch watch(plan.host_class, services.sign_in.decode_budget);
-    const auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *upstream,
-                                          upstream_buffer, runtime->config().limits, metrics, &watch);
+    auto request = ExchangeRequest::of(head);
+    // A pooled connection may have been closed by the server just now; an idempotent request
+    // without a body then goes once more on a fresh connection (the head is still unread).
+    request.replayable = upstream && replayable_request(line.method, head.framing);
+    ExchangeResult result;
+    std::optional<policy::ResponseWatch> watch;
+    bool dial_failed = false;
+    for (;;) {
+      if (!upstream) {
+        const DialTarget target{plan.host, plan.upstream_port};
+        if (auto failure = co_await dial_tls(upstream, *runtime, services, connection.worker, target)) {
+          failure->refusal.action = policy::Action::intercept;
+          co_await refuse(client, connection, failure->refusal, line);
+          dial_failed = true;
+          break;
+        }
+        upstream_buffer.clear();
+      }
+      connection.tracked.upstream_fd = beast::get_lowest_layer(*upstream).socket().native_handle();
+      error_code ignored;
+      line.upstream = endpoint_string(beast::get_lowest_layer(*upstream).socket().remote_endpoint(ignored));
+      // A retry comes before any response byte, so each attempt watches a fresh response.
+      watch.emplace(plan.host_class, services.sign_in.decode_budget);
+      result = co_await exchange(client, buffer, request, pieces, *upstream, upstream_buffer,
+                                 runtime->config().limits, metrics, &*watch);
+      if (!result.retry) break;
+      metrics.upstream_pool_retries.add();
+      upstream.reset();
+      request.replayable = false;
+    }
+    if (dial_failed) break;
     metrics.upstream_response(plan.host_class, result.upstream_status);
-    record_outcome(connection, watch, sign_in, profile, line);
+    record_outcome(connection, *watch, sign_in, profile, line);
     line.status = result.status;
     line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
     line.bytes_out = result.bytes_to_client;
     line.reason = result.failure;
     connection.log(line);
+    pinned = pinned || result.connection_auth;
     if (!result.upstream_reusable) {
       upstream.reset();
+      connection.tracked.upstream_fd = -1;
+    } else if (!pinned) {
+      pool.put(pool_key, std::move(upstream), runtime->upstream_tls);
       connection.tracked.upstream_fd = -1;
     }
     if (!result.client_reusable || connection.worker.registry().draining() ||

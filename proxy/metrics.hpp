@@ -90,6 +90,7 @@ struct alignas(64) Metrics {
   Counters<static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
   Counters<static_cast<std::size_t>(policy::GuardOutcome::count)> sign_in_guard_outcomes;
   Histogram<upstream_latency_buckets.size()> upstream_latency{upstream_latency_buckets};
+  Counter upstream_pool_hits, upstream_pool_misses, upstream_pool_evictions, upstream_pool_retries;
 
   // One access-log line: its request, its bytes, and its connection when it is the first.
   void request(Action action, std::uint64_t bytes_in, std::uint64_t bytes_out, bool first_of_connection) {

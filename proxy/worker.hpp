@@ -6,6 +6,8 @@
 #include "proxy/io.hpp"
 #include "proxy/pipe_pool.hpp"
 #include "proxy/registry.hpp"
+#include "proxy/resolver.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/services.hpp"
 
@@ -18,7 +20,7 @@ namespace trproxy::proxy {
 class Worker {
  public:
   Worker(unsigned index, RuntimePtr runtime, Services services)
-      : index_(index), services_(services), runtime_(std::move(runtime)) {}
+      : index_(index), services_(services), pool_(io_, services_.metrics), runtime_(std::move(runtime)) {}
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker() { join(); }
@@ -39,6 +41,9 @@ class Worker {
   PipePool& pipes() { return pipes_; }
   // What this worker's connections use: process-wide state and this worker's metrics shard.
   Services& services() { return services_; }
+  DnsResolver& resolver() { return resolver_; }
+  tls::UpstreamSessions& upstream_sessions() { return upstream_sessions_; }
+  UpstreamPool& pool() { return pool_; }
 
   // The configuration this worker serves new requests with. Replaced by a post on reload, so it
   // is only ever read and written on the worker's thread.
@@ -70,6 +75,9 @@ class Worker {
   Services services_;
   net::io_context io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
+  DnsResolver resolver_{io_};  // after io_: its sockets and timer are destroyed first
+  tls::UpstreamSessions upstream_sessions_;  // before the pool: pooled connections refer to it
+  UpstreamPool pool_;          // likewise
   ConnectionRegistry registry_;
   PipePool pipes_;
   RuntimePtr runtime_;

@@ -78,6 +78,8 @@ struct Scenario {
   std::size_t fail_upstream_at = std::numeric_limits<std::size_t>::max();
   // Watch the responses as from an auth host (outcome telemetry): Outcome::codes.
   bool watch = false;
+  // The upstream connection was reused from the pool and the request may be sent again.
+  bool replayable = false;
 };
 
 struct Outcome {
@@ -88,6 +90,7 @@ struct Outcome {
   std::size_t upstream_buffer_left = 0;
   std::vector<std::optional<policy::BlockCode>> codes;  // per exchange, with Scenario::watch
   std::size_t confirms = 0;
+  std::string client_buffer_left;  // unread client bytes after the last exchange
   bool proxy_done = false, server_done = false, client_done = false;
 };
 
@@ -123,7 +126,8 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
     if (read != HeadRead::complete) break;
     const auto bytes = proxy::view_of(rig.client_buffer);
     const auto pieces = policy::rewrite_head(bytes, head, rig.edits);
-    const auto request = proxy::ExchangeRequest::of(head);
+    auto request = proxy::ExchangeRequest::of(head);
+    request.replayable = scenario.replayable;
     policy::DecodeBudget budget(1024 * 1024);
     policy::ResponseWatch watch(policy::HostClass::auth, budget);
     const auto result = co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream,
@@ -137,6 +141,7 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
     if (!result.client_reusable) break;
   }
   out.upstream_buffer_left = rig.upstream_buffer.size();
+  out.client_buffer_left = std::string(proxy::view_of(rig.client_buffer));
   if (scenario.proxy_closes) {
     rig.client.close();
     rig.upstream.close();
@@ -488,4 +493,88 @@ TEST_CASE("exchange: a watched response passes byte for byte and its block code 
   CHECK(out.codes[0] == policy::BlockCode::aadsts5000211);
   CHECK(out.codes[1] == policy::BlockCode::aadsts500021);  // the whole body, ended by its length
   CHECK(out.confirms == 1);
+TEST_CASE("exchange: a replayable request on a reused connection the server closed asks for a retry, answering nothing") {
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = get("/common/discovery");
+  SECTION("closed after reading the request") {
+    Scenario s;
+    s.read_size = read_size;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), ""}};
+    s.server_closes = true;
+    s.replayable = true;
+    const auto out = run(s);
+    REQUIRE(out.results.size() == 1);
+    CHECK(out.results[0].retry);
+    CHECK(out.client_got.empty());  // no 502: the caller sends the request again
+    CHECK(out.client_buffer_left == request.from_client());  // the head is still there to resend
+    CHECK_FALSE(out.results[0].upstream_reusable);
+    CHECK(out.results[0].bytes_to_client == 0);
+  }
+  SECTION("the write fails") {
+    Scenario s;
+    s.read_size = read_size;
+    s.client_sends = request.from_client();
+    s.fail_upstream_at = 0;  // the first operation: the write of the head
+    s.replayable = true;
+    const auto out = run(s);
+    REQUIRE(out.results.size() == 1);
+    CHECK(out.results[0].retry);
+    CHECK(out.client_got.empty());
+    CHECK(out.client_buffer_left == request.from_client());
+  }
+}
+
+TEST_CASE("exchange: no retry once a response byte came, or for a request that was not replayable") {
+  const auto request = get();
+  SECTION("part of a head, then close") {
+    Scenario s;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), "HTTP/1.1 2"}};
+    s.server_closes = true;
+    s.replayable = true;
+    s.proxy_closes = false;
+    const auto out = run(s);
+    REQUIRE(out.results.size() == 1);
+    CHECK_FALSE(out.results[0].retry);
+    CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
+  }
+  SECTION("a fresh connection") {
+    Scenario s;
+    s.client_sends = request.from_client();
+    s.server = {{request.to_upstream().size(), ""}};
+    s.server_closes = true;
+    s.proxy_closes = false;
+    const auto out = run(s);
+    REQUIRE(out.results.size() == 1);
+    CHECK_FALSE(out.results[0].retry);
+    CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
+  }
+}
+
+TEST_CASE("exchange: only idempotent requests without a body are replayable") {
+  using policy::BodyFraming;
+  for (const char* method : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
+    CHECK(proxy::replayable_request(method, BodyFraming::none));
+    CHECK_FALSE(proxy::replayable_request(method, BodyFraming::content_length));
+  }
+  CHECK_FALSE(proxy::replayable_request("POST", BodyFraming::none));
+  CHECK_FALSE(proxy::replayable_request("PATCH", BodyFraming::none));
+  CHECK_FALSE(proxy::replayable_request("get", BodyFraming::none));
+  CHECK_FALSE(proxy::replayable_request("GET", BodyFraming::chunked));
+}
+
+TEST_CASE("exchange: an NTLM or Negotiate challenge is reported so the session pins the connection") {
+  const auto request = get();
+  const std::string challenge = GENERATE(std::string("NTLM"), std::string("Negotiate"), std::string("Basic realm=\"x\""));
+  const std::string response =
+      "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " + challenge + "\r\nContent-Length: 0\r\n\r\n";
+  Scenario s;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), response}};
+  const auto out = run(s);
+  CHECK(out.client_got == response);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].upstream_reusable);
+  CHECK(out.results[0].connection_auth == (challenge != "Basic realm=\"x\""));
 }

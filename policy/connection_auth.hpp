@@ -1,0 +1,18 @@
+#pragma once
+// Connection-oriented authentication (NTLM, Negotiate): its handshake authenticates the
+// connection, not the request, so an upstream connection that carried it must never serve
+// another client. Pure: works on the bytes of a response head the scanner has validated.
+
+#include <string_view>
+
+namespace trproxy::policy {
+
+// True when one WWW-Authenticate value offers NTLM or Negotiate (any case, among other challenges).
+bool offers_connection_auth(std::string_view challenges);
+
+// True when a response head (status line through the empty line, already validated) has a
+// WWW-Authenticate field offering NTLM or Negotiate: a 401 challenge, or a final response
+// carrying a Negotiate token.
+bool requests_connection_auth(std::string_view head);
+
+}  // namespace trproxy::policy
