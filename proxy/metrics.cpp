@@ -243,6 +243,34 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
              total(&Metrics::upstream_tls_handshakes));
   out.single("trproxy_upstream_tls_resumptions_total", "counter", "Upstream TLS handshakes that resumed a session.",
              total(&Metrics::upstream_tls_resumptions));
+  out.family("trproxy_tls_handshakes_total", "counter",
+             "Completed TLS handshakes by side (client: clients to trproxy; upstream: trproxy to the sign-in "
+             "servers) and kind (full, or resumed from a session ticket).");
+  {
+    // Resumptions are counted after their handshake; relaxed reads may still see them first.
+    const auto full = [](std::uint64_t all, std::uint64_t resumed) { return all > resumed ? all - resumed : 0; };
+    const auto client_resumed = total(&Metrics::tls_resumptions);
+    const auto upstream_resumed = total(&Metrics::upstream_tls_resumptions);
+    out.sample("trproxy_tls_handshakes_total", "side=\"client\",kind=\"full\"",
+               full(total(&Metrics::tls_handshakes), client_resumed));
+    out.sample("trproxy_tls_handshakes_total", "side=\"client\",kind=\"resumed\"", client_resumed);
+    out.sample("trproxy_tls_handshakes_total", "side=\"upstream\",kind=\"full\"",
+               full(total(&Metrics::upstream_tls_handshakes), upstream_resumed));
+    out.sample("trproxy_tls_handshakes_total", "side=\"upstream\",kind=\"resumed\"", upstream_resumed);
+  }
+  out.single("trproxy_upstream_pool_hits_total", "counter",
+             "Intercepted requests sent on a pooled upstream connection (no new upstream handshake).",
+             total(&Metrics::upstream_pool_hits));
+  out.single("trproxy_upstream_pool_misses_total", "counter",
+             "Intercepted requests that found no idle upstream connection.", total(&Metrics::upstream_pool_misses));
+  out.single("trproxy_upstream_pool_evictions_total", "counter",
+             "Idle upstream connections dropped: closed by the server, idle too long, pool full, or stale after a "
+             "reload.",
+             total(&Metrics::upstream_pool_evictions));
+  out.single("trproxy_upstream_pool_retries_total", "counter",
+             "Idempotent requests sent again on a fresh connection after a pooled one failed before any response "
+             "byte.",
+             total(&Metrics::upstream_pool_retries));
 
   out.family("trproxy_egress_refused_total", "counter", "Destinations refused by the egress rules, by rule.");
   for (std::size_t i = 0; i < static_cast<std::size_t>(policy::EgressRule::count); ++i) {

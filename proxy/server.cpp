@@ -25,6 +25,7 @@ double unix_now() {
 // After the grace period every connection is shut down; this bounds how long they may take
 // to unwind and write their log lines before the workers stop regardless.
 constexpr auto unwind_backstop = std::chrono::seconds(2);
+constexpr auto ticket_key_rotation = std::chrono::hours(1);
 
 std::vector<config::IpAddress> local_addresses() {
   std::vector<config::IpAddress> out;
@@ -168,6 +169,19 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     spdlog::info("admin endpoint on {}", endpoint_string(admin_acceptor->local_endpoint()));
     net::co_spawn(control, run_admin_listener(std::move(*admin_acceptor), admin_state), net::detached);
   }
+
+  // Generated session-ticket keys: a new one seals tickets every hour, the two before it still
+  // open them (tickets live 2 h). Keys from tls.ticket_keys are the operator's to rotate.
+  net::steady_timer ticket_rotation(control);
+  std::function<void()> rotate_tickets = [&] {
+    ticket_rotation.expires_after(ticket_key_rotation);
+    ticket_rotation.async_wait([&](const error_code& ec) {
+      if (ec) return;
+      runtime.get()->server_tls->ticket_keys().rotate();
+      rotate_tickets();
+    });
+  };
+  rotate_tickets();
 
   // systemd (Type=notify): ready now that the listeners accept and the CA is loaded.
   const auto notifier = SystemdNotifier::from_environment();

@@ -9,10 +9,13 @@ constexpr const char* tls12_ciphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-constexpr std::size_t max_cached_upstream_sessions = 1024;
-
 int upstream_ex_index() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int sessions_ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
@@ -37,12 +40,14 @@ void common_settings(SSL_CTX* ctx) {
 
 }  // namespace
 
-ServerTls::ServerTls() : ctx_(SSL_CTX_new(TLS_server_method())) {
+ServerTls::ServerTls() : ticket_keys_(std::make_unique<TicketKeys>()), ctx_(SSL_CTX_new(TLS_server_method())) {
   if (!ctx_) throw_openssl("SSL_CTX_new (server)");
   common_settings(ctx_.get());
   SSL_CTX_set_alpn_select_cb(ctx_.get(), select_http11, nullptr);
-  // Tickets (stateless resumption) are on by default with a key made per process.
-  SSL_CTX_set_session_cache_mode(ctx_.get(), SSL_SESS_CACHE_SERVER);
+  // Stateless resumption only: tickets sealed with our keys (shared by replicas when configured),
+  // no per-process session cache that another replica could not see.
+  SSL_CTX_set_session_cache_mode(ctx_.get(), SSL_SESS_CACHE_OFF);
+  use_ticket_keys(ctx_.get(), *ticket_keys_);
   static const unsigned char session_context[] = "trproxy";
   SSL_CTX_set_session_id_context(ctx_.get(), session_context, sizeof session_context - 1);
 }
@@ -73,35 +78,48 @@ UpstreamTls::UpstreamTls(const config::UpstreamConfig& upstream) : ctx_(SSL_CTX_
   SSL_CTX_sess_set_new_cb(ctx_.get(), &UpstreamTls::on_new_session);
 }
 
-UpstreamTls::~UpstreamTls() {
-  for (auto& [host, session] : sessions_) SSL_SESSION_free(session);
+SSL_SESSION* UpstreamSessions::find(const std::string& host, const UpstreamTls* origin) const {
+  const auto it = sessions_.find(host);
+  if (it == sessions_.end() || it->second.origin.lock().get() != origin) return nullptr;
+  return it->second.session.get();
+}
+
+void UpstreamSessions::store(const std::string& host, std::weak_ptr<const UpstreamTls> origin, SSL_SESSION* session) {
+  // A copy: OpenSSL marks a connection's own session not resumable when the connection is freed
+  // without a close_notify (an upstream that closed, a pooled connection dropped).
+  SessionPtr given(session);
+  SessionPtr owned(SSL_SESSION_dup(session));
+  if (!owned) return;
+  if (auto it = sessions_.find(host); it != sessions_.end()) {
+    it->second = Entry{std::move(origin), std::move(owned)};
+    return;
+  }
+  if (sessions_.size() >= capacity) sessions_.erase(sessions_.begin());  // a few hosts in practice
+  sessions_.emplace(host, Entry{std::move(origin), std::move(owned)});
 }
 
 int UpstreamTls::on_new_session(SSL* ssl, SSL_SESSION* session) {
-  auto* self = static_cast<UpstreamTls*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), upstream_ex_index()));
+  const auto* self = static_cast<const UpstreamTls*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), upstream_ex_index()));
+  auto* sessions = static_cast<UpstreamSessions*>(SSL_get_ex_data(ssl, sessions_ex_index()));
   const char* host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  if (self == nullptr || host == nullptr) return 0;
-  std::lock_guard lock(self->mutex_);
-  auto [it, inserted] = self->sessions_.try_emplace(host, session);
-  if (!inserted) {
-    SSL_SESSION_free(it->second);
-    it->second = session;
-  } else if (self->sessions_.size() > max_cached_upstream_sessions) {
-    auto victim = self->sessions_.begin() == it ? std::next(it) : self->sessions_.begin();
-    SSL_SESSION_free(victim->second);
-    self->sessions_.erase(victim);
-  }
-  return 1;  // we keep the reference
+  if (self == nullptr || sessions == nullptr || host == nullptr) return 0;
+  sessions->store(host, self->weak_from_this(), session);
+  return 1;  // the cache keeps the reference
 }
 
-SslPtr UpstreamTls::new_session(const std::string& host) {
+SslPtr UpstreamTls::new_session(const std::string& host, UpstreamSessions& sessions) const {
   SslPtr ssl(SSL_new(ctx_.get()));
   if (!ssl) throw_openssl("SSL_new (client)");
   if (SSL_set_tlsext_host_name(ssl.get(), host.c_str()) != 1 || SSL_set1_host(ssl.get(), host.c_str()) != 1) {
     throw_openssl("upstream name " + host);
   }
-  std::lock_guard lock(mutex_);
-  if (auto it = sessions_.find(host); it != sessions_.end()) SSL_set_session(ssl.get(), it->second);
+  SSL_set_ex_data(ssl.get(), sessions_ex_index(), &sessions);
+  if (auto* cached = sessions.find(host, this)) {
+    // The connection gets a copy: if it is freed without a close_notify, OpenSSL marks the
+    // session it used not resumable, and the cached one must stay good for the next.
+    const SessionPtr copy(SSL_SESSION_dup(cached));
+    if (copy) SSL_set_session(ssl.get(), copy.get());
+  }
   return ssl;
 }
 
