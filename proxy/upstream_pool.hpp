@@ -26,7 +26,7 @@
 namespace trproxy::proxy {
 
 struct PoolLimits {
-  std::size_t max_idle_per_key = 16;
+  std::size_t max_idle_per_key = 64;  // above the busiest concurrency to one host, or the pool churns
   std::chrono::milliseconds idle_timeout{30'000};
 };
 
