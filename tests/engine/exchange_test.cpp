@@ -493,6 +493,8 @@ TEST_CASE("exchange: a watched response passes byte for byte and its block code 
   CHECK(out.codes[0] == policy::BlockCode::aadsts5000211);
   CHECK(out.codes[1] == policy::BlockCode::aadsts500021);  // the whole body, ended by its length
   CHECK(out.confirms == 1);
+}
+
 TEST_CASE("exchange: a replayable request on a reused connection the server closed asks for a retry, answering nothing") {
   FOR_EACH_READ_SIZE(read_size);
   const auto request = get("/common/discovery");

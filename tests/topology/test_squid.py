@@ -48,7 +48,10 @@ class BehindSquid(unittest.TestCase):
 
     def test_sign_in_verified_end_to_end_through_squid(self):
         before = len(squid.logged())
-        code, body, err = h.curl(proxy, f"https://{h.AUTH_HOSTS[0]}/common/oauth2/squid", cacert=env.ca_crt)
+        # A proxy of its own: trproxy pools the verified upstream connection (inside Squid's
+        # tunnel), and Squid logs a tunnel when it closes, which is when this proxy stops.
+        with env.proxy("squid-sign-in", resolve=env.resolve_all(), parent=f"127.0.0.1:{squid.port}") as p:
+            code, body, err = h.curl(p, f"https://{h.AUTH_HOSTS[0]}/common/oauth2/squid", cacert=env.ca_crt)
         self.assertEqual(code, 0, err)
         self.assertEqual(h.echo_fields(body)["strap"], h.V2_VALUE)
         # Squid saw only an opaque CONNECT: trproxy's TLS to nginx ran inside it.
