@@ -33,6 +33,12 @@ struct CaConfig {
   LeafKeyType leaf_key = LeafKeyType::ec_p256;
 };
 
+// The client-facing TLS side. `ticket_keys`: a file of session-ticket keys shared by replicas
+// behind one load balancer (empty: keys generated in memory and rotated by the process).
+struct TlsConfig {
+  std::filesystem::path ticket_keys;
+};
+
 struct UpstreamConfig {
   // Empty means the operating system's trust store ("system").
   std::filesystem::path trust_bundle;
@@ -193,6 +199,7 @@ struct Config {
   unsigned threads = 0;  // 0 = one per CPU core
   std::vector<Cidr> clients_allow;
   CaConfig ca;
+  TlsConfig tls;
   UpstreamConfig upstream;
   TenantRestrictions tenant_restrictions;
   std::vector<Profile> profiles;  // in file order: the first whose clients match applies

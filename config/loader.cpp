@@ -294,6 +294,14 @@ void load_ca(const YAML::Node& node, const std::filesystem::path& base, Config& 
   }
 }
 
+void load_tls(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
+  expect_map(node, "tls", {"ticket_keys"});
+  if (const auto keys = node["ticket_keys"]) {
+    const auto text = scalar(keys, "tls.ticket_keys");
+    config.tls.ticket_keys = text.empty() ? std::filesystem::path{} : resolve_path(base, text);
+  }
+}
+
 void load_upstream(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
   expect_map(node, "upstream", {"trust", "resolve", "connect_timeout", "proxy"});
   if (const auto parent = node["proxy"]) {
@@ -620,7 +628,7 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   expect_map(root, "",
              {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log",
-              "limits", "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files", "profiles"});
+              "limits", "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files", "profiles", "tls"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -633,6 +641,9 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   if (const auto v = root["ca"]) {
     load_ca(v, base, config);
+  }
+  if (const auto v = root["tls"]) {
+    load_tls(v, base, config);
   }
   if (const auto v = root["upstream"]) {
     load_upstream(v, base, config);

@@ -84,7 +84,15 @@ std::string summarize(const Policy& policy) {
   std::vector<std::string> allow;
   for (const auto& cidr : c.clients_allow) allow.push_back(cidr.text);
   out << "clients allowed: " << join(allow) << "\n";
+  std::vector<std::string> balancers;
+  for (const auto& cidr : c.proxy_protocol.trusted) balancers.push_back(cidr.text);
+  out << "PROXY protocol from: " << (balancers.empty() ? "nobody (off)" : join(balancers)) << "\n";
   out << "CA: " << c.ca.cert.string() << " (leaf keys " << config::to_string(c.ca.leaf_key) << ")\n";
+  out << "session tickets: "
+      << (c.tls.ticket_keys.empty() ? "keys generated in memory, rotated hourly"
+                                    : "keys from " + c.tls.ticket_keys.string() + " (shared by replicas)")
+      << "\n";
+  out << "upstream via: " << (c.upstream.proxy ? "parent proxy " + c.upstream.proxy->to_string() : "direct") << "\n";
   out << "upstream trust: " << (c.upstream.trusts_system() ? "system" : c.upstream.trust_bundle.string()) << "\n";
   for (const auto& [host, endpoint] : c.upstream.resolve) {
     out << "upstream resolve: " << host << " -> " << endpoint.to_string() << "\n";

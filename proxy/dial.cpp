@@ -43,7 +43,7 @@ std::string lower_first(std::string text) {
 
 // Where a dial may go: the upstream.resolve override, an IP literal, or DNS (the worker's
 // resolver: cached, A and AAAA together, never queued behind another lookup).
-net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config,
+net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, Metrics& metrics,
                                                                    DnsResolver& resolver, DialTarget target,
                                                                    const std::string& label,
                                                                    Clock::time_point deadline) {
@@ -59,6 +59,7 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   if (!literal_ec) co_return Candidates{{tcp::endpoint(literal, target.port)}, false};
 
   const auto answer = co_await resolver.resolve(target.host, deadline);
+  metrics.dns_lookups.add(static_cast<std::size_t>(answer.error));
   if (answer.error != DnsError::none) {
     co_return failed(answer.error == DnsError::timeout ? 504 : 502, label + ": " + std::string(describe(answer.error)));
   }
@@ -81,7 +82,7 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
                                                                bool operator_chosen, Clock::time_point deadline,
                                                                DialStage& stage) {
   const auto& config = runtime.config();
-  auto found = co_await candidates_for(config, resolver, target, label, deadline);
+  auto found = co_await candidates_for(config, services.metrics, resolver, target, label, deadline);
   if (auto* failure = std::get_if<DialFailure>(&found)) {
     services.metrics.upstream_failure(failure->refusal.status == 504 ? UpstreamFailure::timeout
                                                                      : UpstreamFailure::connect);

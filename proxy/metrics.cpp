@@ -12,6 +12,9 @@ constexpr std::array<const char*, static_cast<std::size_t>(UpstreamFailure::coun
     "connect", "timeout", "tls_verify", "tls_other"};
 constexpr std::array<const char*, static_cast<std::size_t>(ResponseHost::count)> response_host_names{"auth", "msa",
                                                                                                      "other"};
+// In DnsError's order (proxy/dns_cache.hpp).
+constexpr std::array<const char*, Metrics::dns_results> dns_result_names{"resolved", "no_such_name", "no_address",
+                                                                         "timeout", "failure"};
 constexpr std::array<const char*, status_classes> status_class_names{"2xx", "3xx", "4xx", "5xx"};
 // Refusals the proxy can send, present from start (others appear when first sent).
 constexpr std::array<int, 8> refusal_statuses{400, 403, 408, 421, 431, 502, 503, 504};
@@ -271,6 +274,17 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
              "Idempotent requests sent again on a fresh connection after a pooled one failed before any response "
              "byte.",
              total(&Metrics::upstream_pool_retries));
+
+  out.single("trproxy_dns_cache_hits_total", "counter", "Upstream name lookups answered from a worker's DNS cache.",
+             total(&Metrics::dns_cache_hits));
+  out.single("trproxy_dns_queries_total", "counter",
+             "Upstream name lookups sent to DNS (an A and an AAAA query each; concurrent lookups of a name share one).",
+             total(&Metrics::dns_queries));
+  out.family("trproxy_dns_lookups_total", "counter", "Upstream name lookups by how they ended.");
+  for (std::size_t i = 0; i < Metrics::dns_results; ++i) {
+    out.sample("trproxy_dns_lookups_total", label_pair("result", dns_result_names[i]),
+               sum([&](const Metrics& m) { return m.dns_lookups.get(i); }));
+  }
 
   out.family("trproxy_egress_refused_total", "counter", "Destinations refused by the egress rules, by rule.");
   for (std::size_t i = 0; i < static_cast<std::size_t>(policy::EgressRule::count); ++i) {

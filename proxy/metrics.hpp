@@ -91,6 +91,11 @@ struct alignas(64) Metrics {
   Counters<static_cast<std::size_t>(policy::GuardOutcome::count)> sign_in_guard_outcomes;
   Histogram<upstream_latency_buckets.size()> upstream_latency{upstream_latency_buckets};
   Counter upstream_pool_hits, upstream_pool_misses, upstream_pool_evictions, upstream_pool_retries;
+  // Name lookups of upstream hosts: answered from the worker's cache, sent to DNS, and how each
+  // dial's lookup ended (by DnsError: resolved, no_such_name, no_address, timeout, failure).
+  static constexpr std::size_t dns_results = 5;
+  Counter dns_cache_hits, dns_queries;
+  Counters<dns_results> dns_lookups;
 
   // One access-log line: its request, its bytes, and its connection when it is the first.
   void request(Action action, std::uint64_t bytes_in, std::uint64_t bytes_out, bool first_of_connection) {

@@ -188,6 +188,7 @@ net::awaitable<DnsAnswer> DnsResolver::resolve(std::string_view name_view, Clock
   std::string name(name_view);
   if (const auto* hit = cache_.find(name, Clock::now())) {
     ++stats_.cache_hits;
+    if (metrics_ != nullptr) metrics_->dns_cache_hits.add();
     DnsAnswer copy = *hit;
     co_return copy;
   }
@@ -197,6 +198,7 @@ net::awaitable<DnsAnswer> DnsResolver::resolve(std::string_view name_view, Clock
   it->second->waiters.push_back(waiter);
   if (fresh) {
     ++stats_.queries;
+    if (metrics_ != nullptr) metrics_->dns_queries.add();
     ares_addrinfo_hints hints{};
     hints.ai_family = AF_UNSPEC;  // A and AAAA, sent together
     hints.ai_socktype = SOCK_STREAM;

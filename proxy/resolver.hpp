@@ -7,6 +7,7 @@
 
 #include "proxy/dns_cache.hpp"
 #include "proxy/io.hpp"
+#include "proxy/metrics.hpp"
 
 #include <ares.h>
 
@@ -37,6 +38,8 @@ class DnsResolver {
     std::uint64_t queries = 0;  // lookups sent to DNS (each an A and an AAAA query)
   };
   [[nodiscard]] const Stats& stats() const { return stats_; }
+  // Also counts cache hits and queries into `metrics` (the worker's shard), for /metrics.
+  void count_into(Metrics& metrics) { metrics_ = &metrics; }
 
  private:
   struct Waiter;
@@ -57,6 +60,7 @@ class DnsResolver {
   std::unordered_map<ares_socket_t, std::shared_ptr<Watch>> watches_;
   std::unordered_map<std::string, std::unique_ptr<Lookup>> lookups_;  // in flight, by name
   Stats stats_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace trproxy::proxy

@@ -27,7 +27,19 @@ RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
   runtime->server_tls = previous ? previous->server_tls : std::make_shared<const tls::ServerTls>();
   runtime->upstream_tls = std::make_shared<tls::UpstreamTls>(c.upstream);
   runtime->config_sha256 = tls::sha256_hex(c.source_text);
+  if (!c.tls.ticket_keys.empty()) {
+    runtime->ticket_keys = std::make_shared<const std::vector<tls::TicketKey>>(tls::load_ticket_keys(c.tls.ticket_keys));
+  }
   return runtime;
+}
+
+void apply_ticket_keys(const Runtime& runtime) {
+  auto& keys = runtime.server_tls->ticket_keys();
+  if (runtime.ticket_keys) {
+    keys.install(*runtime.ticket_keys);
+  } else if (keys.from_file()) {
+    keys.use_generated();
+  }
 }
 
 void premint_sign_in_hosts(const Runtime& runtime) {

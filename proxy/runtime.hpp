@@ -25,6 +25,9 @@ struct Runtime {
   // and reload, printed by --check. One line each, no prefix.
   std::vector<std::string> warnings;
   std::string config_sha256;  // of the config file's bytes, as `sha256sum` prints it
+  // The keys of tls.ticket_keys, read and checked with the rest; null: generated keys. Put in
+  // use by apply_ticket_keys once this runtime is the running one.
+  std::shared_ptr<const std::vector<tls::TicketKey>> ticket_keys;
 
   [[nodiscard]] const config::Config& config() const { return policy->config(); }
 };
@@ -34,6 +37,10 @@ using RuntimePtr = std::shared_ptr<const Runtime>;
 // TLS state. Reuses the previous leaf cache when the CA and key type are unchanged (a changed CA
 // clears it). Throws ConfigError, CaError or TlsError.
 RuntimePtr build_runtime(config::Config config, const Runtime* previous);
+
+// Seals new client session tickets with `runtime`'s keys: the tls.ticket_keys file's, or back to
+// generated keys when the file was removed from the configuration. Call once it runs.
+void apply_ticket_keys(const Runtime& runtime);
 
 // Mints the configured sign-in hosts so the first client never waits.
 void premint_sign_in_hosts(const Runtime& runtime);

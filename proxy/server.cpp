@@ -100,6 +100,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   // Everything a connection references is declared before the io_contexts that run it, so it
   // is destroyed after them.
   RuntimeHolder runtime(initial);
+  apply_ticket_keys(*initial);
   MetricsRegistry metrics(threads);
   metrics.reload_succeeded(unix_now());  // the start is the first successful load
   SignInMetrics sign_in;
@@ -197,9 +198,11 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   notified(notifier.ready(serving()));
 
   const auto started_listen_key = listen_key(config);
-  // The files whose change reloads (watch_files): the config and the running CA.
+  // The files whose change reloads (watch_files): the config, the running CA and the ticket keys.
   const auto watched_files = [&config_path](const config::Config& c) {
-    return std::vector<std::filesystem::path>{config_path, c.ca.cert, c.ca.key};
+    std::vector<std::filesystem::path> files{config_path, c.ca.cert, c.ca.key};
+    if (!c.tls.ticket_keys.empty()) files.push_back(c.tls.ticket_keys);  // the operator's rotation
+    return files;
   };
   std::function<void()> reload;
   FileWatch file_watch(control, [&reload] { reload(); });
@@ -222,6 +225,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
       access_log.retarget(next->config().log.access);
       spdlog::set_level(static_cast<spdlog::level::level_enum>(next->config().log.level));
       runtime.set(next);
+      apply_ticket_keys(*next);
       metrics.reload_succeeded(unix_now());
       notified(notifier.ready(serving()));
       file_watch.watch(watched_files(next->config()), next->config().watch_files);

@@ -20,7 +20,9 @@ namespace trproxy::proxy {
 class Worker {
  public:
   Worker(unsigned index, RuntimePtr runtime, Services services)
-      : index_(index), services_(services), pool_(io_, services_.metrics), runtime_(std::move(runtime)) {}
+      : index_(index), services_(services), pool_(io_, services_.metrics), runtime_(std::move(runtime)) {
+    resolver_.count_into(services_.metrics);
+  }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker() { join(); }

@@ -8,10 +8,12 @@ server saw, never time: 100 CONNECTs to 100 names must have 100+ queries outstan
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 import dns_namespace as ns
 import harness as h
@@ -27,6 +29,13 @@ class NamespaceProxy(h.Proxy):
     def render(*args, **kwargs):
         return (h.Proxy.render(*args, **kwargs).replace("threads: 2", "threads: 1")  # one worker: one cache
                 .replace("connect_timeout: 2s", "connect_timeout: 15s"))
+
+
+def scrape(proxy):
+    """The DNS series of /metrics, as {series: value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin_port}/metrics", timeout=h.DEADLINE) as r:
+        text = r.read().decode()
+    return {name: float(value) for name, value in re.findall(r"^(trproxy_dns_\S+) (\S+)$", text, re.M)}
 
 
 def inside(folder):
@@ -50,6 +59,7 @@ def inside(folder):
             answers, _ = ns.connect_all(proxy.port, [NX_NAME], h.DEADLINE)
             out["nx"].append(answers[0])
             out.setdefault("nx_queries", []).append(dns.count("nx-1.", slow_dns.TYPE_A))
+        out["metrics"] = scrape(proxy)
     out["stderr"] = proxy.stderr_text()
     sink.close()
     dns.close()
@@ -91,6 +101,15 @@ class DnsNeverQueues(unittest.TestCase):
         first, second = self.out["nx_queries"]
         self.assertGreaterEqual(first, 1)
         self.assertEqual(second, first, "the negative answer was not cached")
+
+    def test_the_metrics_count_queries_cache_hits_and_results(self):
+        m = self.out["metrics"]
+        # 100 names once each and the NX name once (its second lookup is a cached negative).
+        self.assertEqual(m["trproxy_dns_queries_total"], 101)
+        self.assertEqual(m["trproxy_dns_cache_hits_total"], 101)
+        self.assertEqual(m['trproxy_dns_lookups_total{result="resolved"}'], 200)
+        self.assertEqual(m['trproxy_dns_lookups_total{result="no_such_name"}'], 2)
+        self.assertEqual(m['trproxy_dns_lookups_total{result="timeout"}'], 0)
 
 
 if __name__ == "__main__":

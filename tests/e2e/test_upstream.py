@@ -10,8 +10,10 @@ Real peers: nginx logs `$connection $connection_requests $ssl_session_reused` fo
 so the tests count upstream connections as the server saw them; a small Python TLS server plays
 an upstream that closes a kept-alive connection just as the next request arrives."""
 
+import base64
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -279,6 +281,56 @@ class ClientResumption(unittest.TestCase):
         out = s_client(other, "-sess_in", self.session_file("one"))
         self.assertIn("New, TLSv1.3", out)
         self.assertIn("conn=", out)
+
+    def write_keys(self, name, *keys):
+        path = os.path.join(env.dir, name)
+        with open(path, "w") as f:
+            f.write("# trproxy session-ticket keys, newest first\n" + "".join(k + "\n" for k in keys))
+        return path
+
+    def test_replicas_sharing_a_ticket_key_file_resume_each_others_sessions(self):
+        new_key = lambda: base64.b64encode(os.urandom(80)).decode()
+        old, newer = new_key(), new_key()
+        keys = self.write_keys("shared.keys", old)
+        extra = f"tls:\n  ticket_keys: {keys}\n"
+        replica_a = one_worker_proxy("replica-a", self.nginx.ports["long"], extra)
+        replica_b = one_worker_proxy("replica-b", self.nginx.ports["long"], extra)
+        self.assertIn("New, TLSv1.3", s_client(replica_a, "-sess_out", self.session_file("a")))
+        # The load balancer sends the returning client to the other replica: it resumes there.
+        out = s_client(replica_b, "-sess_in", self.session_file("a"))
+        self.assertIn("Reused, TLSv1.3", out)
+        self.assertIn("conn=", out)
+        self.assertEqual(metric(replica_b, 'trproxy_tls_handshakes_total{side="client",kind="resumed"}'), 1)
+
+        # Rotation, as README says: the new key first, the old one kept to open tickets already out.
+        with open(keys, "w") as f:
+            f.write(newer + "\n" + old + "\n")
+        replica_b.reload()
+        self.assertIn("Reused, TLSv1.3", s_client(replica_b, "-sess_in", self.session_file("a")))
+        self.assertIn("New, TLSv1.3", s_client(replica_b, "-sess_out", self.session_file("b")))
+        # Once the old key is gone, its tickets no longer open: a full handshake, still served.
+        with open(keys, "w") as f:
+            f.write(newer + "\n")
+        replica_b.reload()
+        self.assertIn("New, TLSv1.3", s_client(replica_b, "-sess_in", self.session_file("a")))
+        self.assertIn("Reused, TLSv1.3", s_client(replica_b, "-sess_in", self.session_file("b")))
+
+    def test_a_bad_ticket_key_file_fails_check_and_is_refused_on_reload(self):
+        bad = self.write_keys("bad.keys", base64.b64encode(os.urandom(80)).decode(), "c2hvcnQ=")
+        proxy = one_worker_proxy("bad-keys", self.nginx.ports["long"])
+        with open(proxy.config) as f:
+            good_config = f.read()
+        with open(proxy.config, "a") as f:
+            f.write(f"tls:\n  ticket_keys: {bad}\n")
+        r = h.run_trproxy("--check", "--config", proxy.config)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn(f"{bad}:3: tls.ticket_keys: a key must be the base64 of 80 random bytes", r.stderr)
+        proxy.proc.send_signal(signal.SIGHUP)
+        h.wait_until(lambda: proxy.stderr_lines_matching(r"reload rejected.*(tls\.ticket_keys.*)"),
+                     what="the reload rejected for the key file")
+        with open(proxy.config, "w") as f:
+            f.write(good_config)
+        self.assertIn("conn=", s_client(proxy))  # still serving on the running configuration
 
 
 if __name__ == "__main__":

@@ -375,3 +375,13 @@ TEST_CASE("a config file that cannot be read names the OS error") {
     CHECK(std::string(e.what()) == "config: cannot read \"/nonexistent-dir/trproxy.yaml\": No such file or directory");
   }
 }
+
+TEST_CASE("tls.ticket_keys: a key file, relative to the config's folder; absent means generated keys") {
+  CHECK(load(minimal_v2).tls.ticket_keys.empty());
+  CHECK(load(v2_with("tls:\n  ticket_keys: secrets/tickets.keys\n")).tls.ticket_keys ==
+        "/etc/trproxy/secrets/tickets.keys");
+  CHECK(load(v2_with("tls:\n  ticket_keys: /run/keys/t\n")).tls.ticket_keys == "/run/keys/t");
+  CHECK(load(v2_with("tls:\n  ticket_keys: \"\"\n")).tls.ticket_keys.empty());
+  CHECK_THAT(error_of(v2_with("tls:\n  ticket_key: x\n")), Catch::Matchers::Contains("tls.ticket_key: unknown key"));
+  CHECK_THAT(error_of(v2_with("tls:\n  ticket_keys: [a, b]\n")), Catch::Matchers::Contains("tls.ticket_keys"));
+}
