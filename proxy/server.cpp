@@ -111,6 +111,12 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   std::atomic<bool> listening{false};
   Workers workers;
   net::io_context control(1);  // accepts, admin, signals, reload, drain
+  // Signals are caught from before the first port opens: a supervisor (or test) that sends
+  // SIGHUP/SIGUSR1/SIGTERM as soon as a port answers must never meet the default action, which
+  // kills the process. They queue until their handlers below wait for them.
+  net::signal_set reload_signals(control, SIGHUP);
+  net::signal_set reopen_signals(control, SIGUSR1);
+  net::signal_set stop_signals(control, SIGTERM, SIGINT);
 
   std::vector<tcp::acceptor> acceptors;
   for (const auto& endpoint : config.listen) {
@@ -241,7 +247,6 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
       notified(notifier.ready("reload rejected (" + std::string(error.what()) + "); " + serving()));
     }
   };
-  net::signal_set reload_signals(control, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload_signals.async_wait([&](const error_code& ec, int) {
       if (ec) return;
@@ -252,7 +257,6 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   wait_reload();
 
   // SIGUSR1 (DESIGN): reopen the access-log file, so logrotate can move it away (no copytruncate).
-  net::signal_set reopen_signals(control, SIGUSR1);
   std::function<void()> wait_reopen = [&] {
     reopen_signals.async_wait([&](const error_code& ec, int) {
       if (ec) return;
@@ -269,7 +273,6 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   // SIGTERM/SIGINT (DESIGN): readyz 503 at once; keep accepting for drain_delay; then close the
   // listeners, end idle connections, give open requests shutdown_grace, and stop when the last
   // connection has gone — no polling.
-  net::signal_set stop_signals(control, SIGTERM, SIGINT);
   net::steady_timer drain_timer(control);
   net::steady_timer grace_timer(control);
   net::steady_timer backstop_timer(control);
