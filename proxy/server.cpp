@@ -103,7 +103,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   apply_ticket_keys(*initial);
   MetricsRegistry metrics(threads);
   metrics.reload_succeeded(unix_now());  // the start is the first successful load
-  SignInMetrics sign_in;
+  SignInMetrics sign_in(threads);
   AccessLog access_log(config.log.access);
   LeafMinter minter;
   policy::SelfEndpoints self;

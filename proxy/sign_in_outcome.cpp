@@ -17,7 +17,7 @@ ProfileCells& start_sign_in(ClientConnection& connection, const policy::Policy& 
 void record_outcome(ClientConnection& connection, const policy::ResponseWatch& watch, ProfileCells& cells,
                     const policy::ProfileRules& profile, RequestLog& line) {
   auto& sign_in = connection.services.sign_in;
-  if (watch.restrict_access_confirm()) sign_in.restrict_access_confirm.add();
+  if (watch.restrict_access_confirm()) sign_in.confirmed(connection.worker.index());
   const auto code = watch.outcome();
   if (code) {
     cells.block(*code);

@@ -3,6 +3,7 @@
 #include "config/syntax.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <sstream>
 
 namespace trproxy::proxy {
@@ -32,24 +33,40 @@ void append_json_string(std::string& out, std::string_view text) {
 
 }  // namespace
 
-std::vector<ProfileCells*> SignInMetrics::cells_for(const policy::Policy& policy) {
+SignInMetrics::SignInMetrics(std::size_t shards) : shards_(std::max<std::size_t>(shards, 1)), confirms_(shards_) {}
+
+std::vector<ProfileCells*> SignInMetrics::cells_for(const policy::Policy& policy, std::size_t shard) {
   std::lock_guard lock(mutex_);
   std::vector<ProfileCells*> out;
   for (const auto& profile : policy.profiles()) {
-    auto& cell = cells_[profile.name];
-    if (!cell) cell = std::make_unique<ProfileCells>();
-    out.push_back(cell.get());
+    auto& cells = cells_[profile.name];
+    if (cells.empty()) {
+      for (std::size_t i = 0; i < shards_; ++i) cells.push_back(std::make_unique<ProfileCells>());
+    }
+    out.push_back(cells[shard].get());
   }
   return out;
 }
 
 std::string SignInMetrics::render(const policy::Policy& current) const {
   std::lock_guard lock(mutex_);
-  // Every profile with counters, and the current ones (at zero until a worker first counts one).
-  const ProfileCells zero;
-  std::map<std::string_view, const ProfileCells*> rows;
-  for (const auto& [name, cell] : cells_) rows.emplace(name, cell.get());
-  for (const auto& profile : current.profiles()) rows.emplace(profile.name, &zero);
+  // Every profile with counters (summed over the workers), and the current ones (at zero until
+  // a worker first counts one).
+  struct Totals {
+    std::array<std::array<std::uint64_t, 2>, 2> requests{};
+    std::array<std::uint64_t, policy::block_code_count> blocked{};
+  };
+  std::map<std::string_view, Totals> rows;
+  for (const auto& [name, cells] : cells_) {
+    auto& sum = rows[name];
+    for (const auto& cell : cells) {
+      for (std::size_t e = 0; e < 2; ++e) {
+        for (std::size_t c = 0; c < 2; ++c) sum.requests[e][c] += cell->requests[e][c].get();
+      }
+      for (std::size_t b = 0; b < sum.blocked.size(); ++b) sum.blocked[b] += cell->blocked[b].get();
+    }
+  }
+  for (const auto& profile : current.profiles()) rows.try_emplace(profile.name);
   const auto configured = [&](std::string_view name) -> const policy::ProfileRules* {
     for (const auto& profile : current.profiles()) {
       if (profile.name == name) return &profile;
@@ -64,7 +81,7 @@ std::string SignInMetrics::render(const policy::Policy& current) const {
     const auto* profile = configured(name);
     for (std::size_t e = 0; e < enforcements.size(); ++e) {
       for (std::size_t c = 0; c < sign_in_classes.size(); ++c) {
-        const auto n = cell->requests[e][c].get();
+        const auto n = cell.requests[e][c];
         if (n == 0 && !(profile && profile->enforcement == enforcements[e])) continue;
         out << "trproxy_sign_in_requests_total{profile=\"" << name << "\",enforcement=\""
             << config::to_string(enforcements[e]) << "\",host_class=\"" << policy::to_string(sign_in_classes[c])
@@ -78,7 +95,7 @@ std::string SignInMetrics::render(const policy::Policy& current) const {
   for (const auto& [name, cell] : rows) {
     const bool current_profile = configured(name) != nullptr;
     for (const auto code : policy::all_block_codes) {
-      const auto n = cell->blocked[static_cast<std::size_t>(code)].get();
+      const auto n = cell.blocked[static_cast<std::size_t>(code)];
       if (n == 0 && !current_profile) continue;
       out << "trproxy_sign_in_blocked_total{code=\"" << policy::to_string(code) << "\",profile=\"" << name << "\"} "
           << n << '\n';
@@ -86,7 +103,10 @@ std::string SignInMetrics::render(const policy::Policy& current) const {
   }
   out << "# HELP trproxy_restrict_access_confirm_total Sign-in responses carrying Restrict-Access-Confirm.\n"
          "# TYPE trproxy_restrict_access_confirm_total counter\n"
-      << "trproxy_restrict_access_confirm_total " << restrict_access_confirm.get() << '\n';
+      << "trproxy_restrict_access_confirm_total "
+      << std::accumulate(confirms_.begin(), confirms_.end(), std::uint64_t{0},
+                         [](std::uint64_t sum, const ConfirmShard& shard) { return sum + shard.count.get(); })
+      << '\n';
   return out.str();
 }
 

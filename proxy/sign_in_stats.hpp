@@ -23,9 +23,10 @@
 
 namespace trproxy::proxy {
 
-// The counters of one profile name. Created when a configuration first names the profile and
-// never freed, so a request may keep a pointer to them across any reload.
-struct ProfileCells {
+// The counters of one profile name on one worker. Created when a configuration first names the
+// profile and never freed, so a request may keep a pointer to them across any reload. One per
+// worker (its own cache lines): counting never bounces a line between cores.
+struct alignas(64) ProfileCells {
   std::array<std::array<Counter, 2>, 2> requests;  // [enforce, report][auth, msa]
   std::array<Counter, policy::block_code_count> blocked;
 
@@ -40,11 +41,16 @@ class SignInMetrics {
   // Response bodies are decoded with at most this much memory in all (zlib and brotli states).
   static constexpr std::size_t decoder_budget_bytes = 64 * 1024 * 1024;
 
-  // The cells of every profile of `policy`, in Policy::profiles() order. Takes a lock: call it
-  // once per configuration (Worker does), not per request.
-  std::vector<ProfileCells*> cells_for(const policy::Policy& policy);
+  // One shard per worker: `shard` below is the worker's index.
+  explicit SignInMetrics(std::size_t shards);
 
-  Counter restrict_access_confirm;
+  // Worker `shard`'s cells of every profile of `policy`, in Policy::profiles() order. Takes a
+  // lock: call it once per configuration (Worker does), not per request.
+  std::vector<ProfileCells*> cells_for(const policy::Policy& policy, std::size_t shard);
+
+  // A sign-in response carried Restrict-Access-Confirm (counted on worker `shard`).
+  void confirmed(std::size_t shard) { confirms_[shard].count.add(); }
+
   policy::DecodeBudget decode_budget{decoder_budget_bytes};
 
   // trproxy_sign_in_requests_total, trproxy_sign_in_blocked_total and
@@ -53,8 +59,15 @@ class SignInMetrics {
   [[nodiscard]] std::string render(const policy::Policy& current) const;
 
  private:
+  struct alignas(64) ConfirmShard {
+    Counter count;
+  };
+
+  std::size_t shards_;
+  std::vector<ConfirmShard> confirms_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<ProfileCells>, std::less<>> cells_;
+  // Per profile name, one cell per shard.
+  std::map<std::string, std::vector<std::unique_ptr<ProfileCells>>, std::less<>> cells_;
 };
 
 // One target tenant as the /tenants report shows it.

@@ -63,7 +63,7 @@ class Worker {
   ProfileCells& sign_in_cells(SignInMetrics& metrics, const policy::Policy& policy,
                               const policy::ProfileRules& profile) {
     if (cells_revision_ != policy.revision()) {
-      cells_ = metrics.cells_for(policy);
+      cells_ = metrics.cells_for(policy, index_);
       cells_revision_ = policy.revision();
     }
     return *cells_[static_cast<std::size_t>(&profile - policy.profiles().data())];

@@ -5,6 +5,7 @@
 #include "policy/explain.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
+#include "proxy/sign_in_stats.hpp"
 #include "decision_helpers.hpp"
 #include "test_configs.hpp"
 
@@ -220,4 +221,31 @@ TEST_CASE("explain and --check show profiles") {
                           Contains("(report mode: nothing inserted or stripped; enforce would insert:)") &&
                           Contains("Restrict-Access-To-Tenants: contoso.com,fabrikam.com   [54 bytes on the wire]") &&
                           Contains("profile default: every other client\n"));
+}
+
+TEST_CASE("sign-in counters: one shard per worker, summed at scrape, every profile present from start") {
+  const auto& policy = profiled();
+  const auto& profile = policy.profiles()[0];
+  const auto series = "trproxy_sign_in_requests_total{profile=\"" + profile.name + "\",enforcement=\"" +
+                      std::string(config::to_string(profile.enforcement)) + "\",host_class=\"auth\"} ";
+  const auto blocked = "trproxy_sign_in_blocked_total{code=\"AADSTS500021\",profile=\"" + profile.name + "\"} ";
+  proxy::SignInMetrics metrics(2);
+  const auto zero = metrics.render(policy);
+  CHECK_THAT(zero, Catch::Contains(series + "0\n"));
+  CHECK_THAT(zero, Catch::Contains(blocked + "0\n"));
+  CHECK_THAT(zero, Catch::Contains("trproxy_restrict_access_confirm_total 0\n"));
+  auto first = metrics.cells_for(policy, 0);
+  auto second = metrics.cells_for(policy, 1);
+  REQUIRE(first.size() == policy.profiles().size());
+  CHECK(first[0] != second[0]);                        // each worker its own cells
+  CHECK(metrics.cells_for(policy, 0)[0] == first[0]);  // the same ones again: pointers outlive reloads
+  first[0]->request(profile.enforcement, policy::HostClass::auth);
+  second[0]->request(profile.enforcement, policy::HostClass::auth);
+  second[0]->block(policy::BlockCode::aadsts500021);
+  metrics.confirmed(0);
+  metrics.confirmed(1);
+  const auto text = metrics.render(policy);
+  CHECK_THAT(text, Catch::Contains(series + "2\n"));
+  CHECK_THAT(text, Catch::Contains(blocked + "1\n"));
+  CHECK_THAT(text, Catch::Contains("trproxy_restrict_access_confirm_total 2\n"));
 }
