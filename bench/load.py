@@ -353,6 +353,9 @@ def main():
     parser.add_argument("--tunnel-mib", type=int, default=2048, help="bytes pushed per throughput transfer")
     parser.add_argument("--baseline", help="another trproxy binary to measure in the same run")
     parser.add_argument("--skip", default="", help="comma list: squid, ceiling, load, idle, throughput")
+    parser.add_argument("--html", type=int, default=0,
+                        help="serve sign-in responses as text/html with this many bytes of page after the policy "
+                             "line, so trproxy's outcome watch scans a body (0: the short text/plain answer)")
     parser.add_argument("--perf", help="a folder for perf profiles of trproxy under each load (perf record -g)")
     args = parser.parse_args()
     global PERF_DIR
@@ -367,6 +370,17 @@ def main():
     pki = h.Pki(os.path.join(work, "pki"))
     # nginx echo server on 127.0.0.1:443 (Squid builds the upstream URL from the port-less Host).
     nginx_dir = os.path.join(work, "nginx")
+    # A sign-in page has no block code in it: the watch scans the whole body and finds nothing.
+    # The page is a static file (a return string cannot be that long), so it keeps its
+    # Content-Length, which hey's size check needs; the tagging is then checked by the default
+    # (text/plain) run only, and `correct` here means every response came whole.
+    page = ("<html><body>" + "Sign in to your account. " * (args.html // 25 + 1))[:args.html] if args.html else ""
+    location = 'location / { return 200 "tenant-policy=$http_sec_restrict_tenant_access_policy\\n"; }'
+    if args.html:
+        os.makedirs(nginx_dir, exist_ok=True)
+        with open(os.path.join(nginx_dir, "page.html"), "w") as f:
+            f.write(page)
+        location = f"location / {{ root {nginx_dir}; default_type text/html; try_files /page.html =404; }}"
     nginx = start_nginx(nginx_dir, textwrap.dedent(f"""\
         daemon off; master_process off; worker_processes 1; pid {nginx_dir}/nginx.pid;
         worker_rlimit_nofile {NOFILE};
@@ -378,11 +392,11 @@ def main():
           uwsgi_temp_path {nginx_dir}/u; scgi_temp_path {nginx_dir}/s;
           server {{
             listen 127.0.0.1:443 ssl; ssl_certificate {pki.good[0]}; ssl_certificate_key {pki.good[1]};
-            location / {{ return 200 "tenant-policy=$http_sec_restrict_tenant_access_policy\\n"; }}
+            {location}
           }}
         }}
         """), 443)
-    expected_size = len(f"tenant-policy={h.V2_VALUE}\n")
+    expected_size = len(page) if args.html else len(f"tenant-policy={h.V2_VALUE}\n")
 
     ca_dir = os.path.join(work, "ca")
     subprocess.run([h.TRPROXY, "ca", "init", "--dir", ca_dir], check=True, capture_output=True)
