@@ -57,6 +57,20 @@ std::string scalar(const YAML::Node& node, const std::string& path) {
   return node.Scalar();
 }
 
+// The value a scalar names, one of `choices`; anything else fails with "is not one of <the
+// names>" (or with `what`, when given).
+template <class Value, std::size_t N>
+Value named_value(const YAML::Node& node, const std::string& path, const std::pair<const char*, Value> (&choices)[N],
+                  const std::string& what = "") {
+  const auto text = scalar(node, path);
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+  }
+  std::string names;
+  for (const auto& [name, value] : choices) names += (names.empty() ? "" : ", ") + std::string(name);
+  fail_value(path, text, what.empty() ? "is not one of " + names : what);
+}
+
 bool boolean(const YAML::Node& node, const std::string& path) {
   const auto text = scalar(node, path);
   if (text == "true") {
@@ -283,14 +297,9 @@ void load_ca(const YAML::Node& node, const std::filesystem::path& base, Config& 
     config.ca.key = resolve_path(base, scalar(key, "ca.key"));
   }
   if (const auto leaf = node["leaf_key"]) {
-    const auto text = scalar(leaf, "ca.leaf_key");
-    if (text == "ec-p256") {
-      config.ca.leaf_key = LeafKeyType::ec_p256;
-    } else if (text == "rsa-2048") {
-      config.ca.leaf_key = LeafKeyType::rsa_2048;
-    } else {
-      fail_value("ca.leaf_key", text, "is not ec-p256 or rsa-2048");
-    }
+    static const std::pair<const char*, LeafKeyType> keys[] = {{"ec-p256", LeafKeyType::ec_p256},
+                                                               {"rsa-2048", LeafKeyType::rsa_2048}};
+    config.ca.leaf_key = named_value(leaf, "ca.leaf_key", keys, "is not ec-p256 or rsa-2048");
   }
 }
 
@@ -380,14 +389,9 @@ void load_tenant_headers(const YAML::Node& node, const std::string& path, Tenant
     load_v2(v2, path + ".v2", headers.v2);
   }
   if (const auto mode = node["mode"]) {
-    const auto text = scalar(mode, path + ".mode");
-    if (text == "enforce") {
-      headers.enforcement = Enforcement::enforce;
-    } else if (text == "report") {
-      headers.enforcement = Enforcement::report;
-    } else {
-      fail_value(path + ".mode", text, "is not one of enforce, report");
-    }
+    static const std::pair<const char*, Enforcement> modes[] = {{"enforce", Enforcement::enforce},
+                                                                {"report", Enforcement::report}};
+    headers.enforcement = named_value(mode, path + ".mode", modes);
   }
 }
 
@@ -517,14 +521,9 @@ void load_sign_in_guard(const YAML::Node& node, Config& config) {
     guard.tunnel_names = host_pattern_list(v, "sign_in_guard.tunnel_names");
   }
   if (const auto v = node["action"]) {
-    const auto text = scalar(v, "sign_in_guard.action");
-    if (text == "refuse") {
-      guard.action = GuardAction::refuse;
-    } else if (text == "log") {
-      guard.action = GuardAction::log;
-    } else {
-      fail_value("sign_in_guard.action", text, "is not one of refuse, log");
-    }
+    static const std::pair<const char*, GuardAction> actions[] = {{"refuse", GuardAction::refuse},
+                                                                  {"log", GuardAction::log}};
+    guard.action = named_value(v, "sign_in_guard.action", actions);
   }
 }
 
@@ -542,27 +541,15 @@ void load_log(const YAML::Node& node, const std::filesystem::path& base, Config&
     static const std::pair<const char*, LogLevel> levels[] = {
         {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
         {"warn", LogLevel::warn},   {"error", LogLevel::error}};
-    const auto text = scalar(level, "log.level");
-    const auto found = std::find_if(std::begin(levels), std::end(levels),
-                                    [&](const auto& entry) { return text == entry.first; });
-    if (found == std::end(levels)) {
-      fail_value("log.level", text, "is not one of trace, debug, info, warn, error");
-    }
-    config.log.level = found->second;
+    config.log.level = named_value(level, "log.level", levels);
   }
   if (const auto access = node["access"]) {
     const auto text = scalar(access, "log.access");
     config.log.access = (text.empty() || text == "-") ? text : resolve_path(base, text).string();
   }
   if (const auto format = node["format"]) {
-    const auto text = scalar(format, "log.format");
-    if (text == "text") {
-      config.log.format = LogFormat::text;
-    } else if (text == "json") {
-      config.log.format = LogFormat::json;
-    } else {
-      fail_value("log.format", text, "is not one of text, json");
-    }
+    static const std::pair<const char*, LogFormat> formats[] = {{"text", LogFormat::text}, {"json", LogFormat::json}};
+    config.log.format = named_value(format, "log.format", formats);
   }
 }
 
