@@ -67,6 +67,14 @@ def wait_until(predicate, timeout=DEADLINE, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def write_file(folder, name, text):
+    """Writes text to folder/name and returns the path."""
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -368,10 +368,7 @@ class OperationalLog(unittest.TestCase):
 
 class Errors(unittest.TestCase):
     def write(self, name, text):
-        path = os.path.join(env.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+        return h.write_file(env.dir, name, text)
 
     def test_a_busy_port_names_the_listener_and_the_os_error(self):
         with socket.socket() as busy:

@@ -27,10 +27,7 @@ def http_get(url):
 
 class CommandLine(unittest.TestCase):
     def write(self, name, text):
-        path = os.path.join(env.dir, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+        return h.write_file(env.dir, name, text)
 
     def test_check_prints_summary_and_exits_0(self):
         path = self.write("ok.yaml", h.Proxy.render(env.ca_dir, "v1", {}, None, "", 3128, 9090, ""))

@@ -27,12 +27,10 @@ class ParentProxy(h.PythonUpstream):
         super().__init__()
 
     def handle(self, sock):
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            head += chunk
+        received = h.recv_head(sock)
+        if received is None:
+            return
+        head, _ = received
         method, authority, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
         with self.lock:
             self.asked.append(f"{method} {authority}")

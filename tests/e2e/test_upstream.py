@@ -70,16 +70,9 @@ class PoolNginx:
                   location / {{ return 200 "conn=$connection\\n"; }}
                 }}
                 """)
-        conf = textwrap.dedent(f"""\
-            daemon off; master_process off; worker_processes 1; pid {folder}/nginx.pid;
-            error_log {folder}/logs/error.log warn;
-            events {{ worker_connections 1024; }}
-            http {{
-              access_log off; keepalive_requests 1000;
-              client_body_temp_path {folder}/b; proxy_temp_path {folder}/p; fastcgi_temp_path {folder}/f;
-              uwsgi_temp_path {folder}/u; scgi_temp_path {folder}/s;
-              log_format pool '$connection $connection_requests $ssl_session_reused $request_uri';
-            """) + textwrap.indent(servers, "  ") + "}\n"
+        conf = (h.nginx_preamble(folder) + "  keepalive_requests 1000;\n"
+                "  log_format pool '$connection $connection_requests $ssl_session_reused $request_uri';\n" +
+                textwrap.indent(servers, "  ") + "}\n")
         self.conf = os.path.join(folder, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(conf)

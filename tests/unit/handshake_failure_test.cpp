@@ -13,6 +13,7 @@
 
 #include "test_configs.hpp"
 #include "tls/ca.hpp"
+#include "bio_pair.hpp"
 #include "tls/contexts.hpp"
 #include "tls/leaf.hpp"
 
@@ -54,13 +55,7 @@ std::string handshake(const tls::CertificateAuthority& ca, const char* leaf_host
   const tls::SslPtr client(SSL_new(client_ctx.get()));
   SSL_set_tlsext_host_name(client.get(), client_side.host);
   SSL_set1_host(client.get(), client_side.host);
-  BIO* client_bio = nullptr;
-  BIO* server_bio = nullptr;
-  REQUIRE(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0) == 1);
-  SSL_set_bio(client.get(), client_bio, client_bio);
-  SSL_set_bio(server.get(), server_bio, server_bio);
-  SSL_set_connect_state(client.get());
-  SSL_set_accept_state(server.get());
+  test::join_over_bio_pair(client.get(), server.get());
   bool client_done = false;
   for (int round = 0; round < 20; ++round) {
     ERR_clear_error();

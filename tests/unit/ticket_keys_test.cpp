@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tls/ca.hpp"
+#include "bio_pair.hpp"
 #include "tls/contexts.hpp"
 #include "tls/leaf.hpp"
 
@@ -50,13 +51,7 @@ std::pair<bool, SessionPtr> connect(const tls::ServerTls& server_tls, const tls:
   const tls::SslPtr client(SSL_new(client_ctx.get()));
   SSL_set_tlsext_host_name(client.get(), "login.microsoftonline.com");
   if (session != nullptr) SSL_set_session(client.get(), session);
-  BIO* client_bio = nullptr;
-  BIO* server_bio = nullptr;
-  REQUIRE(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0) == 1);
-  SSL_set_bio(client.get(), client_bio, client_bio);
-  SSL_set_bio(server.get(), server_bio, server_bio);
-  SSL_set_connect_state(client.get());
-  SSL_set_accept_state(server.get());
+  test::join_over_bio_pair(client.get(), server.get());
   bool client_done = false;
   bool server_done = false;
   for (int round = 0; round < 20 && !(client_done && server_done); ++round) {
