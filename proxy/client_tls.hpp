@@ -71,6 +71,14 @@ class ClientTlsStream {
                                                                      token, next_);
   }
 
+  // Completes once a read would find input (bytes OpenSSL or this stream already holds, or at
+  // least one from the socket) without any buffer of the caller's: an idle connection waits here
+  // holding none. Errors: the socket's (eof, or Beast's timeout).
+  template <class Token>
+  auto async_wait_input(Token&& token) {
+    return net::async_compose<Token, void(error_code)>(WaitInput{*this}, token, next_);
+  }
+
   template <class Token>
   auto async_shutdown(Token&& token) {
     return net::async_compose<Token, void(error_code)>(Op<Shutdown>{*this, {}}, token, next_);
@@ -99,6 +107,28 @@ class ClientTlsStream {
   };
   struct Shutdown {
     int operator()(ClientTlsStream& s, std::size_t& n) const;
+  };
+
+  [[nodiscard]] bool holds_input() const {
+    return has_next_byte_ || initial_.size() > 0 || !early_.empty() || SSL_has_pending(ssl_.get()) == 1;
+  }
+
+  struct WaitInput {
+    ClientTlsStream& s;
+    bool started = false;
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+      if (!started) {
+        started = true;
+        // Never completes inline: a held input is reported through the executor.
+        if (s.holds_input() || s.eof_) return net::post(s.next_.get_executor(), std::move(self));
+        return s.next_.async_read_some(net::buffer(&s.next_byte_, 1), std::move(self));
+      }
+      if (n == 1) s.has_next_byte_ = true;
+      if (ec == net::error::eof) s.eof_ = true;
+      self.complete(n == 1 ? error_code{} : ec);
+    }
   };
 
   enum class Step { wait_input, flush, complete };

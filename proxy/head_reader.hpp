@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "policy/http_head.hpp"
+#include "proxy/buffer_pool.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/io.hpp"
 
@@ -46,10 +47,14 @@ net::awaitable<HeadRead> read_rest_of_head(Stream& stream, beast::flat_buffer& b
 
 }  // namespace detail
 
+// A stream that can wait for input without a buffer (ClientTlsStream) waits first, so an idle
+// connection whose empty buffer gave its storage back to `spares` holds none; the buffer takes
+// storage from `spares` once bytes arrive.
 template <class Stream>
 net::awaitable<HeadRead> read_request_head(Stream& stream, beast::flat_buffer& buffer,
                                            policy::RequestScanner& scanner, policy::RequestHead& head,
-                                           const HeadDeadline& deadline, bool& started) {
+                                           const HeadDeadline& deadline, bool& started,
+                                           BufferPool* spares = nullptr) {
   scanner.reset();
   started = buffer.size() > 0;  // pipelined bytes: the head has started
   auto first_byte_at = Clock::now();
@@ -57,6 +62,11 @@ net::awaitable<HeadRead> read_request_head(Stream& stream, beast::flat_buffer& b
     const auto now = Clock::now();
     if (deadline.first_byte_by <= now) co_return HeadRead::closed;
     expire_after(stream, std::chrono::duration_cast<std::chrono::milliseconds>(deadline.first_byte_by - now));
+    if constexpr (requires { stream.async_wait_input(use_tuple); }) {
+      auto [wait_ec] = co_await stream.async_wait_input(use_tuple);
+      if (wait_ec) co_return HeadRead::closed;
+      if (spares != nullptr) spares->lend(buffer);
+    }
     auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_room(buffer)), use_tuple);
     buffer.commit(n);
     if (ec && n == 0) co_return HeadRead::closed;

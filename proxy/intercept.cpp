@@ -89,7 +89,11 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     // cannot see it: it gets the grace period instead.
     connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
     if (connection.tracked.idle && connection.worker.registry().draining()) break;
-    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
+    // Waiting with nothing buffered: the read buffer's storage goes back to the worker until the
+    // next bytes arrive (an idle connection holds no read buffer).
+    auto& spares = connection.worker.buffers();
+    spares.release(buffer);
+    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started, &spares);
     connection.tracked.idle = false;
     if (read == HeadRead::closed) break;
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
@@ -119,6 +123,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
       upstream = pool.take(pool_key, runtime->upstream_tls.get());
       upstream_buffer.clear();
     }
+    spares.lend(upstream_buffer);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
     if (!profile.reports()) {
       metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
@@ -169,6 +174,10 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
     } else if (!pinned) {
       pool.put(pool_key, std::move(upstream), runtime->upstream_tls);
       connection.tracked.upstream_fd = -1;
+    }
+    if (!upstream) {  // the upstream buffer's storage goes back too, until the next request
+      upstream_buffer.clear();
+      spares.release(upstream_buffer);
     }
     if (!result.client_reusable || connection.worker.registry().draining() ||
         !policy::still_intercepted(*connection.runtime().policy, channel)) {

@@ -3,6 +3,7 @@
 // worker for its life, so everything it touches on the data plane (its streams, the registry,
 // the worker's runtime snapshot) is single-threaded and needs no strand or lock.
 
+#include "proxy/buffer_pool.hpp"
 #include "proxy/io.hpp"
 #include "proxy/pipe_pool.hpp"
 #include "proxy/registry.hpp"
@@ -41,6 +42,8 @@ class Worker {
   ConnectionRegistry& registry() { return registry_; }
   // Pipes for the splice(2) tunnels of this worker's connections.
   PipePool& pipes() { return pipes_; }
+  // Read buffers' storage for this worker's idle connections to give back and take again.
+  BufferPool& buffers() { return buffers_; }
   // What this worker's connections use: process-wide state and this worker's metrics shard.
   Services& services() { return services_; }
   DnsResolver& resolver() { return resolver_; }
@@ -82,6 +85,7 @@ class Worker {
   UpstreamPool pool_;          // likewise
   ConnectionRegistry registry_;
   PipePool pipes_;
+  BufferPool buffers_;
   RuntimePtr runtime_;
   std::atomic<std::size_t> load_{0};
   TenantTable tenants_;
