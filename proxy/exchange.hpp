@@ -14,6 +14,7 @@
 #include "proxy/metrics.hpp"
 
 #include <array>
+#include <optional>
 #include <span>
 
 namespace trproxy::proxy {
@@ -179,6 +180,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   policy::ResponseHead response;
   const bool head_request = x.request.method_head;
   bool first_head = true;
+  std::optional<policy::BodyTracker> tracker;  // the final response's body
+  policy::BodyProgress with_head{};             // what of it left together with the head
+  policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
   for (;;) {
     expire_after(x.upstream, x.limits.upstream_response_timeout);
     for (;;) {
@@ -228,12 +232,20 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     if (x.watch != nullptr && response.status >= 200) {
       x.watch->head(std::string_view(static_cast<const char*>(x.upstream_buffer.data().data()), response.end));
     }
+    // A final head leaves with the body bytes already read behind it: one TLS record and one
+    // send to the client where there would be two (and one wake-up of the client fewer).
+    if (response.status >= 200) {
+      if (x.watch != nullptr) body_watch = x.watch->body();
+      tracker.emplace(response.framing, response.content_length);
+      if (!tracker->done()) with_head = tracker->feed(view_of(x.upstream_buffer).substr(response.end), body_watch);
+    }
+    const auto head_bytes = response.end + with_head.consumed;
     expire_after(x.client, x.limits.idle_timeout);
-    auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), response.end),
+    auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), head_bytes),
                                              use_tuple);
     x.response_started = true;
     x.result.bytes_to_client += n;
-    x.upstream_buffer.consume(response.end);
+    x.upstream_buffer.consume(head_bytes);
     if (ec) {
       x.result.failure = "client write failed: " + ec.message();
       x.close_both();
@@ -245,13 +257,16 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   x.result.status = response.status;
   x.result.upstream_status = response.status;
 
-  policy::BodyTracker tracker(response.framing, response.content_length);
-  policy::PayloadObserver* const body_watch = x.watch != nullptr ? x.watch->body() : nullptr;
   bool ended_by_close = false;
-  while (!tracker.done()) {
+  if (with_head.status == policy::BodyStatus::error) {
+    x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker->error()));
+    x.close_both();
+    co_return;
+  }
+  while (!tracker->done()) {
     const auto view = view_of(x.upstream_buffer);
     if (!view.empty()) {
-      const auto progress = tracker.feed(view, body_watch);
+      const auto progress = tracker->feed(view, body_watch);
       if (progress.consumed > 0) {
         expire_after(x.client, x.limits.idle_timeout);
         auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
@@ -265,7 +280,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       }
       if (progress.status == policy::BodyStatus::done) break;
       if (progress.status == policy::BodyStatus::error) {
-        x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker.error()));
+        x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker->error()));
         x.close_both();
         co_return;
       }
