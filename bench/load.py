@@ -21,10 +21,13 @@ bench/idle_clients.py, RLIMIT_NOFILE raised for every process) and blind-tunnel 
 against the same transfer without the proxy (best of two).
 
 Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--idle N] [--tunnel-mib M]
-[--baseline BIN] [--skip LIST] [--perf DIR]   (needs hey, squid-openssl, nginx; root, because Squid forwards
+[--baseline BIN] [--rounds R] [--skip LIST] [--perf DIR]   (needs hey, squid-openssl, nginx; root, because Squid forwards
 bumped requests to port 443). Loopback only. --baseline measures a second trproxy binary (e.g. a
 build of an earlier commit) in the same run, on the same config, so a change is compared side by
-side. --skip takes a comma list of squid, ceiling, load, idle, throughput.
+side. The loads go round all targets in turn, --rounds times (default 3), and each figure is the
+median of its rounds with the spread beside it: this machine's neighbours move a single run by
++-30%, and interleaving makes a slow minute hit every target alike. --skip takes a comma list of
+squid, ceiling, load, idle, throughput.
 """
 
 import argparse
@@ -308,6 +311,23 @@ def start_trproxy(binary, config, port):
     return proc
 
 
+def median_of(runs):
+    """One figure from the rounds of a target and load: the median CPU per request (and the median
+    req/s and p99), the spread of CPU per request, the largest peak RSS; correct only if every
+    round was."""
+    def median(key):
+        values = sorted(r[key] for r in runs)
+        return values[len(values) // 2]
+    figure = dict(runs[0])
+    figure.update(cpu_us=median("cpu_us"), rps=median("rps"), p99_ms=median("p99_ms"),
+                  rss_mib=max(r["rss_mib"] for r in runs), correct=all(r["correct"] for r in runs),
+                  cpu_spread=(min(r["cpu_us"] for r in runs), max(r["cpu_us"] for r in runs)), rounds=len(runs))
+    bad = [r for r in runs if not r["correct"]]
+    if bad:
+        figure.update(codes=bad[0]["codes"], size=bad[0]["size"])
+    return figure
+
+
 def stop(proc):
     if proc:
         proc.terminate()
@@ -318,12 +338,15 @@ def stop(proc):
 
 
 def print_results(results):
-    print(f"{'target':<10}{'load':<16}{'CPU us/req':>12}{'req/s':>10}{'p99 ms':>9}{'peak RSS MiB':>14}  correct")
+    print(f"{'target':<10}{'load':<16}{'CPU us/req':>12}{'(min-max)':>16}{'req/s':>10}{'p99 ms':>9}"
+          f"{'peak RSS MiB':>14}  correct")
     for r in results:
         if "cpu_us" not in r:
             continue
-        print(f"{r['name']:<10}{r['mode']:<16}{r['cpu_us']:>12.1f}{r['rps']:>10.0f}{r['p99_ms']:>9.1f}"
-              f"{r['rss_mib']:>14.1f}  {'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
+        low, high = r.get("cpu_spread", (r["cpu_us"], r["cpu_us"]))
+        print(f"{r['name']:<10}{r['mode']:<16}{r['cpu_us']:>12.1f}{f'({low:.0f}-{high:.0f})':>16}{r['rps']:>10.0f}"
+              f"{r['p99_ms']:>9.1f}{r['rss_mib']:>14.1f}  "
+              f"{'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
     by = {(r["name"], r["mode"]): r for r in results}
     for mode in ("keep-alive", "new-connection"):
         if ("trproxy", mode) not in by:
@@ -352,6 +375,8 @@ def main():
                         "descriptors must fit the hard RLIMIT_NOFILE)")
     parser.add_argument("--tunnel-mib", type=int, default=2048, help="bytes pushed per throughput transfer")
     parser.add_argument("--baseline", help="another trproxy binary to measure in the same run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="loads run round every target this many times, interleaved; medians are reported")
     parser.add_argument("--skip", default="", help="comma list: squid, ceiling, load, idle, throughput")
     parser.add_argument("--html", type=int, default=0,
                         help="serve sign-in responses as text/html with this many bytes of page after the policy "
@@ -409,6 +434,10 @@ def main():
     pusher = Pusher(args.tunnel_mib << 20)
 
     results = []
+    # Every target runs side by side; the loads then go round them in turn, --rounds times, so a
+    # slow minute of this shared machine hits every target alike (medians are reported).
+    targets = []  # (label, port, pids(), through_proxy)
+    trproxies = {}  # label -> (binary, config, port, process)
     binaries = [("trproxy", h.TRPROXY)] + ([("baseline", args.baseline)] if args.baseline else [])
     for label, binary in binaries:
         trproxy_port, admin_port = h.free_port(), h.free_port()
@@ -418,22 +447,9 @@ def main():
             f.write(h.Proxy.render(ca_dir, "v2", resolve, pki.root_crt, "limits:\n  max_connections: 60000\n",
                                    trproxy_port, admin_port, "").replace("threads: 2", f"threads: {args.threads}")
                     .replace("level: debug", "level: warn"))
-        trproxy = start_trproxy(binary, config, trproxy_port)
-        pids = [trproxy.pid]
-        if "load" not in skip:
-            results.append(measure(label, pids, trproxy_port, args.requests, args.concurrency, True, expected_size))
-            results.append(measure(label, pids, trproxy_port, args.new_connection_requests, args.concurrency, False,
-                                   expected_size))
-        if "throughput" not in skip:
-            results.append(throughput(label, pids, trproxy_port, pusher))
-        trproxy.terminate()
-        trproxy.wait(timeout=30)
-        if "idle" not in skip and args.idle > 0:
-            for mode in ("tunnel", "intercept"):  # each on a fresh process
-                trproxy = start_trproxy(binary, config, trproxy_port)
-                results.append(idle_memory(label, [trproxy.pid], trproxy_port, mode, args.idle, 443, ca_crt))
-                trproxy.terminate()
-                trproxy.wait(timeout=60)
+        process = start_trproxy(binary, config, trproxy_port)
+        trproxies[label] = (binary, config, trproxy_port, process)
+        targets.append((label, trproxy_port, lambda process=process: [process.pid], True))
 
     ceiling = None
     if "ceiling" not in skip and "load" not in skip:
@@ -442,12 +458,7 @@ def main():
         ceiling_dir = os.path.join(work, "ceiling")
         ceiling = start_nginx(ceiling_dir, ceiling_config(ceiling_dir, ceiling_port, leaf, pki.root_crt),
                               ceiling_port)
-        pids = [ceiling.pid] + children(ceiling.pid)
-        results.append(measure("ceiling", pids, ceiling_port, args.requests, args.concurrency, True, expected_size,
-                               through_proxy=False))
-        results.append(measure("ceiling", pids, ceiling_port, args.new_connection_requests, args.concurrency, False,
-                               expected_size, through_proxy=False))
-        stop(ceiling)
+        targets.append(("ceiling", ceiling_port, lambda: [ceiling.pid] + children(ceiling.pid), False))
 
     squid = None
     if shutil.which("squid") and "squid" not in skip:
@@ -471,17 +482,33 @@ def main():
                                  stderr=subprocess.DEVNULL, preexec_fn=more_files)
         STARTED.append(squid)
         h.wait_for_port(squid_port, timeout=60)
-        pids = [squid.pid] + children(squid.pid)
-        if "load" not in skip:
-            results.append(measure("squid", pids, squid_port, args.requests, args.concurrency, True, expected_size))
-            pids = [squid.pid] + children(squid.pid)
-            results.append(measure("squid", pids, squid_port, args.new_connection_requests, args.concurrency, False,
-                                   expected_size))
-        if "throughput" not in skip:
-            # Squid cannot pin a name's port: CONNECT to the real ones.
+        targets.append(("squid", squid_port, lambda: [squid.pid] + children(squid.pid), True))
+
+    if "load" not in skip:
+        rounds = {}
+        for _ in range(args.rounds):
+            for label, port, pids, through_proxy in targets:
+                for keepalive, requests in ((True, args.requests), (False, args.new_connection_requests)):
+                    rounds.setdefault((label, keepalive), []).append(
+                        measure(label, pids(), port, requests, args.concurrency, keepalive, expected_size,
+                                through_proxy=through_proxy))
+        results += [median_of(runs) for runs in rounds.values()]
+
+    if "throughput" not in skip:
+        for label, (_, _, port, process) in trproxies.items():
+            results.append(throughput(label, [process.pid], port, pusher))
+        if squid:  # Squid cannot pin a name's port: CONNECT to the real ones.
             results.append(throughput("squid", [squid.pid], squid_port, pusher, pusher.port))
+    stop(ceiling)
+    for label, (binary, config, port, process) in trproxies.items():
+        stop(process)
         if "idle" not in skip and args.idle > 0:
-            results.append(idle_memory("squid", [squid.pid], squid_port, "tunnel", args.idle, sink_port, ca_crt))
+            for mode in ("tunnel", "intercept"):  # each on a fresh process
+                process = start_trproxy(binary, config, port)
+                results.append(idle_memory(label, [process.pid], port, mode, args.idle, 443, ca_crt))
+                stop(process)
+    if squid and "idle" not in skip and args.idle > 0:
+        results.append(idle_memory("squid", [squid.pid], squid_port, "tunnel", args.idle, sink_port, ca_crt))
 
     print_results(results)
     for proc in (squid, nginx, sink):
