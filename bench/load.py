@@ -49,6 +49,9 @@ import harness as h  # noqa: E402
 HOST = "login.microsoftonline.com"
 TUNNEL_HOST = "sink.example.net"  # ordinary hosts: tunnelled (upstream.resolve pins their ports)
 PUSH_HOST = "push.example.net"
+# An ordinary HTTPS host on the same nginx: through trproxy a blind tunnel (CONNECT, the peek, a
+# relay), so its new-connection figure is what a CONNECT costs without interception.
+PORTAL_HOST = "portal.example.net"
 TICKS = os.sysconf("SC_CLK_TCK")
 NOFILE = 65536
 IDLE_CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_clients.py")
@@ -86,13 +89,13 @@ def children(pid):
     return [int(p) for p in out]
 
 
-def hey(port, requests, concurrency, keepalive, through_proxy=True):
-    cmd = ["hey", "-n", str(requests), "-c", str(concurrency), "-host", HOST]
+def hey(port, requests, concurrency, keepalive, through_proxy=True, host=HOST):
+    cmd = ["hey", "-n", str(requests), "-c", str(concurrency), "-host", host]
     if through_proxy:
         cmd += ["-x", f"http://127.0.0.1:{port}"]
     if not keepalive:
         cmd.append("-disable-keepalive")
-    cmd.append(f"https://{HOST}/common/oauth2/v2.0/authorize" if through_proxy
+    cmd.append(f"https://{host}/common/oauth2/v2.0/authorize" if through_proxy
                else f"https://127.0.0.1:{port}/common/oauth2/v2.0/authorize")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -106,22 +109,23 @@ def hey(port, requests, concurrency, keepalive, through_proxy=True):
 PERF_DIR = None  # --perf: where `perf record` profiles of trproxy's loads go
 
 
-def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True):
-    hey(port, min(200, requests), concurrency, keepalive, through_proxy)  # warm-up: caches, minted leaves
+def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True, host=HOST):
+    mode = ("keep-alive" if keepalive else "new-connection") if host == HOST else "tunnel new-conn"
+    hey(port, min(200, requests), concurrency, keepalive, through_proxy, host)  # warm-up: caches, minted leaves
     perf = None
     if PERF_DIR and name == "trproxy":
-        out = os.path.join(PERF_DIR, f"{name}-{'keep-alive' if keepalive else 'new-connection'}.data")
+        out = os.path.join(PERF_DIR, f"{name}-{mode.replace(' ', '-')}.data")
         perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pids[0])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
     before = cpu_seconds(pids)
-    result = hey(port, requests, concurrency, keepalive, through_proxy)
+    result = hey(port, requests, concurrency, keepalive, through_proxy, host)
     used = cpu_seconds(pids) - before
     if perf:
         perf.send_signal(2)
         perf.wait(timeout=60)
     ok = result["codes"].get("200") == str(requests) and result["size"] == expected_size
-    return {"name": name, "mode": "keep-alive" if keepalive else "new-connection",
+    return {"name": name, "mode": mode,
             "cpu_us": used / requests * 1e6, "rps": result["rps"], "p99_ms": result["p99_ms"],
             "rss_mib": status_kib(pids, "VmHWM") / 1024, "correct": ok, "size": result["size"], "codes": result["codes"]}
 
@@ -348,6 +352,10 @@ def print_results(results):
               f"{r['p99_ms']:>9.1f}{r['rss_mib']:>14.1f}  "
               f"{'yes' if r['correct'] else 'NO ' + str(r['codes']) + ' size ' + str(r['size'])}")
     by = {(r["name"], r["mode"]): r for r in results}
+    if ("trproxy", "tunnel new-conn") in by and ("trproxy", "new-connection") in by:
+        tunnel = by[("trproxy", "tunnel new-conn")]["cpu_us"]
+        print(f"new-connection: a CONNECT tunnel alone costs trproxy {tunnel:.0f} us of the "
+              f"{by[('trproxy', 'new-connection')]['cpu_us']:.0f} us per intercepted new connection")
     for mode in ("keep-alive", "new-connection"):
         if ("trproxy", mode) not in by:
             continue
@@ -422,6 +430,7 @@ def main():
         }}
         """), 443)
     expected_size = len(page) if args.html else len(f"tenant-policy={h.V2_VALUE}\n")
+    portal_size = len(page) if args.html else len("tenant-policy=\n")  # not a sign-in host: no header added
 
     ca_dir = os.path.join(work, "ca")
     subprocess.run([h.TRPROXY, "ca", "init", "--dir", ca_dir], check=True, capture_output=True)
@@ -442,7 +451,8 @@ def main():
     for label, binary in binaries:
         trproxy_port, admin_port = h.free_port(), h.free_port()
         config = os.path.join(work, f"{label}.yaml")
-        resolve = {HOST: "127.0.0.1:443", TUNNEL_HOST: f"127.0.0.1:{sink_port}", PUSH_HOST: f"127.0.0.1:{pusher.port}"}
+        resolve = {HOST: "127.0.0.1:443", TUNNEL_HOST: f"127.0.0.1:{sink_port}", PUSH_HOST: f"127.0.0.1:{pusher.port}",
+                   PORTAL_HOST: "127.0.0.1:443"}
         with open(config, "w") as f:
             f.write(h.Proxy.render(ca_dir, "v2", resolve, pki.root_crt, "limits:\n  max_connections: 60000\n",
                                    trproxy_port, admin_port, "").replace("threads: 2", f"threads: {args.threads}")
@@ -492,6 +502,10 @@ def main():
                     rounds.setdefault((label, keepalive), []).append(
                         measure(label, pids(), port, requests, args.concurrency, keepalive, expected_size,
                                 through_proxy=through_proxy))
+                if label in trproxies:  # the same new connections, tunnelled instead of intercepted
+                    rounds.setdefault((label, "tunnel"), []).append(
+                        measure(label, pids(), port, args.new_connection_requests, args.concurrency, False,
+                                portal_size, host=PORTAL_HOST))
         results += [median_of(runs) for runs in rounds.values()]
 
     if "throughput" not in skip:

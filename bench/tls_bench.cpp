@@ -72,6 +72,19 @@ void cache_hit(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(cache.get("login.microsoftonline.com"));
 }
 
+// The server-side SSL object of one intercepted connection, leaf and chain installed: what every
+// new client connection pays before its handshake starts.
+void new_session(benchmark::State& state) {
+  const auto ca = bench_ca();
+  const auto leaf = tls::mint_leaf(*ca, tls::generate_leaf_key(config::LeafKeyType::ec_p256),
+                                   config::LeafKeyType::ec_p256, "login.microsoftonline.com", std::time(nullptr));
+  const tls::ServerTls server_tls;
+  for (auto _ : state) {
+    auto ssl = server_tls.new_session(*leaf, ca->cert());
+    benchmark::DoNotOptimize(ssl.get());
+  }
+}
+
 // Pumps bytes between two in-memory SSL objects until both finish the handshake.
 void server_handshake(benchmark::State& state) {
   const auto type = state.range(0) == 0 ? config::LeafKeyType::ec_p256 : config::LeafKeyType::rsa_2048;
@@ -110,6 +123,7 @@ void server_handshake(benchmark::State& state) {
 BENCHMARK(mint)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(one_sign)->Unit(benchmark::kMicrosecond);
 BENCHMARK(cache_hit)->Unit(benchmark::kNanosecond);
+BENCHMARK(new_session)->Unit(benchmark::kMicrosecond);
 BENCHMARK(server_handshake)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
