@@ -210,8 +210,7 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
 
   auto handoff = co_await serve_requests(connection, client, buffer, balanced);
   if (handoff) {
-    co_await run_connect(connection, std::move(client), std::move(buffer), std::move(handoff->target),
-                         std::move(handoff->line));
+    co_await run_connect(connection, client, buffer, std::move(handoff->target), std::move(handoff->line));
     co_return;
   }
   client.socket().shutdown(tcp::socket::shutdown_send, ec);

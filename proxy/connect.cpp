@@ -62,7 +62,7 @@ bool tunnel_still_allowed(const Runtime& runtime, const std::string& connect_hos
 
 }  // namespace
 
-net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream client, beast::flat_buffer buffer,
+net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
                                  policy::ConnectTarget target, RequestLog line) {
   auto& services = connection.services;
   const auto runtime = connection.worker.runtime();  // this CONNECT's decisions use one snapshot
@@ -127,7 +127,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   if (const auto* intercept = std::get_if<policy::InterceptPlan>(&plan)) {
     upstream.reset();
     connection.tracked.upstream_fd = -1;
-    co_await run_intercept(connection, std::move(client), std::move(buffer), *intercept, std::move(line));
+    co_await run_intercept(connection, client, buffer, *intercept, std::move(line));
     co_return;
   }
   if (const auto* refusal = std::get_if<policy::Refusal>(&plan)) {

@@ -9,7 +9,9 @@
 namespace trproxy::proxy {
 
 // `buffer` holds whatever the client sent after the CONNECT head (its head already consumed).
-net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream client, beast::flat_buffer buffer,
+// Both are the caller's, by reference: moving a Beast tcp_stream allocates a new implementation
+// and leaves the old one alive in the caller's frame for the connection's whole life.
+net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
                                  policy::ConnectTarget target, RequestLog line);
 
 }  // namespace trproxy::proxy

@@ -189,8 +189,8 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
 
 }  // namespace
 
-net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stream client_tcp,
-                                   beast::flat_buffer buffer, policy::InterceptPlan plan, RequestLog line) {
+net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stream& client_tcp,
+                                   beast::flat_buffer& buffer, policy::InterceptPlan plan, RequestLog line) {
   auto& services = connection.services;
   auto& metrics = services.metrics;
   const auto runtime = connection.worker.runtime();

@@ -10,154 +10,163 @@
 namespace trproxy::proxy {
 namespace {
 
-using namespace net::experimental::awaitable_operators;
-
 // One splice(2) moves at most a pipe's default capacity (16 pages); the copy fallback moves one
 // TLS record's worth per read.
 constexpr std::size_t splice_chunk = 64 * 1024;
 constexpr std::size_t copy_chunk = 16 * 1024;
-
-struct Direction {
-  tcp::socket& from;
-  tcp::socket& to;
-  std::uint64_t& total;
-  Clock::time_point& last_activity;
-  PipePool& pipes;
-
-  // Any failure ends the tunnel: the other direction's pending wait completes at once.
-  void close_both() const {
-    error_code ignored;
-    from.close(ignored);
-    to.close(ignored);
-  }
-  // The client (or server) finished sending: pass the half-close on, keep the other way open.
-  void pass_eof() const {
-    error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);
-  }
-};
-
-// Copies what is readable now, then returns with the buffer freed. False when the direction has
-// ended (EOF passed on, or both sides closed).
-net::awaitable<bool> copy_burst(const Direction& d) {
-  auto buffer = std::make_unique<char[]>(copy_chunk);
-  for (;;) {
-    error_code read_ec;
-    const auto n = d.from.read_some(net::buffer(buffer.get(), copy_chunk), read_ec);
-    if (read_ec == net::error::would_block || read_ec == net::error::try_again) co_return true;
-    if (read_ec == net::error::eof) {
-      d.pass_eof();
-      co_return false;
-    }
-    if (read_ec) {
-      d.close_both();
-      co_return false;
-    }
-    d.last_activity = Clock::now();
-    auto [write_ec, written] = co_await net::async_write(d.to, net::buffer(buffer.get(), n), use_tuple);
-    d.total += written;
-    if (write_ec) {
-      d.close_both();
-      co_return false;
-    }
-  }
-}
-
-#ifdef __linux__
-enum class Spliced { ok, ended, unsupported };
-
-// Moves what is readable now through a pipe from the pool, chunk after chunk until the socket
-// has nothing more (at most `burst_chunks` before yielding to the worker's other connections),
-// writing each chunk out before the next; the pipe goes back drained.
+// Chunks one direction moves before letting the worker's other connections run.
 constexpr int burst_chunks = 16;
 
-net::awaitable<Spliced> splice_burst(const Direction& d) {
-  Pipe pipe = d.pipes.take();
-  if (!pipe.valid()) co_return Spliced::unsupported;  // out of descriptors: copy this burst
-  for (int chunk = 0; chunk < burst_chunks; ++chunk) {
-    const ssize_t in = ::splice(d.from.native_handle(), nullptr, pipe.write_end(), nullptr, splice_chunk,
-                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (in == 0) {
-      d.pipes.give(std::move(pipe));
-      d.pass_eof();
-      co_return Spliced::ended;
-    }
-    if (in < 0) {
-      const int error = errno;
-      d.pipes.give(std::move(pipe));
-      if (error == EAGAIN || error == EINTR) co_return Spliced::ok;  // drained (or a spurious wake-up)
-      if (error == EINVAL || error == ENOSYS) co_return Spliced::unsupported;
-      d.close_both();
-      co_return Spliced::ended;
-    }
-    d.last_activity = Clock::now();
-    auto pending = static_cast<std::size_t>(in);
-    while (pending > 0) {
-      const ssize_t out = ::splice(pipe.read_end(), nullptr, d.to.native_handle(), nullptr, pending,
-                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (out > 0) {
-        pending -= static_cast<std::size_t>(out);
-        d.total += static_cast<std::uint64_t>(out);
-        continue;
-      }
-      if (out < 0 && (errno == EAGAIN || errno == EINTR)) {
-        auto [ec] = co_await d.to.async_wait(tcp::socket::wait_write, use_tuple);
-        if (!ec) continue;
-      }
-      d.close_both();  // the pipe still holds bytes: it is closed with this frame, not reused
-      co_return Spliced::ended;
-    }
-  }
-  d.pipes.give(std::move(pipe));
-  co_return Spliced::ok;
-}
-#endif
-
-net::awaitable<void> relay_one_way(Direction d) {
-  bool splicing = true;
-#ifndef __linux__
-  splicing = false;
-#endif
-  for (;;) {
-    // No buffer while waiting: an idle direction costs this frame only.
-    auto [ec] = co_await d.from.async_wait(tcp::socket::wait_read, use_tuple);
-    if (ec) {
-      d.close_both();  // cancelled by the idle watchdog, or the socket was closed
-      co_return;
-    }
-#ifdef __linux__
-    if (splicing) {
-      const auto outcome = co_await splice_burst(d);
-      if (outcome == Spliced::ended) co_return;
-      if (outcome == Spliced::ok) continue;
-      splicing = false;  // the kernel cannot splice these sockets: copy from now on
-    }
-#endif
-    if (!co_await copy_burst(d)) co_return;
-  }
-}
-
-// Ends the tunnel once nothing has moved either way for the idle timeout: a timer with a plain
-// handler (no coroutine, no parallel group), re-armed from the last activity. The state is
-// shared with the handler, which may run after the relay has returned: it then does nothing.
-struct IdleWatch {
+// What the two directions of one tunnel share: the idle clock, and the timer relay_tunnel waits
+// on, cancelled when the last direction ends.
+struct RelayShared {
   Clock::time_point last_activity = Clock::now();
-  std::chrono::milliseconds timeout;
-  tcp::socket* a;
-  tcp::socket* b;
-  bool done = false;
+  int running = 2;
+  net::steady_timer& timer;
 };
 
-void arm(net::steady_timer& timer, std::shared_ptr<IdleWatch> watch) {
-  timer.expires_at(watch->last_activity + watch->timeout);
-  timer.async_wait([&timer, watch](const error_code& ec) {
-    if (ec || watch->done) return;  // cancelled: the relay is over and `timer` may be gone
-    if (Clock::now() < watch->last_activity + watch->timeout) return arm(timer, watch);
+// One direction, driven by plain completion handlers: no coroutine, no buffer and no pipe while
+// it waits, so an idle direction costs one pending socket wait. It reads nothing more until what
+// it read has been written (back-pressure); a failure closes both sockets, which ends the other
+// direction's wait at once.
+class Direction {
+ public:
+  Direction(tcp::socket& from, tcp::socket& to, std::uint64_t& total, RelayShared& shared, PipePool& pipes)
+      : from_(from), to_(to), total_(total), shared_(shared), pipes_(pipes) {}
+  Direction(const Direction&) = delete;
+  Direction& operator=(const Direction&) = delete;
+
+  void start() { wait_readable(); }
+
+ private:
+  enum class Moved { some, nothing_now, ended, failed };
+
+  void wait_readable() {
+    from_.async_wait(tcp::socket::wait_read, [this](const error_code& ec) { ec ? fail() : move_burst(); });
+  }
+  void wait_writable() {
+    to_.async_wait(tcp::socket::wait_write, [this](const error_code& ec) { ec ? fail() : move_burst(); });
+  }
+
+  // Writes out what is held, then reads and writes chunk after chunk until the socket has
+  // nothing more, the receiver cannot take more, or the burst's share is used.
+  void move_burst() {
+    for (int chunk = 0; chunk < burst_chunks; ++chunk) {
+      switch (flush()) {
+        case Moved::nothing_now: return wait_writable();
+        case Moved::failed: return fail();
+        default: break;
+      }
+      switch (fill()) {
+        case Moved::nothing_now: release(); return wait_readable();
+        case Moved::ended: release(); return pass_eof();
+        case Moved::failed: return fail();
+        default: break;
+      }
+    }
+    // More may be waiting, but no new readiness edge will say so: go on after the others ran.
+    net::post(from_.get_executor(), [this] { move_burst(); });
+  }
+
+  // Reads what the socket holds now (one chunk) into the pipe or the copy buffer.
+  Moved fill() {
+#ifdef __linux__
+    if (splicing_) {
+      if (!pipe_.valid()) pipe_ = pipes_.take();
+      if (pipe_.valid()) {
+        const ssize_t in = ::splice(from_.native_handle(), nullptr, pipe_.write_end(), nullptr, splice_chunk,
+                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (in > 0) return took(static_cast<std::size_t>(in));
+        if (in == 0) return Moved::ended;
+        if (errno == EAGAIN || errno == EINTR) return Moved::nothing_now;
+        if (errno != EINVAL && errno != ENOSYS) return Moved::failed;
+      }
+      splicing_ = false;  // the kernel cannot splice these sockets (or no pipe is left): copy
+      pipe_ = Pipe();
+    }
+#endif
+    if (!copy_) copy_ = std::make_unique<char[]>(copy_chunk);
+    error_code ec;
+    const auto n = from_.read_some(net::buffer(copy_.get(), copy_chunk), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) return Moved::nothing_now;
+    if (ec == net::error::eof) return Moved::ended;
+    if (ec) return Moved::failed;
+    copy_from_ = 0;
+    return took(n);
+  }
+
+  Moved took(std::size_t n) {
+    held_ = n;
+    shared_.last_activity = Clock::now();
+    return Moved::some;
+  }
+
+  // Writes what fill() took; nothing_now when the receiver's socket is full.
+  Moved flush() {
+    while (held_ > 0) {
+      std::size_t out = 0;
+#ifdef __linux__
+      if (splicing_) {
+        const ssize_t n = ::splice(pipe_.read_end(), nullptr, to_.native_handle(), nullptr, held_,
+                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0) return errno == EAGAIN || errno == EINTR ? Moved::nothing_now : Moved::failed;
+        out = static_cast<std::size_t>(n);
+      }
+#endif
+      if (!splicing_) {
+        error_code ec;
+        out = to_.write_some(net::buffer(copy_.get() + copy_from_, held_), ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) return Moved::nothing_now;
+        if (ec) return Moved::failed;
+        copy_from_ += out;
+      }
+      held_ -= out;
+      total_ += out;
+    }
+    return Moved::some;
+  }
+
+  // Nothing is held: the pipe goes back to the pool and the copy buffer is freed.
+  void release() {
+    if (pipe_.valid()) pipes_.give(std::move(pipe_));
+    copy_.reset();
+  }
+
+  // The sender finished: pass the half-close on and keep the other way open.
+  void pass_eof() {
     error_code ignored;
-    watch->a->close(ignored);  // the relays' waits complete at once and end them
-    watch->b->close(ignored);
-  });
-}
+    to_.shutdown(tcp::socket::shutdown_send, ignored);
+    end();
+  }
+
+  void fail() {
+    error_code ignored;
+    from_.close(ignored);
+    to_.close(ignored);
+    end();
+  }
+
+  void end() {
+    pipe_ = Pipe();  // a pipe that may still hold bytes is closed, never reused
+    copy_.reset();
+    if (--shared_.running == 0) shared_.timer.cancel();
+  }
+
+  tcp::socket& from_;
+  tcp::socket& to_;
+  std::uint64_t& total_;
+  RelayShared& shared_;
+  PipePool& pipes_;
+#ifdef __linux__
+  bool splicing_ = true;
+#else
+  bool splicing_ = false;
+#endif
+  Pipe pipe_;                     // held only while bytes are in it
+  std::unique_ptr<char[]> copy_;  // likewise, when copying
+  std::size_t copy_from_ = 0;
+  std::size_t held_ = 0;  // bytes read and not yet written
+};
 
 }  // namespace
 
@@ -169,18 +178,27 @@ net::awaitable<RelayTotals> relay_tunnel(beast::tcp_stream& client, beast::tcp_s
   auto& a = client.socket();
   auto& b = upstream.socket();
   error_code ec;
-  a.non_blocking(true, ec);  // splice and the copy's reads must never block the worker
+  a.non_blocking(true, ec);  // splice and the copy's reads and writes must never block the worker
   b.non_blocking(true, ec);
-  auto watch = std::make_shared<IdleWatch>(IdleWatch{Clock::now(), idle_timeout, &a, &b});
   net::steady_timer timer(co_await net::this_coro::executor);
-  arm(timer, watch);
-  const Direction up{a, b, totals.client_to_upstream, watch->last_activity, pipes};
-  const Direction down{b, a, totals.upstream_to_client, watch->last_activity, pipes};
-  // && keeps one direction running after the other reaches EOF (half-close); an error or the
-  // idle watch closes both sockets, which ends both.
-  co_await (relay_one_way(up) && relay_one_way(down));
-  watch->done = true;
-  timer.cancel();
+  RelayShared shared{Clock::now(), 2, timer};
+  Direction up(a, b, totals.client_to_upstream, shared, pipes);
+  Direction down(b, a, totals.upstream_to_client, shared, pipes);
+  up.start();
+  down.start();
+  // This coroutine is the tunnel's idle watchdog and waits for both directions: its timer is
+  // re-armed from the last activity, and cancelled by the direction that ends last. The
+  // directions refer to this frame, so it returns only once neither has an operation pending.
+  bool closed = false;
+  while (shared.running > 0) {
+    timer.expires_at(closed ? Clock::time_point::max() : shared.last_activity + idle_timeout);
+    co_await timer.async_wait(use_tuple);
+    if (shared.running > 0 && !closed && Clock::now() >= shared.last_activity + idle_timeout) {
+      a.close(ec);  // the directions' waits complete at once and end them
+      b.close(ec);
+      closed = true;
+    }
+  }
   a.close(ec);
   b.close(ec);
   co_return totals;

@@ -17,6 +17,7 @@ env = proxy = None  # set by setUpModule
 setUpModule, tearDownModule = h.module_fixtures(globals())
 
 SIZE = 24 * 1024 * 1024
+BURST = 8 * 1024 * 1024  # many times one relay burst (16 x 64 KiB)
 TLS_HOST = "plain.example.com"  # in the test PKI's good certificate, tunnelled (not a sign-in host)
 DUPLEX_HOST = "duplex.example.com"
 IDLE_TIMEOUT_S = 1.0
@@ -88,6 +89,7 @@ class DuplexServer(h.PythonUpstream):
 
     def __init__(self):
         self.received = {}  # token of the request line -> (sha256, byte count) read until EOF
+        self.sent = {}  # token -> sha256 of the bytes sent, once all of them were handed to the kernel
         super().__init__()
 
     def handle(self, sock):
@@ -107,7 +109,7 @@ class DuplexServer(h.PythonUpstream):
             sender.join()
             sock.sendall(sent["digest"] + read_digest)
         else:
-            send_random(sock, count)
+            self.sent[token.decode()] = send_random(sock, count)
             if verb == b"FIRST":
                 sock.shutdown(socket.SHUT_WR)
             self.received[token.decode()] = recv_until_eof(sock)
@@ -198,6 +200,21 @@ class BulkTunnels(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)
             h.wait_until(lambda: "half-close" in self.duplex.received, what="the server to read until EOF")
         self.assertEqual(self.duplex.received["half-close"], (sent, SIZE))
+
+    def test_a_burst_already_buffered_arrives_whole_without_more_input(self):
+        # The client reads nothing until the server has handed all its bytes to the kernel, so
+        # most of them sit readable in the proxy's socket with no more to come: the relay must
+        # go on past one burst's share without waiting for new input (none arrives).
+        s, status = h.connect_tunnel(self.proxy, f"{DUPLEX_HOST}:443")
+        with s:
+            self.assertIn(" 200 ", status)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            s.sendall(f"HOLD {BURST} burst\n".encode())
+            h.wait_until(lambda: "burst" in self.duplex.sent, what="the server to hand over every byte")
+            s.settimeout(h.DEADLINE)
+            received = recv_exactly(s, BURST)
+        self.assertEqual(len(received), BURST, "the tunnel stalled with bytes buffered")
+        self.assertEqual(hashlib.sha256(received).digest(), self.duplex.sent["burst"])
 
     def test_idle_tunnel_is_closed_after_the_idle_timeout(self):
         s, status = h.connect_tunnel(self.proxy, f"{DUPLEX_HOST}:443")
