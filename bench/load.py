@@ -21,7 +21,7 @@ bench/idle_clients.py, RLIMIT_NOFILE raised for every process) and blind-tunnel 
 against the same transfer without the proxy (best of two).
 
 Usage: sudo python3 bench/load.py [--requests N] [--concurrency C] [--idle N] [--tunnel-mib M]
-[--baseline BIN] [--rounds R] [--skip LIST] [--perf DIR]   (needs hey, squid-openssl, nginx; root, because Squid forwards
+[--baseline BIN] [--rounds R] [--skip LIST] [--perf DIR] [--strace DIR]   (needs hey, squid-openssl, nginx; root, because Squid forwards
 bumped requests to port 443). Loopback only. --baseline measures a second trproxy binary (e.g. a
 build of an earlier commit) in the same run, on the same config, so a change is compared side by
 side. The loads go round all targets in turn, --rounds times (default 3), and each figure is the
@@ -83,6 +83,13 @@ def cpu_seconds(pids):
     return total / TICKS
 
 
+def machine_cpu_seconds():
+    """CPU time every core of the machine spent busy (user, nice, system, irq, softirq), in seconds."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / TICKS
+
 
 def children(pid):
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
@@ -107,6 +114,18 @@ def hey(port, requests, concurrency, keepalive, through_proxy=True, host=HOST):
 
 
 PERF_DIR = None  # --perf: where `perf record` profiles of trproxy's loads go
+STRACE_DIR = None  # --strace: where `strace -c` counts of every target's loads go
+
+
+def syscall_counts(path):
+    """{syscall: calls} from an `strace -c` summary."""
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                counts[fields[-1]] = int(fields[3])
+    return counts
 
 
 def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True, host=HOST):
@@ -118,16 +137,28 @@ def measure(name, pids, port, requests, concurrency, keepalive, expected_size, t
         perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pids[0])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
+    strace = None
+    if STRACE_DIR:  # every thread of every process of the target; its CPU figures are then not comparable
+        strace_out = os.path.join(STRACE_DIR, f"{name}-{mode.replace(' ', '-')}.txt")
+        strace = subprocess.Popen(["strace", "-f", "-c", "-o", strace_out] + [a for p in pids for a in ("-p", str(p))],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
     before = cpu_seconds(pids)
     result = hey(port, requests, concurrency, keepalive, through_proxy, host)
     used = cpu_seconds(pids) - before
     if perf:
         perf.send_signal(2)
         perf.wait(timeout=60)
+    syscalls = None
+    if strace:
+        strace.send_signal(2)
+        strace.wait(timeout=60)
+        syscalls = {call: n / requests for call, n in syscall_counts(strace_out).items()}
     ok = result["codes"].get("200") == str(requests) and result["size"] == expected_size
     return {"name": name, "mode": mode,
             "cpu_us": used / requests * 1e6, "rps": result["rps"], "p99_ms": result["p99_ms"],
-            "rss_mib": status_kib(pids, "VmHWM") / 1024, "correct": ok, "size": result["size"], "codes": result["codes"]}
+            "rss_mib": status_kib(pids, "VmHWM") / 1024, "correct": ok, "size": result["size"], "codes": result["codes"],
+            "syscalls": syscalls}
 
 
 def idle_memory(name, pids, proxy_port, mode, count, connect_port, cafile):
@@ -224,12 +255,20 @@ def transfer(pusher, proxy_port, connect_port):
 
 
 def throughput(name, pids, proxy_port, pusher, connect_port=443):
+    """Best of two transfers each way, and what a GiB costs: the proxy's own CPU, and the whole
+    machine's (sender, receiver, proxy and the kernel's TCP work for them), which bounds the ratio
+    on a machine whose cores the transfer keeps busy."""
+    gib = 2 * pusher.size / (1 << 30)
+    machine = machine_cpu_seconds()
     best_direct = max(transfer(pusher, None, None) for _ in range(2))
-    before = cpu_seconds(pids)
+    machine_direct = (machine_cpu_seconds() - machine) / gib
+    before, machine = cpu_seconds(pids), machine_cpu_seconds()
     best_proxy = max(transfer(pusher, proxy_port, connect_port) for _ in range(2))
     cpu = cpu_seconds(pids) - before
+    machine_proxy = (machine_cpu_seconds() - machine) / gib
     return {"name": name, "mode": "tunnel throughput", "direct_mib_s": best_direct, "proxy_mib_s": best_proxy,
-            "ratio": best_proxy / best_direct, "cpu_s_per_gib": cpu / (2 * pusher.size / (1 << 30))}
+            "ratio": best_proxy / best_direct, "cpu_s_per_gib": cpu / gib,
+            "machine_direct_s_per_gib": machine_direct, "machine_proxy_s_per_gib": machine_proxy}
 
 
 def squid_config(folder, port, ca_pem, trust):
@@ -364,13 +403,19 @@ def print_results(results):
             if (other, mode) in by:
                 print(f"{mode}: trproxy uses {mine / by[(other, mode)]['cpu_us']:.2f}x the CPU per request of {other}")
     for r in results:
+        if r.get("syscalls"):
+            top = sorted(r["syscalls"].items(), key=lambda item: -item[1])[:8]
+            print(f"{r['name']:<10}{r['mode']:<16} syscalls per request: {sum(r['syscalls'].values()):.1f} ("
+                  + ", ".join(f"{call} {n:.1f}" for call, n in top) + ")")
+    for r in results:
         if "kib_per_conn" in r:
             note = f"  ({len(r['failures'])} failure lines: {r['failures'][:1]})" if r["failures"] else ""
             print(f"{r['name']:<10}{r['mode']:<18} {r['count']:>6}/{r['wanted']} open: "
                   f"{r['kib_per_conn']:.1f} KiB per connection{note}")
         if "ratio" in r:
             print(f"{r['name']:<10}tunnel throughput: {r['proxy_mib_s']:.0f} MiB/s vs direct {r['direct_mib_s']:.0f} "
-                  f"MiB/s = {r['ratio']:.2f}; proxy CPU {r['cpu_s_per_gib']:.2f} s/GiB")
+                  f"MiB/s = {r['ratio']:.2f}; proxy CPU {r['cpu_s_per_gib']:.2f} s/GiB; machine CPU "
+                  f"{r['machine_proxy_s_per_gib']:.2f} s/GiB vs direct {r['machine_direct_s_per_gib']:.2f}")
 
 
 def main():
@@ -390,9 +435,12 @@ def main():
                         help="serve sign-in responses as text/html with this many bytes of page after the policy "
                              "line, so trproxy's outcome watch scans a body (0: the short text/plain answer)")
     parser.add_argument("--perf", help="a folder for perf profiles of trproxy under each load (perf record -g)")
+    parser.add_argument("--strace", help="a folder for strace -c counts of every target under each load; prints the "
+                        "system calls per request (the CPU figures of such a run are strace's, not the targets')")
     args = parser.parse_args()
-    global PERF_DIR
+    global PERF_DIR, STRACE_DIR
     PERF_DIR = args.perf
+    STRACE_DIR = args.strace
     skip = set(filter(None, args.skip.split(",")))
     if os.geteuid() != 0:
         sys.exit("load.py needs root: Squid forwards bumped requests to port 443")
