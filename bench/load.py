@@ -55,6 +55,7 @@ PORTAL_HOST = "portal.example.net"
 TICKS = os.sysconf("SC_CLK_TCK")
 NOFILE = 65536
 IDLE_CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle_clients.py")
+NEW_CONNECTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "new_connections.py")
 
 
 def more_files():
@@ -128,6 +129,27 @@ def syscall_counts(path):
     return counts
 
 
+def start_strace(name, mode, pids):
+    """--strace: every thread of every process of the target (its CPU figures are then strace's)."""
+    if not STRACE_DIR:
+        return None
+    out = os.path.join(STRACE_DIR, f"{name}-{mode.replace(' ', '-')}.txt")
+    proc = subprocess.Popen(["strace", "-f", "-c", "-o", out] + [a for p in pids for a in ("-p", str(p))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return proc, out
+
+
+def stop_strace(strace, requests):
+    """{syscall: calls per request} of a start_strace, or None."""
+    if not strace:
+        return None
+    proc, out = strace
+    proc.send_signal(2)
+    proc.wait(timeout=60)
+    return {call: n / requests for call, n in syscall_counts(out).items()}
+
+
 def measure(name, pids, port, requests, concurrency, keepalive, expected_size, through_proxy=True, host=HOST):
     mode = ("keep-alive" if keepalive else "new-connection") if host == HOST else "tunnel new-conn"
     hey(port, min(200, requests), concurrency, keepalive, through_proxy, host)  # warm-up: caches, minted leaves
@@ -137,27 +159,37 @@ def measure(name, pids, port, requests, concurrency, keepalive, expected_size, t
         perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pids[0])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
-    strace = None
-    if STRACE_DIR:  # every thread of every process of the target; its CPU figures are then not comparable
-        strace_out = os.path.join(STRACE_DIR, f"{name}-{mode.replace(' ', '-')}.txt")
-        strace = subprocess.Popen(["strace", "-f", "-c", "-o", strace_out] + [a for p in pids for a in ("-p", str(p))],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1)
+    strace = start_strace(name, mode, pids)
     before = cpu_seconds(pids)
     result = hey(port, requests, concurrency, keepalive, through_proxy, host)
     used = cpu_seconds(pids) - before
     if perf:
         perf.send_signal(2)
         perf.wait(timeout=60)
-    syscalls = None
-    if strace:
-        strace.send_signal(2)
-        strace.wait(timeout=60)
-        syscalls = {call: n / requests for call, n in syscall_counts(strace_out).items()}
+    syscalls = stop_strace(strace, requests)
     ok = result["codes"].get("200") == str(requests) and result["size"] == expected_size
     return {"name": name, "mode": mode,
             "cpu_us": used / requests * 1e6, "rps": result["rps"], "p99_ms": result["p99_ms"],
             "rss_mib": status_kib(pids, "VmHWM") / 1024, "correct": ok, "size": result["size"], "codes": result["codes"],
+            "syscalls": syscalls}
+
+
+def browser_like(name, pids, port, count, concurrency, expected_size, through_proxy=True):
+    """New connections without `Connection: close` (bench/new_connections.py): what a browser's
+    new connection costs, its upstream kept for the next one."""
+    def command(n):
+        return ([sys.executable, NEW_CONNECTIONS, "--port", str(port), "--host", HOST, "--count", str(n),
+                 "--concurrency", str(concurrency)] + ([] if through_proxy else ["--direct"]))
+    subprocess.run(command(min(200, count)), capture_output=True, timeout=600)  # warm-up
+    strace = start_strace(name, "new-conn no-close", pids)
+    before = cpu_seconds(pids)
+    out = subprocess.run(command(count), capture_output=True, text=True, timeout=600).stdout.split()
+    used = cpu_seconds(pids) - before
+    syscalls = stop_strace(strace, count)
+    ok, failed, size = (int(x) for x in out[1:4]) if out[:1] == ["done"] else (0, count, 0)
+    return {"name": name, "mode": "new-conn no-close", "cpu_us": used / count * 1e6, "rps": float("nan"),
+            "p99_ms": float("nan"), "rss_mib": status_kib(pids, "VmHWM") / 1024,
+            "correct": ok == count and size == expected_size, "size": size, "codes": {"failed": failed},
             "syscalls": syscalls}
 
 
@@ -395,7 +427,7 @@ def print_results(results):
         tunnel = by[("trproxy", "tunnel new-conn")]["cpu_us"]
         print(f"new-connection: a CONNECT tunnel alone costs trproxy {tunnel:.0f} us of the "
               f"{by[('trproxy', 'new-connection')]['cpu_us']:.0f} us per intercepted new connection")
-    for mode in ("keep-alive", "new-connection"):
+    for mode in ("keep-alive", "new-connection", "new-conn no-close"):
         if ("trproxy", mode) not in by:
             continue
         mine = by[("trproxy", mode)]["cpu_us"]
@@ -550,6 +582,10 @@ def main():
                     rounds.setdefault((label, keepalive), []).append(
                         measure(label, pids(), port, requests, args.concurrency, keepalive, expected_size,
                                 through_proxy=through_proxy))
+                if label != "squid":  # new connections as browsers make them (no Connection: close)
+                    rounds.setdefault((label, "no-close"), []).append(
+                        browser_like(label, pids(), port, args.new_connection_requests, args.concurrency,
+                                     expected_size, through_proxy=through_proxy))
                 if label in trproxies:  # the same new connections, tunnelled instead of intercepted
                     rounds.setdefault((label, "tunnel"), []).append(
                         measure(label, pids(), port, args.new_connection_requests, args.concurrency, False,
