@@ -4,8 +4,9 @@
 //
 // On Linux the bytes never enter user space: each direction waits for readability without a
 // buffer, then splice(2)s socket -> pipe -> socket through a pipe taken from the worker's pool
-// and given back once drained. An idle tunnel holds its two sockets, its coroutine frames and
-// nothing else (no pipe, no buffer). Elsewhere, or where the kernel refuses to splice, a bounded
+// and given back once drained. The directions run on plain completion handlers under one
+// coroutine (the idle watchdog), so an idle tunnel holds its two sockets, a socket wait per
+// direction and that coroutine's frame, and nothing else (no pipe, no buffer). Elsewhere, or where the kernel refuses to splice, a bounded
 // copy does the same with a buffer held only while bytes are in flight. Either way a direction
 // reads no more until what it read has been written (back-pressure).
 
