@@ -81,6 +81,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(count):
+    """`count` different free ports: all are held at once while picked, so none repeats (two
+    free_port() calls can return the same port, and two nginx servers on one port then merge)."""
+    held = [socket.socket() for _ in range(count)]
+    try:
+        for s in held:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def wait_for_port(port, timeout=DEADLINE, proc=None):
     """Waits until 127.0.0.1:port accepts; fails early when proc (the listener) has exited."""
     end = time.monotonic() + timeout
@@ -212,7 +225,7 @@ class Nginx:
         # nginx cannot report the ports it bound, so they are picked up front; a port taken in
         # between (another suite running in parallel) makes nginx exit, and it is started again.
         for attempt in range(self.ATTEMPTS):
-            self.ports = {name: free_port() for name in self.NAMES}
+            self.ports = dict(zip(self.NAMES, free_ports(len(self.NAMES))))
             self._write_config()
             if self._start():
                 break

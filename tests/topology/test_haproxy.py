@@ -89,7 +89,8 @@ class RollingRestart(unittest.TestCase):
         return replica
 
     def test_rolling_restart_loses_no_request_and_logs_real_clients(self):
-        ports = {name: (h.free_port(), h.free_port()) for name in ("a", "b")}
+        picked = h.free_ports(4)  # four different ports: two replicas, each a proxy and an admin port
+        ports = {"a": (picked[0], picked[1]), "b": (picked[2], picked[3])}
         replicas = {name: self.start_replica(name, 1, ports[name]) for name in ports}
         every = list(replicas.values())
         haproxy = t.HAProxy(os.path.join(env.dir, "haproxy"),
