@@ -32,12 +32,19 @@ void append_escaped(std::string& out, std::string_view value) {
 // formats cannot drift apart.
 class LineWriter {
  public:
+  // A line is a few hundred bytes: one allocation for it, values appended in place.
+  static constexpr std::size_t typical_line = 512;
   explicit LineWriter(config::LogFormat format) : json_(format == config::LogFormat::json) {
+    line_.reserve(typical_line);
     if (json_) line_ += '{';
   }
   void text(std::string_view key, std::string_view value) {
     start(key);
-    line_ += json_ ? json_string(value) : logfmt_value(value);
+    if (json_) {
+      append_json_literal(line_, value);
+    } else {
+      append_logfmt_value(line_, value);
+    }
   }
   void optional_text(std::string_view key, std::string_view value) {
     if (!value.empty()) text(key, value);
@@ -79,21 +86,34 @@ std::string_view loggable_path(std::string_view target) {
   return target.substr(0, target.find_first_of("?#"));
 }
 
-std::string logfmt_value(std::string_view value) {
+void append_logfmt_value(std::string& out, std::string_view value) {
   const bool bare = !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
     return c == ' ' || c == '"' || c == '=' || is_control(u) || u >= 0x80;
   });
-  if (bare) return std::string(value);
-  std::string out = "\"";
+  if (bare) {
+    out += value;
+    return;
+  }
+  append_json_literal(out, value);  // a quoted logfmt value uses the JSON escapes
+}
+
+void append_json_literal(std::string& out, std::string_view value) {
+  out += '"';
   append_escaped(out, value);
-  return out + "\"";
+  out += '"';
+}
+
+std::string logfmt_value(std::string_view value) {
+  std::string out;
+  append_logfmt_value(out, value);
+  return out;
 }
 
 std::string json_string(std::string_view value) {
-  std::string out = "\"";
-  append_escaped(out, value);
-  return out + "\"";
+  std::string out;
+  append_json_literal(out, value);
+  return out;
 }
 
 std::string log_timestamp(std::chrono::system_clock::time_point when) {

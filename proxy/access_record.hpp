@@ -43,10 +43,12 @@ std::string_view loggable_path(std::string_view target);
 // quoted values escape `"` and `\` with a backslash and control/non-ASCII bytes as \u00XX
 // (JSON string escapes, which logfmt decoders accept). Empty is written as "".
 std::string logfmt_value(std::string_view value);
+void append_logfmt_value(std::string& out, std::string_view value);
 
 // A JSON string literal with its quotes; the same escapes as a quoted logfmt value, so a line
 // is valid JSON whatever bytes it carries.
 std::string json_string(std::string_view value);
+void append_json_literal(std::string& out, std::string_view value);
 
 // "2026-11-23T13:11:15.684Z" (UTC, milliseconds).
 std::string log_timestamp(std::chrono::system_clock::time_point when);
