@@ -80,9 +80,10 @@ class Direction {
         if (in == 0) return Moved::ended;
         if (errno == EAGAIN || errno == EINTR) return Moved::nothing_now;
         if (errno != EINVAL && errno != ENOSYS) return Moved::failed;
+        splicing_ = false;  // the kernel cannot splice these sockets: copy from now on
+        pipe_ = Pipe();
       }
-      splicing_ = false;  // the kernel cannot splice these sockets (or no pipe is left): copy
-      pipe_ = Pipe();
+      // No pipe (out of descriptors): this chunk is copied, the next one spliced again.
     }
 #endif
     if (!copy_) copy_ = std::make_unique<char[]>(copy_chunk);
@@ -101,19 +102,20 @@ class Direction {
     return Moved::some;
   }
 
-  // Writes what fill() took; nothing_now when the receiver's socket is full.
+  // Writes what fill() took (in the pipe when one is held, else in the copy buffer);
+  // nothing_now when the receiver's socket is full.
   Moved flush() {
     while (held_ > 0) {
       std::size_t out = 0;
 #ifdef __linux__
-      if (splicing_) {
+      if (pipe_.valid()) {
         const ssize_t n = ::splice(pipe_.read_end(), nullptr, to_.native_handle(), nullptr, held_,
                                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0) return errno == EAGAIN || errno == EINTR ? Moved::nothing_now : Moved::failed;
         out = static_cast<std::size_t>(n);
       }
 #endif
-      if (!splicing_) {
+      if (!pipe_.valid()) {
         error_code ec;
         out = to_.write_some(net::buffer(copy_.get() + copy_from_, held_), ec);
         if (ec == net::error::would_block || ec == net::error::try_again) return Moved::nothing_now;
@@ -157,11 +159,7 @@ class Direction {
   std::uint64_t& total_;
   RelayShared& shared_;
   PipePool& pipes_;
-#ifdef __linux__
-  bool splicing_ = true;
-#else
-  bool splicing_ = false;
-#endif
+  bool splicing_ = true;           // until the kernel refuses to splice these sockets (Linux)
   Pipe pipe_;                     // held only while bytes are in it
   std::unique_ptr<char[]> copy_;  // likewise, when copying
   std::size_t copy_from_ = 0;
