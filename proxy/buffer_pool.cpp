@@ -18,9 +18,8 @@ void BufferPool::release(beast::flat_buffer& buffer) {
 void BufferPool::lend(beast::flat_buffer& buffer) {
   if (buffer.capacity() != 0 || free_.empty()) return;
   const auto limit = buffer.max_size();
-  buffer = std::move(free_.back());
+  buffer = std::move(free_.back());  // empty: release() keeps only buffers that hold nothing
   free_.pop_back();
-  buffer.clear();
   buffer.max_size(limit);
 }
 
