@@ -42,6 +42,21 @@ async def connect(proxy_port, authority):
     return reader, writer
 
 
+async def get(reader, writer, host, path):
+    """One keep-alive GET (no Connection field) answered 200; reads the whole body and returns
+    its length."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError("request failed: " + head.split(b"\r\n", 1)[0].decode(errors="replace"))
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return length
+
+
 async def open_tunnel(args, held):
     reader, writer = await connect(args.proxy_port, f"{args.host}:{args.connect_port}")
     writer.write(b"ping\n")  # not TLS: the proxy tunnels it at once
@@ -53,15 +68,7 @@ async def open_tunnel(args, held):
 async def open_intercepted(args, held, tls):
     reader, writer = await connect(args.proxy_port, f"{args.host}:443")
     await writer.start_tls(tls, server_hostname=args.host)
-    writer.write(f"GET /idle HTTP/1.1\r\nHost: {args.host}\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError("request failed: " + head.split(b"\r\n", 1)[0].decode(errors="replace"))
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
+    await get(reader, writer, args.host, "/idle")
     held.append(writer)
 
 

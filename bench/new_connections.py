@@ -16,28 +16,16 @@ import asyncio
 import ssl
 import sys
 
+from idle_clients import connect, get
+
 
 async def one(args, tls, sizes):
     if args.direct:
         reader, writer = await asyncio.open_connection("127.0.0.1", args.port)
-        await writer.start_tls(tls, server_hostname=args.host)
     else:
-        reader, writer = await asyncio.open_connection("127.0.0.1", args.port)
-        writer.write(f"CONNECT {args.host}:443 HTTP/1.1\r\nHost: {args.host}:443\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-        if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
-            raise RuntimeError("CONNECT refused")
-        await writer.start_tls(tls, server_hostname=args.host)
-    writer.write(f"GET /common/oauth2/v2.0/authorize HTTP/1.1\r\nHost: {args.host}\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError("not 200")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    sizes.append(length)
+        reader, writer = await connect(args.port, f"{args.host}:443")
+    await writer.start_tls(tls, server_hostname=args.host)
+    sizes.append(await get(reader, writer, args.host, "/common/oauth2/v2.0/authorize"))
     writer.close()
 
 
