@@ -231,17 +231,15 @@ std::optional<config::IpAddress> destination_address(const beast::tcp_stream& st
   return config::parse_ip(target.host);
 }
 
-net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsStream>& upstream, const Runtime& runtime,
+net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsSocketStream>& upstream, const Runtime& runtime,
                                                     const Services& services, Worker& worker, DialTarget target) {
   auto& metrics = services.metrics;
   beast::tcp_stream tcp_stream(co_await net::this_coro::executor);
   if (auto failure = co_await dial(tcp_stream, runtime, services, worker, target)) co_return failure;
-  upstream = std::make_unique<TlsStream>(std::move(tcp_stream),
-                                        runtime.upstream_tls->new_session(std::string(target.host),
-                                                                          worker.upstream_sessions())
-                                            .release());
+  upstream = std::make_unique<TlsSocketStream>(
+      std::move(tcp_stream), runtime.upstream_tls->new_session(std::string(target.host), worker.upstream_sessions()));
   expire_after(*upstream, runtime.config().upstream.connect_timeout);
-  auto [ec] = co_await upstream->async_handshake(net::ssl::stream_base::client, use_tuple);
+  auto [ec, unused] = co_await upstream->async_handshake(net::ssl::stream_base::client, use_tuple);
   if (!ec) {
     metrics.upstream_tls_handshakes.add();
     if (SSL_session_reused(upstream->native_handle())) metrics.upstream_tls_resumptions.add();

@@ -10,6 +10,7 @@
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/tls_socket_stream.hpp"
 
 #include <memory>
 #include <optional>
@@ -44,7 +45,7 @@ std::optional<config::IpAddress> destination_address(const beast::tcp_stream& st
 
 // Dials and TLS-verifies the real sign-in upstream for `host`. On success `upstream` holds the
 // verified stream.
-net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsStream>& upstream, const Runtime& runtime,
+net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsSocketStream>& upstream, const Runtime& runtime,
                                                     const Services& services, Worker& worker, DialTarget target);
 
 }  // namespace trproxy::proxy

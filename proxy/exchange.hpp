@@ -13,6 +13,8 @@
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
 
+#include <poll.h>
+
 #include <array>
 #include <optional>
 #include <span>
@@ -83,6 +85,24 @@ void cancel_reads(Stream& stream) {
   } else {
     lowest.close();
   }
+}
+
+// True when anything the peer sent is still unread below the HTTP parser: the connection is
+// closed, the kernel holds bytes (or the FIN), or the TLS layer holds a record, decrypted or
+// not. A connection kept for the next request must have none: those bytes would be read as the
+// answer to a request they were never meant for.
+template <class Stream>
+bool has_unread_input(Stream& stream) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  if constexpr (requires { lowest.socket(); }) {
+    if (!lowest.socket().is_open()) return true;
+    pollfd probe{lowest.socket().native_handle(), POLLIN, 0};
+    if (::poll(&probe, 1, 0) != 0) return true;
+  }
+  if constexpr (requires { stream.holds_input(); }) {
+    if (stream.holds_input()) return true;
+  }
+  return false;
 }
 
 template <class Client, class Upstream>
@@ -303,7 +323,10 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   x.response_done = true;
   if (x.watch != nullptr) x.watch->end();
   const bool body_complete = x.request_body_done || x.request.framing == policy::BodyFraming::none;
-  x.result.upstream_reusable = response.keep_alive && !ended_by_close && x.upstream_buffer.size() == 0 && body_complete;
+  // Anything after the response (a body behind HEAD, 204 or 304, a record of its own) ends the
+  // upstream connection: it is not the answer to the next request.
+  x.result.upstream_reusable = response.keep_alive && !ended_by_close && body_complete &&
+                               x.upstream_buffer.size() == 0 && !has_unread_input(x.upstream);
   x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
   if (!body_complete) {
     // The upstream answered before the request body was complete: stop reading it.

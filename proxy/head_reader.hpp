@@ -47,7 +47,7 @@ net::awaitable<HeadRead> read_rest_of_head(Stream& stream, beast::flat_buffer& b
 
 }  // namespace detail
 
-// A stream that can wait for input without a buffer (ClientTlsStream) waits first, so an idle
+// A stream that can wait for input without a buffer (TlsSocketStream) waits first, so an idle
 // connection whose empty buffer gave its storage back to `spares` holds none; the buffer takes
 // storage from `spares` once bytes arrive.
 template <class Stream>

@@ -2,7 +2,7 @@
 
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
-#include "proxy/client_tls.hpp"
+#include "proxy/tls_socket_stream.hpp"
 #include "proxy/sign_in_outcome.hpp"
 #include "proxy/dial.hpp"
 #include "proxy/exchange.hpp"
@@ -50,7 +50,7 @@ tls::HandshakeFailure handshake_failure_of(const error_code& ec) {
 
 // The request loop over an established client TLS stream.
 // `connection_fields` holds what every line of this connection repeats (SNI, TLS version).
-net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsStream& client, beast::flat_buffer& buffer,
+net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketStream& client, beast::flat_buffer& buffer,
                                        const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
   auto& services = connection.services;
   auto& metrics = services.metrics;
@@ -65,7 +65,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, ClientTlsSt
   // belongs to this client connection alone.
   auto& pool = connection.worker.pool();
   const auto pool_key = plan.host + ":" + std::to_string(plan.upstream_port);
-  std::unique_ptr<TlsStream> upstream;
+  std::unique_ptr<TlsSocketStream> upstream;
   bool pinned = false;
   const auto& first_limits = connection.config().limits;
   beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);
@@ -208,7 +208,7 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
     co_return;
   }
   auto* ca_cert = runtime->leaves->ca().cert();
-  ClientTlsStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert));
+  TlsSocketStream client(std::move(client_tcp), runtime->server_tls->new_session(*leaf, ca_cert));
   expire_after(client, runtime->config().limits.head_timeout);
   const auto handshake_started = Clock::now();
   auto [handshake_ec, used] = co_await client.async_handshake(net::ssl::stream_base::server, buffer.data(), use_tuple);

@@ -24,8 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-using TlsStream = net::ssl::stream<beast::tcp_stream>;
-
 // A short plain-text error response that closes the connection.
 std::string error_response(int status, std::string_view reason);
 std::string_view status_text(int status);

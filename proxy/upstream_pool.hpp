@@ -5,16 +5,16 @@
 //
 // Per key (host:port; the SNI is the host) at most `max_idle_per_key` idle connections, each for
 // at most `idle_timeout`. An idle connection that becomes readable (the server closed it, sent
-// an alert, or anything else) is dropped at once, and it is checked again before reuse. A
+// an alert, or anything else) is dropped at once, and it is checked again before reuse (the
+// socket and the TLS layer: TlsSocketStream holds no byte that check cannot see). A
 // connection made under another runtime is never reused: a reload may change upstream.trust or
-// upstream.resolve. Connections that carried NTLM/Negotiate authentication never come here
-// (the session keeps them pinned to their client).
+// upstream.resolve. Connections that carried NTLM/Negotiate authentication (challenged by the
+// server or sent by the client) never come here: the session keeps them pinned to its client.
 
 #include "proxy/exchange.hpp"
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
-
-#include <poll.h>
+#include "proxy/tls_socket_stream.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -54,7 +54,7 @@ class BasicUpstreamPool {
       entry->expiry.cancel();
       auto stream = std::move(entry->stream);
       stop_watching(*stream);
-      if (entry->origin.get() == origin && !has_input(*stream)) {
+      if (entry->origin.get() == origin && !detail::has_unread_input(*stream)) {
         metrics_.upstream_pool_hits.add();
         return stream;
       }
@@ -65,9 +65,15 @@ class BasicUpstreamPool {
     return nullptr;
   }
 
-  // Keeps `stream` (idle: its last response read whole, nothing buffered) for the next request
-  // to `key`. The oldest idle connection of the key goes when the key is full.
+  // Keeps `stream` (idle: its last response read whole) for the next request to `key`, unless
+  // anything is left to read on it: that is closed at once, since the idle watch only sees the
+  // socket. The oldest idle connection of the key goes when the key is full.
   void put(const std::string& key, std::unique_ptr<Stream> stream, Origin origin) {
+    if (detail::has_unread_input(*stream)) {
+      metrics_.upstream_pool_evictions.add();
+      detail::close_lowest(*stream);
+      return;
+    }
     auto& list = idle_[key];
     if (list.size() >= limits_.max_idle_per_key) {
       evict(list.front());
@@ -128,21 +134,6 @@ class BasicUpstreamPool {
     }
   }
 
-  // Anything to read on an idle connection (a close, an alert, stray bytes) makes it unusable:
-  // the next response would not be the answer to the next request.
-  static bool has_input(Stream& stream) {
-    auto& lowest = beast::get_lowest_layer(stream);
-    if constexpr (requires { lowest.socket(); }) {
-      if (!lowest.socket().is_open()) return true;
-      pollfd probe{lowest.socket().native_handle(), POLLIN, 0};
-      if (::poll(&probe, 1, 0) != 0) return true;
-    }
-    if constexpr (requires { stream.native_handle(); }) {
-      if (SSL_pending(stream.native_handle()) > 0) return true;
-    }
-    return false;
-  }
-
   void evict(std::shared_ptr<Idle> entry) {
     entry->pooled = false;
     entry->expiry.cancel();
@@ -158,6 +149,6 @@ class BasicUpstreamPool {
   std::unordered_map<std::string, std::vector<std::shared_ptr<Idle>>> idle_;
 };
 
-using UpstreamPool = BasicUpstreamPool<TlsStream>;
+using UpstreamPool = BasicUpstreamPool<TlsSocketStream>;
 
 }  // namespace trproxy::proxy

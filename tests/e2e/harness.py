@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import textwrap
+import urllib.request
 import threading
 import time
 import unittest
@@ -357,9 +358,10 @@ class Proxy:
     ADMIN_RE = re.compile(r"admin endpoint on 127\.0\.0\.1:(\d+)")
 
     def __init__(self, folder, ca_dir, mode="v2", resolve=None, trust=None, extra="", access_log=True,
-                 tenant_extra="", block=(BLOCKED_HOST,), environ=None, watch=False, parent=None):
+                 tenant_extra="", block=(BLOCKED_HOST,), environ=None, watch=False, parent=None, threads=2):
         os.makedirs(folder, exist_ok=True)
         self.dir = folder
+        self.threads = threads  # one worker: every connection shares one upstream pool
         self.block = block  # the `block` list, kept by write_config
         # watch_files is off unless a test asks: the SIGHUP tests count reloads exactly.
         self.watch = watch
@@ -430,14 +432,14 @@ class Proxy:
 
     @staticmethod
     def render(ca_dir, mode, resolve, trust, extra, port, admin_port, access_log, tenant_extra="",
-               block=(BLOCKED_HOST,), watch=False, parent=None):
+               block=(BLOCKED_HOST,), watch=False, parent=None, threads=2):
         if mode == "v2":
             tr = f'  v2:\n    tenant_id: "{TENANT}"\n    policy_id: "{POLICY}"\n'
         else:
             tr = (f'  v1:\n    allowed_tenants: [contoso.com, fabrikam.onmicrosoft.com]\n'
                   f'    access_context: "{V1_CONTEXT}"\n    restrict_msa: true\n')
         resolve_yaml = "{" + ", ".join(f'"{h}": "{a}"' for h, a in resolve.items()) + "}"
-        return (f'listen: "127.0.0.1:{port}"\nthreads: 2\n'
+        return (f'listen: "127.0.0.1:{port}"\nthreads: {threads}\n'
                 f'ca:\n  cert: {ca_dir}/ca.crt\n  key: {ca_dir}/ca.key\n'
                 f'upstream:\n  trust: {trust or "system"}\n  resolve: {resolve_yaml}\n  connect_timeout: 2s\n'
                 + (f'  proxy: "{parent}"\n' if parent else "") +
@@ -450,7 +452,7 @@ class Proxy:
     def write_config(self, ca_dir, mode, resolve, trust, extra, access_log=True, tenant_extra=""):
         self.store_config(self.render(ca_dir, mode, resolve, trust, extra, self.listen_port, self.admin_listen_port,
                                       self.access_log if access_log else "", tenant_extra, self.block, self.watch,
-                                      self.parent))
+                                      self.parent, self.threads))
 
     def store_config(self, text):
         """Writes the config file (a subclass may write it another way, e.g. as kubelet does)."""
@@ -547,6 +549,13 @@ def echo_fields(body):
             k, v = line.split("=", 1)
             out[k] = v
     return out
+
+
+def scrape(proxy):
+    """The proxy's /metrics as {series: value}, e.g. {'trproxy_upstream_pool_hits_total': 3.0}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{proxy.admin_port}/metrics", timeout=DEADLINE) as r:
+        text = r.read().decode()
+    return {name: float(value) for name, value in re.findall(r"^(trproxy_\S+) (\S+)$", text, re.M)}
 
 
 def connect_tunnel(proxy, authority, timeout=DEADLINE):

@@ -1,10 +1,15 @@
 #pragma once
-// The client side of an intercepted connection: TLS over the client's tcp_stream with no
-// buffers of its own. OpenSSL reads and writes the socket itself through a small BIO (recv and
-// send, non-blocking), so the only TLS buffers are OpenSSL's, which SSL_MODE_RELEASE_BUFFERS
-// frees while the connection is idle. (Asio's ssl::stream keeps four 17 KiB buffers per
-// connection for its whole life: two zero-filled vectors and a BIO pair. That was most of what
-// an idle intercepted connection cost.)
+// TLS over a tcp_stream with no buffers of its own, for both ends of an intercepted request:
+// the client's connection (server role) and the verified upstream one (client role). OpenSSL
+// reads and writes the socket itself through a small BIO (recv and send, non-blocking), so the
+// only TLS buffers are OpenSSL's, which SSL_MODE_RELEASE_BUFFERS frees while the connection is
+// idle. (Asio's ssl::stream keeps four 17 KiB buffers per connection for its whole life: two
+// zero-filled vectors and a BIO pair. That was most of what an idle intercepted connection cost,
+// and the BIO pair hid records read but not yet decrypted from every readiness check: a pooled
+// upstream connection with a stray record behind its last response answered the next client.)
+// Here every byte received is in exactly one of three places: the kernel's socket buffer,
+// OpenSSL's (SSL_has_pending) or this stream's own (holds_input), so "nothing more was sent"
+// can be checked.
 //
 // Waiting for bytes is a one-byte read on the tcp_stream, so Beast's timeouts (expires_after on
 // the lowest layer) apply exactly as before; the byte is handed to OpenSSL with the rest of what
@@ -12,9 +17,9 @@
 // written through the tcp_stream before the operation completes, then freed.
 //
 // The usual AsyncStream: async_read_some / async_write_some (at most one TLS record each),
-// async_handshake (server side, with bytes already read from the socket: the peeked
-// ClientHello), async_shutdown; one read and one write may be outstanding at once, as with
-// ssl::stream. Errors are those ssl::stream reports (the OpenSSL error in the SSL category,
+// async_handshake (server side with bytes already read from the socket, the peeked ClientHello;
+// client side without), async_shutdown; one read and one write may be outstanding at once, as
+// with ssl::stream. Errors are those ssl::stream reports (the OpenSSL error in the SSL category,
 // stream_truncated for a close without close_notify, eof after one).
 
 #include "proxy/io.hpp"
@@ -29,17 +34,18 @@
 
 namespace trproxy::proxy {
 
-class ClientTlsStream {
+class TlsSocketStream {
  public:
   using next_layer_type = beast::tcp_stream;
   using executor_type = next_layer_type::executor_type;
   static constexpr std::size_t max_record = 16 * 1024;
 
-  // `ssl` is a server-side SSL (tls::ServerTls::new_session); it is given this stream's BIO.
-  ClientTlsStream(beast::tcp_stream next, tls::SslPtr ssl);
+  // `ssl` is a server-side SSL (tls::ServerTls::new_session) or a client-side one
+  // (tls::UpstreamTls::new_session); it is given this stream's BIO. The role is the handshake's.
+  TlsSocketStream(beast::tcp_stream next, tls::SslPtr ssl);
   // The BIO points at this object: it never moves.
-  ClientTlsStream(const ClientTlsStream&) = delete;
-  ClientTlsStream& operator=(const ClientTlsStream&) = delete;
+  TlsSocketStream(const TlsSocketStream&) = delete;
+  TlsSocketStream& operator=(const TlsSocketStream&) = delete;
 
   executor_type get_executor() { return next_.get_executor(); }
   next_layer_type& next_layer() { return next_; }
@@ -47,8 +53,15 @@ class ClientTlsStream {
 
   // Completes with (error, bytes of `initial` taken: all of them once the handshake is done).
   template <class Token>
-  auto async_handshake(net::ssl::stream_base::handshake_type, net::const_buffer initial, Token&& token) {
-    return net::async_compose<Token, void(error_code, std::size_t)>(Op<Handshake>{*this, {initial}}, token, next_);
+  auto async_handshake(net::ssl::stream_base::handshake_type role, net::const_buffer initial, Token&& token) {
+    return net::async_compose<Token, void(error_code, std::size_t)>(Op<Handshake>{*this, {role, initial}}, token,
+                                                                     next_);
+  }
+  // The client role (an upstream connection): nothing was read before; completes with
+  // (error, 0).
+  template <class Token>
+  auto async_handshake(net::ssl::stream_base::handshake_type role, Token&& token) {
+    return net::async_compose<Token, void(error_code, std::size_t)>(Op<Handshake>{*this, {role, {}}}, token, next_);
   }
 
   template <class MutableBuffers, class Token>
@@ -79,42 +92,48 @@ class ClientTlsStream {
     return net::async_compose<Token, void(error_code)>(WaitInput{*this}, token, next_);
   }
 
+  // True when bytes received are held above the socket: by this stream (the byte that ended a
+  // wait, what the handshake left) or by OpenSSL (a record read ahead, decrypted or not). With
+  // the socket's own readiness this is everything the peer sent that nobody has read yet.
+  [[nodiscard]] bool holds_input() const {
+    return has_next_byte_ || initial_.size() > 0 || !early_.empty() || SSL_has_pending(ssl_.get()) == 1;
+  }
+
   template <class Token>
   auto async_shutdown(Token&& token) {
     return net::async_compose<Token, void(error_code)>(Op<Shutdown>{*this, {}}, token, next_);
   }
 
  private:
-  friend struct ClientTlsBio;
+  friend struct TlsSocketBio;
 
   // The OpenSSL call of each operation: > 0 done (with `n` set), otherwise SSL_get_error decides.
   struct Handshake {
+    net::ssl::stream_base::handshake_type role;
     net::const_buffer initial;
-    int operator()(ClientTlsStream& s, std::size_t& n);
+    bool started = false;
+    int operator()(TlsSocketStream& s, std::size_t& n);
   };
   struct Read {
     net::mutable_buffer target;
-    int operator()(ClientTlsStream& s, std::size_t& n) const;
+    int operator()(TlsSocketStream& s, std::size_t& n) const;
   };
   template <class ConstBuffers>
   struct Write {
     ConstBuffers buffers;
-    int operator()(ClientTlsStream& s, std::size_t& n) const {
+    int operator()(TlsSocketStream& s, std::size_t& n) const {
       std::array<char, max_record> gathered;  // on this call's stack: SSL_write copies it
       const auto size = net::buffer_copy(net::buffer(gathered), buffers);
       return s.write(gathered.data(), size, n);
     }
   };
   struct Shutdown {
-    int operator()(ClientTlsStream& s, std::size_t& n) const;
+    int operator()(TlsSocketStream& s, std::size_t& n) const;
   };
 
-  [[nodiscard]] bool holds_input() const {
-    return has_next_byte_ || initial_.size() > 0 || !early_.empty() || SSL_has_pending(ssl_.get()) == 1;
-  }
 
   struct WaitInput {
-    ClientTlsStream& s;
+    TlsSocketStream& s;
     bool started = false;
 
     template <class Self>
@@ -148,7 +167,7 @@ class ClientTlsStream {
   // it wants some, repeat.
   template <class Action>
   struct Op {
-    ClientTlsStream& s;
+    TlsSocketStream& s;
     Action action;
     enum class State { starting, waiting, flushing, posted } state = State::starting;
     bool suspended = false;  // an asynchronous step ran: completing now is not inline

@@ -1,9 +1,12 @@
-// proxy::ClientTlsStream's wait for input over a real loopback TLS connection, and the worker's
-// BufferPool: an idle intercepted connection waits holding no read buffer, and a wait never
-// blocks on the socket while OpenSSL already holds what the next read returns.
+// proxy::TlsSocketStream's wait for input over a real loopback TLS connection, and the worker's
+// BufferPool: an idle intercepted connection waits holding no read buffer, a wait never blocks
+// on the socket while OpenSSL already holds what the next read returns, and a record read
+// behind the one returned is seen by the reuse check (issue 19: the pool answered the wrong
+// client with such a record).
 
 #include "proxy/buffer_pool.hpp"
-#include "proxy/client_tls.hpp"
+#include "proxy/exchange.hpp"
+#include "proxy/tls_socket_stream.hpp"
 #include "rig.hpp"
 #include "tls/ca.hpp"
 #include "tls/leaf.hpp"
@@ -26,7 +29,7 @@ struct Loopback {
   tls::ServerTls server_tls;
   tls::LeafPtr leaf;
   net::ssl::context client_ctx{net::ssl::context::tls_client};
-  std::optional<proxy::ClientTlsStream> server;
+  std::optional<proxy::TlsSocketStream> server;
   std::optional<net::ssl::stream<tcp::socket>> client;
 
   Loopback() {
@@ -70,7 +73,7 @@ struct Loopback {
 
 }  // namespace
 
-TEST_CASE("client TLS: an idle wait holds no buffer and ends when the client sends") {
+TEST_CASE("TLS socket stream: an idle wait holds no buffer and ends when the client sends") {
   Loopback loop;
   std::string got;
   loop.run([&]() -> net::awaitable<void> {
@@ -90,7 +93,7 @@ TEST_CASE("client TLS: an idle wait holds no buffer and ends when the client sen
   CHECK(got == "GET / HTTP/1.1\r\n\r\n");
 }
 
-TEST_CASE("client TLS: a wait ends at once when OpenSSL already holds the next bytes") {
+TEST_CASE("TLS socket stream: a wait ends at once when OpenSSL already holds the next bytes") {
   Loopback loop;
   std::string first, rest;
   loop.run([&]() -> net::awaitable<void> {
@@ -114,7 +117,33 @@ TEST_CASE("client TLS: a wait ends at once when OpenSSL already holds the next b
   CHECK(rest == "b");
 }
 
-TEST_CASE("client TLS: a wait ends with an error when the client closes") {
+TEST_CASE("TLS socket stream: a record behind the one read counts as unread input") {
+  Loopback loop;
+  std::string first, second;
+  bool held_after_first = false, held_after_second = true;
+  loop.run([&]() -> net::awaitable<void> {
+    co_await loop.connect();
+    co_await loop.client_writes("first");  // two records, both in the socket before any read
+    co_await loop.client_writes("second");
+    char chunk[64];
+    auto [ec, n] = co_await loop.server->async_read_some(net::buffer(chunk), use_tuple);
+    REQUIRE_FALSE(ec);
+    first.assign(chunk, n);
+    held_after_first = proxy::detail::has_unread_input(*loop.server);
+    auto [ec2, n2] = co_await loop.server->async_read_some(net::buffer(chunk), use_tuple);
+    REQUIRE_FALSE(ec2);
+    second.assign(chunk, n2);
+    held_after_second = proxy::detail::has_unread_input(*loop.server);
+    loop.client->next_layer().close();
+    loop.server->next_layer().close();
+  }());
+  CHECK(first == "first");
+  CHECK(held_after_first);
+  CHECK(second == "second");
+  CHECK_FALSE(held_after_second);
+}
+
+TEST_CASE("TLS socket stream: a wait ends with an error when the client closes") {
   Loopback loop;
   std::optional<error_code> waited;
   loop.run([&]() -> net::awaitable<void> {

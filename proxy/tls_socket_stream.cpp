@@ -1,4 +1,4 @@
-#include "proxy/client_tls.hpp"
+#include "proxy/tls_socket_stream.hpp"
 
 #include <openssl/err.h>
 
@@ -8,12 +8,12 @@
 
 namespace trproxy::proxy {
 
-// OpenSSL's view of the client socket: reads take the peeked bytes first, then the byte that
+// OpenSSL's view of the socket: reads take the peeked bytes first, then the byte that
 // ended a wait, then whatever recv() returns at once; writes go straight to send() unless
 // earlier bytes are still queued.
-struct ClientTlsBio {
-  static ClientTlsStream& stream(BIO* bio) { return *static_cast<ClientTlsStream*>(BIO_get_data(bio)); }
-  static int fd(ClientTlsStream& s) { return s.next_.socket().native_handle(); }
+struct TlsSocketBio {
+  static TlsSocketStream& stream(BIO* bio) { return *static_cast<TlsSocketStream*>(BIO_get_data(bio)); }
+  static int fd(TlsSocketStream& s) { return s.next_.socket().native_handle(); }
 
   static std::size_t take(net::const_buffer& from, char* out, std::size_t length) {
     const auto n = std::min(length, from.size());
@@ -93,7 +93,7 @@ struct ClientTlsBio {
 
   static const BIO_METHOD* method() {
     static const auto* const made = [] {
-      auto* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "trproxy client socket");
+      auto* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "trproxy socket");
       if (m == nullptr) tls::throw_openssl("BIO_meth_new");
       BIO_meth_set_read(m, &read);
       BIO_meth_set_write(m, &write);
@@ -105,17 +105,16 @@ struct ClientTlsBio {
   }
 };
 
-ClientTlsStream::ClientTlsStream(beast::tcp_stream next, tls::SslPtr ssl) : next_(std::move(next)), ssl_(std::move(ssl)) {
-  BIO* bio = BIO_new(ClientTlsBio::method());
+TlsSocketStream::TlsSocketStream(beast::tcp_stream next, tls::SslPtr ssl) : next_(std::move(next)), ssl_(std::move(ssl)) {
+  BIO* bio = BIO_new(TlsSocketBio::method());
   if (bio == nullptr) tls::throw_openssl("BIO_new (client socket)");
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_.get(), bio, bio);
-  SSL_set_accept_state(ssl_.get());
   SSL_set_read_ahead(ssl_.get(), 1);  // one recv() takes what the socket holds, not a header at a time
   SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
 }
 
-ClientTlsStream::Step ClientTlsStream::decide(int ssl_error, error_code& ec) {
+TlsSocketStream::Step TlsSocketStream::decide(int ssl_error, error_code& ec) {
   const bool closed_cleanly = (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
   switch (ssl_error) {
     case SSL_ERROR_NONE:
@@ -155,7 +154,15 @@ ClientTlsStream::Step ClientTlsStream::decide(int ssl_error, error_code& ec) {
   }
 }
 
-int ClientTlsStream::Handshake::operator()(ClientTlsStream& s, std::size_t& n) {
+int TlsSocketStream::Handshake::operator()(TlsSocketStream& s, std::size_t& n) {
+  if (!started) {
+    started = true;
+    if (role == net::ssl::stream_base::server) {
+      SSL_set_accept_state(s.ssl_.get());
+    } else {
+      SSL_set_connect_state(s.ssl_.get());
+    }
+  }
   if (initial.size() > 0) {  // the first call: OpenSSL reads the peeked bytes before the socket
     s.initial_ = initial;
     n = initial.size();
@@ -172,19 +179,19 @@ int ClientTlsStream::Handshake::operator()(ClientTlsStream& s, std::size_t& n) {
   return result;
 }
 
-int ClientTlsStream::Read::operator()(ClientTlsStream& s, std::size_t& n) const {
+int TlsSocketStream::Read::operator()(TlsSocketStream& s, std::size_t& n) const {
   n = 0;
   if (target.size() == 0) return 1;
   return SSL_read_ex(s.ssl_.get(), target.data(), target.size(), &n);
 }
 
-int ClientTlsStream::write(const char* data, std::size_t size, std::size_t& n) {
+int TlsSocketStream::write(const char* data, std::size_t size, std::size_t& n) {
   n = 0;
   if (size == 0) return 1;
   return SSL_write_ex(ssl_.get(), data, size, &n);
 }
 
-int ClientTlsStream::Shutdown::operator()(ClientTlsStream& s, std::size_t& n) const {
+int TlsSocketStream::Shutdown::operator()(TlsSocketStream& s, std::size_t& n) const {
   n = 0;
   int result = SSL_shutdown(s.ssl_.get());
   if (result == 0) result = SSL_shutdown(s.ssl_.get());  // close_notify sent: now wait for the peer's
