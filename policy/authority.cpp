@@ -23,7 +23,50 @@ std::string_view without_trailing_dot(std::string_view host) {
   return host;
 }
 
+bool all_of(std::string_view text, bool (*accepts)(char)) {
+  for (char c : text) {
+    if (!accepts(c)) return false;
+  }
+  return true;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex(char c) { return chars::hex_value(c) >= 0; }
+
+// a.b.c.d in decimal, each 0-255 without a leading zero: what inet_pton(AF_INET) accepts.
+bool is_canonical_ipv4(std::string_view host) {
+  int parts = 0;
+  std::size_t pos = 0;
+  while (pos <= host.size()) {
+    auto dot = host.find('.', pos);
+    if (dot == std::string_view::npos) dot = host.size();
+    const auto part = host.substr(pos, dot - pos);
+    if (part.empty() || part.size() > 3 || !all_of(part, is_digit) || (part.size() > 1 && part[0] == '0')) return false;
+    int value = 0;
+    for (char c : part) value = value * 10 + (c - '0');
+    if (value > 255) return false;
+    ++parts;
+    pos = dot + 1;
+  }
+  return parts == 4;
+}
+
+bool is_numeric_spelling(std::string_view host) {
+  // What the WHATWG URL parser calls "ends in a number": then the whole host is read as an
+  // IPv4 address, in inet_aton's forms (one to four parts, octal, hex).
+  host = without_trailing_dot(host);
+  const auto last = host.substr(host.rfind('.') == std::string_view::npos ? 0 : host.rfind('.') + 1);
+  const bool number = !last.empty() && all_of(last, is_digit);
+  const bool hex = last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') &&
+                   all_of(last.substr(2), is_hex);
+  return number || hex;
+}
+
 }  // namespace
+
+bool is_ambiguous_numeric_host(std::string_view host) {
+  return is_numeric_spelling(host) && !is_canonical_ipv4(host);
+}
 
 std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port, bool port_required) {
   Authority out;
@@ -61,6 +104,9 @@ std::optional<Authority> parse_authority(std::string_view text, std::uint16_t de
   bool host_ok = true;
   for (char c : out.host) host_ok &= authority_host_table[chars::u8(c)];
   if (!host_ok) return std::nullopt;
+  // 127.1, 2130706433, 0x7f.0.0.1: a resolver (or the parent proxy's) reads them as an address
+  // that the egress rules, which see a name, never judged. Only the canonical dotted quad is one.
+  if (!out.ip_literal_v6 && is_ambiguous_numeric_host(out.host)) return std::nullopt;
   if (has_port) {
     if (!chars::parse_port(port_text, out.port)) return std::nullopt;
   } else {

@@ -14,7 +14,14 @@ struct Authority {
   bool ip_literal_v6 = false;
 };
 
-// "host", "host:port", "[v6]:port". Rejects userinfo, empty hosts, bad ports.
+// True when a host "ends in a number" (its last label, one trailing dot ignored, is decimal
+// digits or 0x and hex digits) but is not a canonical dotted quad (a.b.c.d, each 0-255, no
+// leading zero): an inet_aton spelling of an address (127.1, 2130706433, 0177.0.0.1,
+// 0x7f000001) or a name no resolver answers consistently. Such hosts are refused everywhere.
+bool is_ambiguous_numeric_host(std::string_view host);
+
+// "host", "host:port", "[v6]:port". Rejects userinfo, empty hosts, bad ports and ambiguous
+// numeric hosts.
 std::optional<Authority> parse_authority(std::string_view text, std::uint16_t default_port, bool port_required);
 
 // The same host name: ASCII case-insensitive, one trailing dot on either side ignored
