@@ -119,17 +119,12 @@ FieldKind classify_field(std::string_view name) {
 }
 
 bool has_token(std::string_view list, std::string_view token) {
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    auto comma = list.find(',', pos);
-    if (comma == std::string_view::npos) comma = list.size();
-    auto item = list.substr(pos, comma - pos);
-    while (!item.empty() && is_ows(item.front())) item.remove_prefix(1);
-    while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
-    if (chars::iequals(item, token)) return true;
-    pos = comma + 1;
-  }
-  return false;
+  return any_token(list, [token](std::string_view item) { return chars::iequals(item, token); });
+}
+
+bool nominates_tenant_field(std::string_view connection_list) {
+  return any_token(connection_list,
+                   [](std::string_view item) { return classify_field(item) == FieldKind::tenant_restriction; });
 }
 
 bool FieldSection::record(FieldKind kind, std::string_view value, HeadError& error) {

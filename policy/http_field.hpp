@@ -3,6 +3,7 @@
 // HTTP version, one field line, which fields the proxy acts on, and the one loop over a field
 // section that request and response heads both run. Internal to policy/.
 
+#include "policy/http_chars.hpp"
 #include "policy/http_head.hpp"
 
 #include <cstddef>
@@ -41,8 +42,28 @@ enum class FieldKind : std::uint8_t {
 };
 FieldKind classify_field(std::string_view name);
 
+// True when `matches` holds for an item of the comma-separated list (OWS trimmed).
+template <class Predicate>
+bool any_token(std::string_view list, Predicate matches) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    auto comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    auto item = list.substr(pos, comma - pos);
+    while (!item.empty() && chars::is_ows(item.front())) item.remove_prefix(1);
+    while (!item.empty() && chars::is_ows(item.back())) item.remove_suffix(1);
+    if (matches(item)) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 // True when the comma-separated list holds `token` (ASCII case-insensitive, OWS trimmed).
 bool has_token(std::string_view list, std::string_view token);
+
+// True when a Connection list nominates a tenant-restriction field (any spelling classify_field
+// knows): every hop after the proxy would delete the header it inserted (RFC 9110 7.6.1).
+bool nominates_tenant_field(std::string_view connection_list);
 
 // What a field section says about framing and persistence, gathered the same way for requests
 // and responses; each scanner then applies its own rules to it.

@@ -52,6 +52,8 @@ std::string_view describe(HeadError error) {
     case HeadError::multiple_host: return "more than one Host header";
     case HeadError::bad_host: return "malformed or non-ASCII host";
     case HeadError::too_many_removable_fields: return "too many tenant-restriction or proxy header fields";
+    case HeadError::connection_nominates_tenant_field:
+      return "Connection header names a tenant-restriction field (the next hop would delete it)";
     case HeadError::head_too_large: return "request head too large";
     case HeadError::too_many_fields: return "too many header fields";
   }

@@ -39,6 +39,7 @@ enum class HeadError : std::uint8_t {
   multiple_host,
   bad_host,
   too_many_removable_fields,
+  connection_nominates_tenant_field,  // Connection: sec-Restrict-Tenant-Access-Policy, ...
   head_too_large,
   too_many_fields,  // last: tests/unit/failgrind_test.cpp grinds every error up to here
 };

@@ -69,6 +69,7 @@ struct RequestFields {
         head.host = span_of(b, line.value);
         break;
       case FieldKind::connection:
+        if (detail::nominates_tenant_field(line.value)) return HeadError::connection_nominates_tenant_field;
         head.upgrade = head.upgrade || detail::has_token(line.value, "upgrade");
         break;
       case FieldKind::expect:

@@ -190,6 +190,28 @@ TEST_CASE("connection semantics") {
   CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n").head.upgrade);
 }
 
+TEST_CASE("a Connection token naming a tenant-restriction field is refused (issue 19.2)") {
+  const std::string get = "GET / HTTP/1.1\r\nHost: a\r\n";
+  struct Row {
+    const char* connection;
+    bool refused;
+  };
+  for (const auto& row : {Row{"keep-alive, sec-Restrict-Tenant-Access-Policy", true},
+                          Row{"Restrict-Access-To-Tenants", true},
+                          Row{"close,restrict-access-context", true},
+                          Row{"  SEC_RESTRICT_TENANT_ACCESS_POLICY\t", true},
+                          Row{"keep-alive, x-sec-restrict-tenant-access-policy", false},
+                          Row{"restrict-access-context-x", false},
+                          Row{"keep-alive, Upgrade", false},
+                          Row{"", false}}) {
+    INFO(row.connection);
+    const auto s = scan(get + "Connection: " + row.connection + "\r\n\r\n");
+    CHECK((s.status == ScanStatus::error) == row.refused);
+    CHECK((s.error == HeadError::connection_nominates_tenant_field) == row.refused);
+    if (row.refused) CHECK(http_status(s.error) == 400);
+  }
+}
+
 TEST_CASE("tenant-restriction and proxy lines are recorded, in any case and count") {
   const std::string text =
       "GET / HTTP/1.1\r\nHost: a\r\n"
