@@ -64,6 +64,9 @@ LineScan scan_trailer_line(std::string_view bytes) {
   if (detail::scan_field_line(line, 0, field, head_error) != ScanStatus::complete || field.end != line.size()) {
     return line_error(BodyError::bad_trailer, line.size());
   }
+  if (detail::classify_field(field.name) == detail::FieldKind::tenant_restriction) {
+    return line_error(BodyError::tenant_field_in_trailer, line.size());
+  }
   return {BodyStatus::done, BodyError::none, line.size()};
 }
 
@@ -76,6 +79,7 @@ std::string_view describe(BodyError error) {
     case BodyError::bad_chunk_extension: return "malformed chunk extension";
     case BodyError::bad_chunk_line_end: return "chunk line not terminated by CRLF";
     case BodyError::bad_trailer: return "malformed chunked trailer";
+    case BodyError::tenant_field_in_trailer: return "tenant-restriction field in chunked trailer";
     case BodyError::trailer_too_large: return "chunked trailer too large";
   }
   return "malformed body";

@@ -1,7 +1,9 @@
 #pragma once
 // Finds where a message body ends, without decoding it, so the bytes can be forwarded as
 // they came (no re-chunking). Chunked bodies are validated strictly on the way: a request
-// hidden behind a sloppy chunk line is exactly what would reach Microsoft untagged.
+// hidden behind a sloppy chunk line is exactly what would reach Microsoft untagged, and a
+// tenant-restriction field in a trailer is a client's copy of the header that the head rewrite
+// never sees (servers that merge trailers into the fields would read it).
 
 #include "policy/http_head.hpp"
 
@@ -17,6 +19,7 @@ enum class BodyError : std::uint8_t {
   bad_chunk_extension,  // control bytes or bare CR/LF in an extension
   bad_chunk_line_end,   // chunk line or chunk data not followed by CRLF
   bad_trailer,          // malformed trailer field
+  tenant_field_in_trailer,  // a tenant-restriction name as a trailer field (fail closed)
   trailer_too_large,  // last: tests/unit/failgrind_test.cpp grinds every error up to here
 };
 

@@ -96,6 +96,32 @@ TEST_CASE("ambiguous chunk framing is refused") {
   CHECK(large.feed("fffffffffffffff\r\nabc").status == BodyStatus::more);
 }
 
+TEST_CASE("a tenant-restriction field in a trailer fails closed, nothing of it consumed (issue 19.3)") {
+  struct Row {
+    const char* trailer;
+    bool refused;
+  };
+  for (const auto& row : {Row{"sec-Restrict-Tenant-Access-Policy: t:p", true},
+                          Row{"RESTRICT-ACCESS-TO-TENANTS: contoso.com", true},
+                          Row{"Restrict_Access_Context: c", true},
+                          Row{"restrict-access-context:", true},
+                          Row{"X-Restrict-Access-Context: c", false},
+                          Row{"X-Checksum: abc", false}}) {
+    INFO(row.trailer);
+    const std::string body = std::string("5\r\nhello\r\n0\r\n") + row.trailer + "\r\n\r\n";
+    BodyTracker tracker(BodyFraming::chunked, 0);
+    const auto progress = tracker.feed(body);
+    if (row.refused) {
+      CHECK(progress.status == BodyStatus::error);
+      CHECK(tracker.error() == BodyError::tenant_field_in_trailer);
+      CHECK(progress.consumed == 13);  // the chunk and the last-chunk line: never the field
+    } else {
+      CHECK(progress.status == BodyStatus::done);
+      CHECK(progress.consumed == body.size());
+    }
+  }
+}
+
 TEST_CASE("a smuggled request inside a chunked body stays body") {
   // The classic: a length that swallows what a lax parser would treat as a second request.
   const std::string body = "20\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n";

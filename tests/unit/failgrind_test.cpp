@@ -76,6 +76,7 @@ std::vector<BadHead> bad_requests() {
       {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", HeadError::bad_host},
       {"GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", HeadError::bad_host},
       {get + repeated("Restrict-Access-Context: x\r\n", 65) + "\r\n", HeadError::too_many_removable_fields},
+      {get + "Connection: keep-alive, Restrict_Access_Context\r\n\r\n", HeadError::connection_nominates_tenant_field},
       {get + "X-Big: " + std::string(100, 'a') + "\r\n\r\n", HeadError::head_too_large, small_head},
       {get + "X-Open: " + std::string(100, 'a'), HeadError::head_too_large, small_head},
       {get + repeated("X-A: 1\r\n", 3) + "\r\n", HeadError::too_many_fields, few_fields},
@@ -133,6 +134,8 @@ std::vector<BadBody> bad_bodies() {
       {"0\r\nX : 1\r\n\r\n", 3, BodyError::bad_trailer},
       {"0\r\nX: 1\n\r\n", 3, BodyError::bad_trailer},
       {"0\r\n\n", 3, BodyError::bad_trailer},
+      {"5\r\nhello\r\n0\r\nX-Ok: 1\r\nRestrict_Access_Context: x\r\n\r\n", 22, BodyError::tenant_field_in_trailer},
+      {"0\r\nsec-restrict-tenant-access-policy: t:p\r\n\r\n", 3, BodyError::tenant_field_in_trailer},
       {"0\r\n" + std::string(5000, 'a') + "\r\n\r\n", 3, BodyError::trailer_too_large},
       {"0\r\n" + repeated("X-Trailer: 0123456789\r\n", 5) + "\r\n", 3 + 4 * 23, BodyError::trailer_too_large, 100},
   };
@@ -204,7 +207,8 @@ TEST_CASE("failgrind tables cover every error") {
   const auto response_errors = errors_in(bad_responses());
   for (const auto e : {HeadError::bad_request_line, HeadError::bad_version, HeadError::bad_target,
                        HeadError::bad_transfer_encoding, HeadError::missing_host, HeadError::multiple_host,
-                       HeadError::bad_host, HeadError::too_many_removable_fields}) {
+                       HeadError::bad_host, HeadError::too_many_removable_fields,
+                       HeadError::connection_nominates_tenant_field}) {
     CHECK(response_errors.count(static_cast<int>(e)) == 0);
   }
 }
