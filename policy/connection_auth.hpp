@@ -15,4 +15,9 @@ bool offers_connection_auth(std::string_view challenges);
 // carrying a Negotiate token.
 bool requests_connection_auth(std::string_view head);
 
+// True when a request head (request line through the empty line, already validated) carries
+// Authorization with the NTLM or Negotiate scheme: its connection is authenticated whatever
+// the answer says (a Negotiate token may be accepted without any WWW-Authenticate).
+bool sends_connection_auth(std::string_view head);
+
 }  // namespace trproxy::policy

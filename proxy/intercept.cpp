@@ -1,5 +1,6 @@
 #include "proxy/intercept.hpp"
 
+#include "policy/connection_auth.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/tls_socket_stream.hpp"
@@ -118,6 +119,8 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
       break;
     }
     const auto& forward = std::get<policy::ForwardPlan>(decision);
+    // Read now: the exchange moves on past the head in `buffer`.
+    const bool sends_auth = policy::sends_connection_auth(bytes.substr(0, head.end));
     auto& sign_in = start_sign_in(connection, *runtime->policy, profile, plan.host_class, line);
     if (!upstream) {
       upstream = pool.take(pool_key, runtime->upstream_tls.get());
@@ -167,7 +170,9 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     line.bytes_out = result.bytes_to_client;
     line.reason = result.failure;
     connection.log(line);
-    pinned = pinned || result.connection_auth;
+    // NTLM/Negotiate authenticate the connection: challenged by the server, or sent by the client
+    // (a Negotiate token may be accepted with a plain 200).
+    pinned = pinned || result.connection_auth || sends_auth;
     if (!result.upstream_reusable) {
       upstream.reset();
       connection.tracked.upstream_fd = -1;
