@@ -1,6 +1,7 @@
 #include "policy/egress.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace trproxy::policy {
 namespace {
@@ -30,8 +31,28 @@ bool is_self(const SelfEndpoints& self, const config::IpAddress& address, std::u
          std::find(self.local_addresses.begin(), self.local_addresses.end(), address) != self.local_addresses.end();
 }
 
+// The IPv4 address an IPv6 destination carries, where the network would deliver it to that IPv4
+// address: IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks), NAT64's
+// 64:ff9b::/96 and 6to4's 2002:aabb:ccdd::/48. A deny range of IPv4 then covers these too.
+std::optional<config::IpAddress> embedded_ipv4(const config::IpAddress& a) {
+  const auto& b = a.bytes;
+  auto mapped = [](const std::uint8_t* v4) {
+    config::IpAddress out;
+    out.bytes[10] = out.bytes[11] = 0xff;
+    std::copy(v4, v4 + 4, out.bytes.begin() + 12);
+    return out;
+  };
+  const bool zero_96 = std::all_of(b.begin(), b.begin() + 12, [](std::uint8_t x) { return x == 0; });
+  const bool zero_last = std::all_of(b.begin() + 12, b.begin() + 15, [](std::uint8_t x) { return x == 0; });
+  if (zero_96 && !(zero_last && b[15] <= 1)) return mapped(b.data() + 12);  // not :: or ::1
+  static constexpr std::array<std::uint8_t, 12> nat64{0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::equal(nat64.begin(), nat64.end(), b.begin())) return mapped(b.data() + 12);
+  if (b[0] == 0x20 && b[1] == 0x02) return mapped(b.data() + 2);
+  return std::nullopt;
+}
+
 EgressRefusal refuse(EgressRule rule, std::string reason) {
-  return EgressRefusal{rule, Refusal{403, Action::deny, std::move(reason)}};
+  return EgressRefusal{rule, Refusal{403, Action::deny, std::move(reason), rule}};
 }
 
 }  // namespace
@@ -64,9 +85,14 @@ std::optional<EgressRefusal> check_egress_address(const config::EgressRules& rul
     return refuse(EgressRule::self, "destination is this proxy's own listener");
   }
   if (operator_chosen) return std::nullopt;
+  const auto embedded = embedded_ipv4(address);
   for (const auto& cidr : rules.deny) {
     if (cidr.contains(address)) {
       return refuse(EgressRule::address, "destination address is in egress.deny (" + cidr.text + ")");
+    }
+    if (embedded && cidr.contains(*embedded)) {
+      return refuse(EgressRule::address,
+                    "destination address embeds an IPv4 address in egress.deny (" + cidr.text + ")");
     }
   }
   return std::nullopt;

@@ -13,7 +13,6 @@
 
 namespace trproxy::policy {
 
-enum class EgressRule : std::uint8_t { port, address, self, count };
 const char* to_string(EgressRule rule);
 
 enum class EgressKind : std::uint8_t { connect, forward };

@@ -43,7 +43,7 @@ net::awaitable<void> lingering_close(beast::tcp_stream& stream);
 policy::Refusal head_refusal(policy::HeadError error, policy::Action action);
 
 // The one error responder: writes `refusal` (a status of 0 writes nothing: the connection is
-// just closed), counts it and writes the access-log line with its reason.
+// just closed), counts it (and the egress rule behind it) and writes the access-log line with its reason.
 // Both arguments are named objects of the caller, never temporaries: GCC 12 destroys some
 // temporaries of a co_await expression twice.
 template <class Stream>
@@ -53,6 +53,7 @@ net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const 
   line.action = refusal.action;
   line.status = refusal.status;
   line.reason = refusal.reason;
+  if (refusal.egress_rule) metrics.egress_refusal(*refusal.egress_rule);
   if (refusal.status != 0) {
     metrics.refused(refusal.status);
     const auto response = error_response(refusal.status, refusal.reason);

@@ -117,7 +117,6 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
     last_tried = endpoint;
   }
   if (refused && !last_error) {
-    services.metrics.egress_refusal(refused->rule);
     co_return DialFailure{std::move(refused->refusal)};
   }
   if (last_error == net::error::timed_out) {
@@ -144,7 +143,6 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
     connect_port = it->second.port;
   } else if (const auto literal = config::parse_ip(target.host)) {
     if (auto refusal = policy::check_egress_address(config.egress, services.self, *literal, target.port, false)) {
-      services.metrics.egress_refusal(refusal->rule);
       co_return DialFailure{std::move(refusal->refusal)};
     }
   }

@@ -238,6 +238,8 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
   const auto& rules = config.egress;
   CHECK_FALSE(policy::check_egress_port(rules, policy::EgressKind::connect, 443));
   CHECK(policy::check_egress_port(rules, policy::EgressKind::connect, 80)->rule == policy::EgressRule::port);
+  CHECK(policy::check_egress_port(rules, policy::EgressKind::connect, 80)->refusal.egress_rule ==
+        policy::EgressRule::port);
   CHECK_FALSE(policy::check_egress_port(rules, policy::EgressKind::forward, 80));
   CHECK(policy::check_egress_port(rules, policy::EgressKind::forward, 443).has_value());
 
@@ -271,6 +273,13 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
       {"127.0.0.1", 3128, false, static_cast<int>(policy::EgressRule::self)},
       {"192.0.2.10", 3128, false, static_cast<int>(policy::EgressRule::self)},
       {"192.0.2.10", 9090, false, -1},
+      // IPv6 spellings that deliver to a denied IPv4 address (IPv4-compatible, NAT64, 6to4).
+      {"::127.0.0.1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"64:ff9b::7f00:1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"64:ff9b::a9fe:a9fe", 80, false, static_cast<int>(policy::EgressRule::address)},
+      {"2002:7f00:1::1", 443, false, static_cast<int>(policy::EgressRule::address)},
+      {"64:ff9b::5db8:d822", 443, false, -1},
+      {"2002:5db8:d822::1", 443, false, -1},
   };
   for (const auto& row : rows) {
     CAPTURE(row.address, row.port, row.operator_chosen);
@@ -282,6 +291,7 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
       REQUIRE(refused);
       CHECK(static_cast<int>(refused->rule) == row.rule);
       CHECK(refused->refusal.status == 403);
+      CHECK(refused->refusal.egress_rule == refused->rule);  // the responder counts it
     }
   }
 
