@@ -255,7 +255,7 @@ class TrailerCarriesTenantField(Origin, unittest.TestCase):
     def test_trailer_refused(self):
         for name in ("sec-Restrict-Tenant-Access-Policy", "RESTRICT-ACCESS-TO-TENANTS", "Restrict_Access_Context"):
             with self.subTest(name=name):
-                before = h.scrape(self.proxy).get('trproxy_refused_total{status="400"}', 0)
+                before = h.scrape(self.proxy).get('trproxy_requests_refused_total{status="400"}', 0)
                 lines = len(self.proxy.access_lines())
                 with self.client() as s:
                     get(s, "/trailer", "POST", "Transfer-Encoding: chunked\r\n")
@@ -265,7 +265,7 @@ class TrailerCarriesTenantField(Origin, unittest.TestCase):
                 h.wait_until(lambda: number in self.origin.closed, what="the origin connection closed")
                 self.assertNotIn(b"spoofed", self.origin.received[number])
                 self.assertIn(b"hello", self.origin.received[number])
-                self.assertEqual(h.scrape(self.proxy)['trproxy_refused_total{status="400"}'], before + 1)
+                self.assertEqual(h.scrape(self.proxy)['trproxy_requests_refused_total{status="400"}'], before + 1)
                 self.proxy.wait_access_lines(lines + 1)
                 self.assertIn("tenant-restriction field in chunked trailer", self.proxy.access_lines()[-1])
 
