@@ -555,7 +555,7 @@ void load_log(const YAML::Node& node, const std::filesystem::path& base, Config&
 
 void load_limits(const YAML::Node& node, Config& config) {
   expect_map(node, "limits",
-             {"max_head_bytes", "max_header_fields", "max_connections", "head_timeout", "idle_timeout",
+             {"max_head_bytes", "max_header_fields", "max_connections", "max_connections_per_client", "head_timeout", "idle_timeout",
               "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace", "drain_delay"});
   auto& limits = config.limits;
   if (const auto v = node["max_head_bytes"]) {
@@ -566,6 +566,17 @@ void load_limits(const YAML::Node& node, Config& config) {
   }
   if (const auto v = node["max_connections"]) {
     limits.max_connections = whole_number(v, "limits.max_connections", 1, 1'000'000);
+  }
+  if (const auto v = node["max_connections_per_client"]) {
+    limits.max_connections_per_client = whole_number(v, "limits.max_connections_per_client", 1, 1'000'000);
+    if (limits.max_connections_per_client > limits.max_connections) {
+      fail("limits.max_connections_per_client", "must not exceed limits.max_connections (" +
+                                                    std::to_string(limits.max_connections) + ")");
+    }
+  } else {
+    // A quarter: a NAT or terminal server may carry many users behind one address, and one
+    // address still cannot take the whole proxy.
+    limits.max_connections_per_client = std::max<std::size_t>(1, limits.max_connections / 4);
   }
   const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
       {"head_timeout", &limits.head_timeout},

@@ -1,5 +1,6 @@
 #include "proxy/client_session.hpp"
 
+#include "policy/admission.hpp"
 #include "policy/proxy_protocol.hpp"
 #include "policy/request_decision.hpp"
 #include "proxy/connect.hpp"
@@ -18,11 +19,6 @@ namespace {
 
 constexpr const char* head_timeout_reason = "request head not received in time";
 constexpr const char* untrusted_proxy_header_reason = "PROXY protocol header from a peer not in proxy_protocol.trusted";
-
-bool client_allowed(const config::Config& config, const config::IpAddress& address) {
-  return std::any_of(config.clients_allow.begin(), config.clients_allow.end(),
-                     [&](const config::Cidr& cidr) { return cidr.contains(address); });
-}
 
 // The connection's share of its worker's load (counted by the acceptor when it handed the
 // socket over, so back-to-back accepts see it) and of the active connections, until it ends.
@@ -171,21 +167,15 @@ net::awaitable<bool> take_proxy_header(beast::tcp_stream& client, ClientConnecti
   co_return true;
 }
 
-// The allow-list and the connection limit; false when the client was refused.
-net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, std::int64_t active) {
-  const auto& config = connection.config();
+// The allow-list, the connection limit and the client's share of it; false when refused.
+net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, policy::ClientLoad load) {
+  const auto refused = policy::admit_client(connection.config(), connection.address, load);
+  if (!refused) co_return true;
+  connection.services.metrics.connection_refused(*refused);
+  const auto refusal = policy::admission_refusal(*refused);
   RequestLog line;
-  if (!client_allowed(config, connection.address)) {
-    const policy::Refusal refusal{403, policy::Action::deny, "client address not allowed"};
-    co_await refuse(client, connection, refusal, line);
-    co_return false;
-  }
-  if (static_cast<std::size_t>(active) > config.limits.max_connections) {
-    const policy::Refusal refusal{503, policy::Action::deny, "too many connections"};
-    co_await refuse(client, connection, refusal, line);
-    co_return false;
-  }
-  co_return true;
+  co_await refuse(client, connection, refusal, line);
+  co_return false;
 }
 
 }  // namespace
@@ -205,7 +195,10 @@ net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker
   // Behind a trusted balancer the PROXY header names the client that admit() then judges.
   const bool balanced = connection.config().proxy_protocol.trusts(connection.address);
   if (balanced && !co_await take_proxy_header(client, connection, buffer)) co_return;
-  if (!co_await admit(connection, client, share.active)) co_return;
+  // Counted by the address admit() judges: behind a balancer, the client the header named.
+  const ClientShares::Share client_share(services.client_shares, connection.address);
+  const policy::ClientLoad load{static_cast<std::size_t>(share.active), client_share.open()};
+  if (!co_await admit(connection, client, load)) co_return;
   client.socket().set_option(tcp::no_delay(true), ec);
 
   auto handoff = co_await serve_requests(connection, client, buffer, balanced);

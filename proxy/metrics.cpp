@@ -286,6 +286,14 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
                sum([&](const Metrics& m) { return m.dns_lookups.get(i); }));
   }
 
+  out.family("trproxy_connections_refused_total", "counter",
+             "Client connections refused on arrival, by reason (clients.allow, limits.max_connections, "
+             "limits.max_connections_per_client).");
+  for (std::size_t i = 0; i < static_cast<std::size_t>(policy::AdmissionRefusal::count); ++i) {
+    out.sample("trproxy_connections_refused_total",
+               label_pair("reason", policy::to_string(static_cast<policy::AdmissionRefusal>(i))),
+               sum([&](const Metrics& m) { return m.connections_refused.get(i); }));
+  }
   out.family("trproxy_egress_refused_total", "counter", "Destinations refused by the egress rules, by rule.");
   for (std::size_t i = 0; i < static_cast<std::size_t>(policy::EgressRule::count); ++i) {
     out.sample("trproxy_egress_refused_total",

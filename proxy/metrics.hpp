@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "policy/action.hpp"
+#include "policy/admission.hpp"
 #include "policy/egress.hpp"
 #include "policy/host_class.hpp"
 #include "policy/sign_in_guard.hpp"
@@ -88,6 +89,7 @@ struct alignas(64) Metrics {
   Histogram<handshake_latency_buckets.size()> tls_handshake_latency{handshake_latency_buckets};
   Counter upstream_tls_handshakes, upstream_tls_resumptions;
   Counters<static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
+  Counters<static_cast<std::size_t>(policy::AdmissionRefusal::count)> connections_refused;
   Counters<static_cast<std::size_t>(policy::GuardOutcome::count)> sign_in_guard_outcomes;
   Histogram<upstream_latency_buckets.size()> upstream_latency{upstream_latency_buckets};
   Counter upstream_pool_hits, upstream_pool_misses, upstream_pool_evictions, upstream_pool_retries;
@@ -110,6 +112,9 @@ struct alignas(64) Metrics {
   }
   void sign_in_guard(policy::GuardOutcome outcome) { sign_in_guard_outcomes.add(static_cast<std::size_t>(outcome)); }
   void egress_refusal(policy::EgressRule rule) { egress_refused.add(static_cast<std::size_t>(rule)); }
+  void connection_refused(policy::AdmissionRefusal reason) {
+    connections_refused.add(static_cast<std::size_t>(reason));
+  }
   void tls_handshake_failure(tls::HandshakeFailure reason) {
     tls_handshake_failures.add(static_cast<std::size_t>(reason));
   }

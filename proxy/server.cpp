@@ -103,6 +103,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   apply_ticket_keys(*initial);
   MetricsRegistry metrics(threads);
   metrics.reload_succeeded(unix_now());  // the start is the first successful load
+  ClientShares client_shares;
   SignInMetrics sign_in(threads);
   AccessLog access_log(config.log.access);
   LeafMinter minter;
@@ -141,7 +142,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   self.local_addresses = local_addresses();
   // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
   const auto services_with = [&](Metrics& shard) {
-    return Services{runtime, shard, metrics.active_connections, access_log, minter, self,
+    return Services{runtime, shard, metrics.active_connections, client_shares, access_log, minter, self,
                     acceptors.front().local_endpoint().port(), draining, sign_in};
   };
   auto services = services_with(metrics.shard(0));

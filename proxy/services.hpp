@@ -5,6 +5,7 @@
 
 #include "policy/egress.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/client_shares.hpp"
 #include "proxy/leaf_minter.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/runtime.hpp"
@@ -19,6 +20,7 @@ struct Services {
   RuntimeHolder& runtime;  // the current snapshot; workers keep their own copy (Worker::runtime)
   Metrics& metrics;  // this worker's shard (proxy/metrics.hpp)
   std::atomic<std::int64_t>& active_connections;  // process-wide, for limits.max_connections
+  ClientShares& client_shares;  // process-wide, for limits.max_connections_per_client
   AccessLog& access_log;
   LeafMinter& minter;
   const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)

@@ -337,6 +337,9 @@ TEST_CASE("config errors from a place in the file start with FILE:LINE") {
   const Case cases[] = {
       {v2_with("threads: four\n"), "trproxy.yaml:6: threads: \"four\" is not a whole number"},
       {v2_with("limits:\n  max_connections: 10\n  idle_timout: 5s\n"), "trproxy.yaml:8: limits.idle_timout: unknown key"},
+      {v2_with("limits:\n  max_connections: 10\n  max_connections_per_client: 11\n"),
+       "trproxy.yaml:8: limits.max_connections_per_client: must not exceed limits.max_connections (10)"},
+      {v2_with("limits:\n  max_connections_per_client: 0\n"), "trproxy.yaml:7: limits.max_connections_per_client:"},
       {v2_with("clients:\n  allow:\n    - 10.0.0.0/8\n    - 10.0.0.0/33\n"),
        "trproxy.yaml:9: clients.allow[1]: \"10.0.0.0/33\" is not an address prefix"},
       {v2_with("upstream:\n  resolve:\n    login.live.com: nowhere\n"),
