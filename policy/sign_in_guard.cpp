@@ -23,8 +23,10 @@ bool is_sign_in_address(const Policy& policy, const config::IpAddress& address) 
   return std::any_of(ranges.begin(), ranges.end(), [&](const config::Cidr& cidr) { return cidr.contains(address); });
 }
 
-GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress& address, const HelloFacts& hello) {
-  if (!is_sign_in_address(policy, address)) return {};
+namespace {
+
+// The decision for a destination the guard covers (or may cover: `unresolved`).
+GuardDecision guard_covered(const Policy& policy, const HelloFacts& hello, bool unresolved) {
   const auto& guard = policy.config().sign_in_guard;
   if (hello.kind == HelloKind::sni) {
     const auto sni_class = policy.hosts().classify(hello.sni);
@@ -33,7 +35,8 @@ GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress&
       return {GuardOutcome::tunnelled, {}};
     }
   }
-  std::string reason = "sign-in service address reached ";
+  std::string reason = unresolved ? "a name the proxy could not resolve (it may lead to the sign-in service) reached "
+                                  : "sign-in service address reached ";
   switch (hello.kind) {
     case HelloKind::sni: reason += "with a server name not allowed there"; break;
     case HelloKind::no_sni: reason += "without a server name"; break;
@@ -44,6 +47,22 @@ GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress&
   reason += " (sign_in_guard)";
   return {guard.action == config::GuardAction::refuse ? GuardOutcome::refused : GuardOutcome::logged,
           std::move(reason)};
+}
+
+}  // namespace
+
+GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress& address, const HelloFacts& hello) {
+  if (!is_sign_in_address(policy, address)) return {};
+  return guard_covered(policy, hello, false);
+}
+
+GuardDecision check_sign_in_guard(const Policy& policy, const GuardDestination& destination, const HelloFacts& hello) {
+  if (policy.config().sign_in_guard.addresses.empty()) return {};  // the guard is off
+  if (destination.unknown) return guard_covered(policy, hello, true);
+  for (const auto& address : destination.addresses) {
+    if (is_sign_in_address(policy, address)) return guard_covered(policy, hello, false);
+  }
+  return {};
 }
 
 }  // namespace trproxy::policy

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace trproxy::policy {
 
@@ -33,5 +34,15 @@ bool is_sign_in_address(const Policy& policy, const config::IpAddress& address);
 
 // For a connection that decide_after_hello would tunnel or intercept, to `address`.
 GuardDecision check_sign_in_guard(const Policy& policy, const config::IpAddress& address, const HelloFacts& hello);
+
+// Where a tunnel goes, as far as the proxy can know. Direct, the one address it connected to.
+// Behind upstream.proxy the parent resolves the name and may pick any of its addresses, so the
+// proxy's own lookup of the name stands in: the guard applies when any answer is guarded, and
+// a failed lookup (`unknown`) counts as guarded, so it fails closed.
+struct GuardDestination {
+  std::vector<config::IpAddress> addresses;
+  bool unknown = false;
+};
+GuardDecision check_sign_in_guard(const Policy& policy, const GuardDestination& destination, const HelloFacts& hello);
 
 }  // namespace trproxy::policy

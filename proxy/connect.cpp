@@ -109,9 +109,9 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());
   if (upstream) {
     // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
-    const auto destination = destination_address(*upstream, runtime->config(), {target.host, target.port});
-    const auto guard = !destination ? policy::GuardDecision{}
-                                    : policy::check_sign_in_guard(*runtime->policy, *destination, peek->facts());
+    const auto destination =
+        co_await guard_destination(*upstream, *runtime, services, connection.worker, {target.host, target.port});
+    const auto guard = policy::check_sign_in_guard(*runtime->policy, destination, peek->facts());
     if (guard.outcome != policy::GuardOutcome::not_guarded) {
       services.metrics.sign_in_guard(guard.outcome);
       line.reason = guard.reason;

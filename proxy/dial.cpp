@@ -215,18 +215,31 @@ net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const
   co_return failed(504, (parent ? hop + " CONNECT to " : "") + label + ": connect timed out");
 }
 
-std::optional<config::IpAddress> destination_address(const beast::tcp_stream& stream, const config::Config& config,
-                                                     DialTarget target) {
+net::awaitable<policy::GuardDestination> guard_destination(const beast::tcp_stream& stream, const Runtime& runtime,
+                                                           const Services& services, Worker& worker,
+                                                           DialTarget target) {
+  const auto& config = runtime.config();
+  policy::GuardDestination out;
   if (!config.upstream.proxy) {
     error_code ec;
     const auto remote = stream.socket().remote_endpoint(ec);
-    if (ec) return std::nullopt;
-    return to_ip_address(remote.address());
+    if (!ec) out.addresses.push_back(to_ip_address(remote.address()));
+    co_return out;
   }
   if (const auto it = config.upstream.resolve.find(std::string(target.host)); it != config.upstream.resolve.end()) {
-    return config::parse_ip(it->second.host);
+    if (const auto address = config::parse_ip(it->second.host)) out.addresses.push_back(*address);
+    co_return out;
   }
-  return config::parse_ip(target.host);
+  if (const auto literal = config::parse_ip(target.host)) {
+    out.addresses.push_back(*literal);
+    co_return out;
+  }
+  if (config.sign_in_guard.addresses.empty()) co_return out;  // the guard is off: no lookup
+  const auto answer = co_await worker.resolver().resolve(target.host, Clock::now() + config.upstream.connect_timeout);
+  services.metrics.dns_lookups.add(static_cast<std::size_t>(answer.error));
+  out.addresses = answer.addresses;
+  out.unknown = answer.error != DnsError::none || answer.addresses.empty();
+  co_return out;
 }
 
 net::awaitable<std::optional<DialFailure>> dial_tls(std::unique_ptr<TlsSocketStream>& upstream, const Runtime& runtime,

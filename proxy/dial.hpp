@@ -7,6 +7,7 @@
 
 #include "policy/action.hpp"
 #include "policy/egress.hpp"
+#include "policy/sign_in_guard.hpp"
 #include "proxy/io.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/runtime.hpp"
@@ -37,11 +38,13 @@ struct DialTarget {
 net::awaitable<std::optional<DialFailure>> dial(beast::tcp_stream& stream, const Runtime& runtime,
                                                 const Services& services, Worker& worker, DialTarget target);
 
-// The address a tunnel reaches, for the sign-in address guard: the connected peer, or through a
-// parent proxy the target's own address where trproxy knows it (an IP literal or an
-// upstream.resolve entry); nullopt for a name the parent resolves.
-std::optional<config::IpAddress> destination_address(const beast::tcp_stream& stream, const config::Config& config,
-                                                     DialTarget target);
+// Where a tunnel reaches, for the sign-in address guard: the connected peer; through a parent
+// proxy the target's own address where trproxy knows it (an IP literal or an upstream.resolve
+// entry), else, while the guard is on, the worker resolver's answer for the name (the parent
+// resolves it itself, to any of the same addresses), or `unknown` when that lookup fails.
+net::awaitable<policy::GuardDestination> guard_destination(const beast::tcp_stream& stream, const Runtime& runtime,
+                                                           const Services& services, Worker& worker,
+                                                           DialTarget target);
 
 // Dials and TLS-verifies the real sign-in upstream for `host`. On success `upstream` holds the
 // verified stream.

@@ -12,6 +12,7 @@ import threading
 import unittest
 
 import harness as h
+from test_parent_proxy import ParentProxy
 
 env = None  # set by setUpModule
 setUpModule, tearDownModule = h.module_fixtures(globals())
@@ -281,6 +282,59 @@ class TrailerCarriesTenantField(Origin, unittest.TestCase):
                 self.assertEqual(h.read_response(s)[0], 200)
         finally:
             self.origin.responder = leaky
+
+
+class GuardBehindParent(unittest.TestCase):
+    """4: behind upstream.proxy the parent resolves names, so the proxy never saw the address a
+    tunnel reached and the guard never ran: CONNECT to a name that leads to a sign-in address,
+    with an SNI of that name and the sign-in host inside, signed in untagged. The proxy now
+    resolves the name itself for the guard. `localhost` is the name here (the resolver answers
+    it from /etc/hosts, no DNS traffic) and loopback stands in for the sign-in ranges."""
+
+    GUARD = ('sign_in_guard:\n  addresses: ["127.0.0.0/8", "::1/128"]\n  tunnel_names: [graph.microsoft.com]\n'
+             'egress:\n  deny: []\n')
+
+    @classmethod
+    def setUpClass(cls):
+        good = ("127.0.0.1", env.nginx.ports["good"])
+        cls.parent = ParentProxy({"localhost:443": good})
+        # No upstream.resolve for localhost: the parent is asked for the name, as in production.
+        cls.proxy = env.proxy("guard-parent", resolve=env.resolve_all(), parent=cls.parent.address, extra=cls.GUARD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+        cls.parent.close()
+
+    def attempt(self, sni, host):
+        """CONNECT localhost:443, TLS with `sni`, one GET; the echo fields, or None if closed."""
+        s, status = h.connect_tunnel(self.proxy, "localhost:443")
+        with s:
+            self.assertIn(" 200 ", status)
+            ctx = ssl.create_default_context(cafile=env.pki.root_crt)
+            ctx.check_hostname = False
+            try:
+                with ctx.wrap_socket(s, server_hostname=sni) as tls:
+                    tls.sendall(f"GET /guard HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                    code, _, body = h.read_response(tls)
+            except (ssl.SSLError, ConnectionError):
+                return None
+        return None if code is None else h.echo_fields(body.decode())
+
+    def test_fronted_name_is_refused(self):
+        before = h.scrape(self.proxy).get('trproxy_sign_in_guard_total{outcome="refused"}', 0)
+        nginx_before = env.nginx.seen_settled("good")
+        self.assertIsNone(self.attempt("localhost", HOST))
+        self.assertEqual(env.nginx.seen_settled("good"), nginx_before, "nothing may reach the sign-in address")
+        h.wait_until(lambda: h.scrape(self.proxy)['trproxy_sign_in_guard_total{outcome="refused"}'] == before + 1,
+                     what="the guard's refusal counted")
+
+    def test_an_allowed_name_still_tunnels_through_the_parent(self):
+        seen = self.attempt("graph.microsoft.com", "graph.microsoft.com")
+        self.assertIsNotNone(seen, "graph.microsoft.com is in tunnel_names: it must be tunnelled")
+        self.assertEqual(seen["uri"], "/guard")
+        self.assertEqual(seen["strap"], "", "a tunnel is not intercepted")
+        self.assertTrue(self.parent.asked_for("localhost:443"), self.parent.asked)
 
 
 class NumericHostSpellings(unittest.TestCase):

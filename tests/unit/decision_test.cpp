@@ -388,6 +388,41 @@ TEST_CASE("sign-in address guard: the address decides, the SNI may excuse") {
   CHECK(policy::check_sign_in_guard(off, guarded, {HelloKind::no_sni, ""}).outcome == GuardOutcome::not_guarded);
 }
 
+TEST_CASE("sign-in guard behind a parent: the proxy's own lookup stands in for the address (issue 19.4)") {
+  const auto& policy = v2_policy();
+  const auto guarded = *config::parse_ip("20.190.151.7");
+  const auto elsewhere = *config::parse_ip("93.184.216.34");
+  using policy::GuardDestination;
+  using policy::GuardOutcome;
+  struct Row {
+    GuardDestination destination;
+    HelloKind kind;
+    const char* sni;
+    GuardOutcome expected;
+  };
+  const Row rows[] = {
+      {{{elsewhere}, false}, HelloKind::sni, "fronted.test", GuardOutcome::not_guarded},
+      {{{elsewhere, guarded}, false}, HelloKind::sni, "fronted.test", GuardOutcome::refused},  // any answer
+      {{{guarded}, false}, HelloKind::no_sni, "", GuardOutcome::refused},
+      {{{}, true}, HelloKind::sni, "fronted.test", GuardOutcome::refused},  // lookup failed: fail closed
+      {{{}, true}, HelloKind::not_tls, "", GuardOutcome::refused},
+      {{{}, true}, HelloKind::sni, "graph.microsoft.com", GuardOutcome::tunnelled},  // allowed there anyway
+      {{{}, true}, HelloKind::sni, "login.microsoftonline.com", GuardOutcome::intercepted},
+      {{{}, false}, HelloKind::no_sni, "", GuardOutcome::not_guarded},  // nothing known, nothing failed
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.sni, row.destination.addresses.size(), row.destination.unknown);
+    const auto decision = policy::check_sign_in_guard(policy, row.destination, {row.kind, row.sni});
+    CHECK(decision.outcome == row.expected);
+    CHECK(decision.reason.empty() == (row.expected != GuardOutcome::refused));
+  }
+  CHECK_THAT(policy::check_sign_in_guard(policy, GuardDestination{{}, true}, {HelloKind::no_sni, ""}).reason,
+             Catch::Contains("could not resolve"));
+  const policy::Policy off(test::load_yaml(std::string(test::v2_yaml) + "sign_in_guard: {addresses: []}\n"));
+  CHECK(policy::check_sign_in_guard(off, GuardDestination{{}, true}, {HelloKind::no_sni, ""}).outcome ==
+        GuardOutcome::not_guarded);
+}
+
 TEST_CASE("explain answers with the engine's own decisions") {
   auto config = test::load_yaml(std::string(test::v2_yaml) + "clients: {allow: [10.0.0.0/8]}\n");
   const policy::Policy policy(std::move(config));
