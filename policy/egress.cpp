@@ -27,8 +27,7 @@ bool is_self(const SelfEndpoints& self, const config::IpAddress& address, std::u
   if (std::find(self.wildcard_ports.begin(), self.wildcard_ports.end(), port) == self.wildcard_ports.end()) {
     return false;
   }
-  return is_loopback(address) || is_unspecified(address) ||
-         std::find(self.local_addresses.begin(), self.local_addresses.end(), address) != self.local_addresses.end();
+  return is_loopback(address) || is_unspecified(address) || (self.is_local_address && self.is_local_address(address));
 }
 
 // The IPv4 address an IPv6 destination carries, where the network would deliver it to that IPv4

@@ -7,6 +7,7 @@
 #include "policy/action.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -17,12 +18,14 @@ const char* to_string(EgressRule rule);
 
 enum class EgressKind : std::uint8_t { connect, forward };
 
-// The proxy's own sockets: listener ports, the addresses they are bound to, and every address
-// of this machine (a listener on 0.0.0.0 answers on all of them).
+// The proxy's own sockets: listener ports, the addresses they are bound to, and whether an
+// address is this machine's now (a listener on 0.0.0.0 answers on all of them). The last is
+// asked, not listed: addresses come and go while the proxy runs (DHCP, a VIP moved to this node),
+// and the engine asks the kernel at the moment of the dial. Unset: no address is local.
 struct SelfEndpoints {
   std::vector<std::pair<config::IpAddress, std::uint16_t>> bound;  // exact bind address and port
   std::vector<std::uint16_t> wildcard_ports;                       // ports bound to 0.0.0.0 / ::
-  std::vector<config::IpAddress> local_addresses;                  // this machine's addresses
+  std::function<bool(const config::IpAddress&)> is_local_address;
 };
 
 struct EgressRefusal {

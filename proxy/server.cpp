@@ -5,12 +5,11 @@
 #include "proxy/admin.hpp"
 #include "proxy/cpus.hpp"
 #include "proxy/file_watch.hpp"
+#include "proxy/local_address.hpp"
 #include "proxy/services.hpp"
 #include "proxy/systemd_notify.hpp"
 #include "proxy/worker.hpp"
 
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
 #include <functional>
@@ -26,28 +25,6 @@ double unix_now() {
 // to unwind and write their log lines before the workers stop regardless.
 constexpr auto unwind_backstop = std::chrono::seconds(2);
 constexpr auto ticket_key_rotation = std::chrono::hours(1);
-
-std::vector<config::IpAddress> local_addresses() {
-  std::vector<config::IpAddress> out;
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return out;
-  for (auto* entry = list; entry; entry = entry->ifa_next) {
-    if (!entry->ifa_addr) continue;
-    if (entry->ifa_addr->sa_family == AF_INET) {
-      const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-      net::ip::address_v4::bytes_type bytes;
-      std::memcpy(bytes.data(), &in->sin_addr, bytes.size());
-      out.push_back(to_ip_address(net::ip::address_v4(bytes)));
-    } else if (entry->ifa_addr->sa_family == AF_INET6) {
-      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
-      net::ip::address_v6::bytes_type bytes;
-      std::memcpy(bytes.data(), &in6->sin6_addr, bytes.size());
-      out.push_back(to_ip_address(net::ip::address_v6(bytes)));
-    }
-  }
-  freeifaddrs(list);
-  return out;
-}
 
 void add_self(policy::SelfEndpoints& self, const tcp::endpoint& bound) {
   if (bound.address().is_unspecified()) {
@@ -139,7 +116,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     }
     add_self(self, admin_acceptor->local_endpoint());
   }
-  self.local_addresses = local_addresses();
+  self.is_local_address = is_local_address;
   // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
   const auto services_with = [&](Metrics& shard) {
     return Services{runtime, shard, metrics.active_connections, client_shares, access_log, minter, self,

@@ -246,7 +246,7 @@ TEST_CASE("egress rules: ports, deny ranges, the proxy itself") {
   policy::SelfEndpoints self;
   self.bound.emplace_back(*config::parse_ip("127.0.0.1"), 9090);
   self.wildcard_ports.push_back(3128);
-  self.local_addresses.push_back(*config::parse_ip("192.0.2.10"));
+  self.is_local_address = [](const config::IpAddress& a) { return a == *config::parse_ip("192.0.2.10"); };
 
   struct Row {
     const char* address;
