@@ -158,6 +158,7 @@ net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
         expire_after(x.upstream, x.limits.idle_timeout);
         auto [ec, n] = co_await net::async_write(x.upstream, net::buffer(view.data(), progress.consumed), use_tuple);
         if (ec) {
+          if (x.response_done) co_return;  // the early answer ended the upstream connection
           x.request_failed = true;
           x.result.failure = "upstream write failed: " + ec.message();
           x.close_both();
@@ -329,8 +330,12 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
                                x.upstream_buffer.size() == 0 && !has_unread_input(x.upstream);
   x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
   if (!body_complete) {
-    // The upstream answered before the request body was complete: stop reading it.
+    // The upstream answered before the request body was complete. Stop: a server that answered
+    // need not read the rest, and feeding it would wait on its window until the idle timeout.
+    // Neither connection can carry another request (the rest of the body is still on its way).
+    x.result.failure = "upstream answered before the request body was complete; the rest was not sent";
     cancel_reads(x.client);
+    close_lowest(x.upstream);
   }
 }
 

@@ -374,6 +374,29 @@ TEST_CASE("exchange: an upstream answering before the request body is complete e
   CHECK_FALSE(out.results[0].upstream_reusable);
 }
 
+TEST_CASE("exchange: after an early final response the upstream connection is ended, not fed the rest of the body") {
+  // A server that answered 413 need not read another byte: sending it the rest would wait on
+  // its window until the idle timeout. The exchange stops the body and closes that connection
+  // itself (the session's close is off here), and nothing sent after the response reaches it.
+  FOR_EACH_READ_SIZE(read_size);
+  const auto request = post_length("0123456789");
+  const std::string response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!";
+  Scenario s;
+  s.read_size = read_size;
+  s.proxy_closes = false;
+  s.client_sends = request.head(false) + "012";
+  s.server = {{request.head(true).size() + 3, response}};
+  s.wait_for = response.size();
+  s.then_sends = "3456789";
+  const auto out = run(s);  // checks that the server saw its connection end
+  CHECK(out.upstream_got == request.head(true) + "012");
+  CHECK(out.client_got == response);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 413);
+  CHECK_FALSE(out.results[0].client_reusable);
+  CHECK_FALSE(out.results[0].upstream_reusable);
+}
+
 TEST_CASE("exchange: a request body that breaks chunked framing forwards nothing after the fault") {
   FOR_EACH_READ_SIZE(read_size);
   const std::string valid = "5\r\nhello\r\n";
