@@ -34,6 +34,9 @@ struct ExchangeRequest {
   // was idle), the exchange reports `retry` instead of answering, and the head is still unread
   // in the client buffer, to be sent again on a fresh connection.
   bool replayable = false;
+  // What a refused protocol switch (101) is called in the one-line reason: the hosts this
+  // exchange serves ("intercepted hosts", "plain-HTTP forwards").
+  std::string_view served = "intercepted hosts";
 
   static ExchangeRequest of(const policy::RequestHead& head) {
     return {head.end, head.method_head, head.framing, head.content_length, head.keep_alive};
@@ -245,8 +248,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     x.result.connection_auth = x.result.connection_auth ||
                                policy::requests_connection_auth(view_of(x.upstream_buffer).substr(0, response.end));
     if (response.status == 101) {
-      // Protocol switches are not relayed on sign-in hosts: refuse rather than pass bytes unseen.
-      co_await x.fail(502, "upstream switched protocols; not supported on intercepted hosts");
+      // Protocol switches are not relayed: refuse rather than pass bytes unseen.
+      auto reason = "upstream switched protocols (101); not supported on " + std::string(x.request.served);
+      co_await x.fail(502, reason);
       x.close_both();
       co_return;
     }

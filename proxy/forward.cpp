@@ -53,7 +53,9 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
     sign_in = &start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, line);
     watch.emplace(plan.host_class, services.sign_in.decode_budget);
   }
-  auto result = co_await exchange(client, buffer, ExchangeRequest::of(head), pieces, *stream_, buffer_,
+  auto request = ExchangeRequest::of(head);
+  request.served = "plain-HTTP forwards";
+  auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_,
                                   runtime->config().limits, services.metrics, watch ? &*watch : nullptr);
   services.metrics.upstream_response(plan.host_class, result.upstream_status);
   if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);

@@ -80,6 +80,7 @@ struct Scenario {
   bool watch = false;
   // The upstream connection was reused from the pool and the request may be sent again.
   bool replayable = false;
+  std::string_view served = "intercepted hosts";  // ExchangeRequest::served
 };
 
 struct Outcome {
@@ -128,6 +129,7 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
     const auto pieces = policy::rewrite_head(bytes, head, rig.edits);
     auto request = proxy::ExchangeRequest::of(head);
     request.replayable = scenario.replayable;
+    request.served = scenario.served;
     policy::DecodeBudget budget(1024 * 1024);
     policy::ResponseWatch watch(policy::HostClass::auth, budget);
     const auto result = co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream,
@@ -394,6 +396,24 @@ TEST_CASE("exchange: after an early final response the upstream connection is en
   REQUIRE(out.results.size() == 1);
   CHECK(out.results[0].status == 413);
   CHECK_FALSE(out.results[0].client_reusable);
+  CHECK_FALSE(out.results[0].upstream_reusable);
+}
+
+TEST_CASE("exchange: a protocol switch is refused with a 502 that names the hosts the exchange serves") {
+  const std::string_view served = GENERATE(std::string_view("intercepted hosts"), std::string_view("plain-HTTP forwards"));
+  Request request = get("/socket");
+  request.fields.push_back("Connection: upgrade");
+  request.fields.push_back("Upgrade: websocket");
+  Scenario s;
+  s.served = served;
+  s.client_sends = request.from_client();
+  s.server = {{request.to_upstream().size(), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nframes"}};
+  const auto out = run(s);
+  REQUIRE(out.results.size() == 1);
+  CHECK(out.results[0].status == 502);
+  CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
+  CHECK_THAT(out.client_got, Catch::Contains("upstream switched protocols (101); not supported on " + std::string(served)));
+  CHECK(out.client_got.find("frames") == std::string::npos);
   CHECK_FALSE(out.results[0].upstream_reusable);
 }
 
