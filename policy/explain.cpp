@@ -1,6 +1,7 @@
 #include "policy/explain.hpp"
 
 #include "config/syntax.hpp"
+#include "policy/admission.hpp"
 #include "policy/authority.hpp"
 #include "policy/connect_decision.hpp"
 #include "policy/egress.hpp"
@@ -139,8 +140,7 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   out << "profile: " << profile.name << '\n';
   if (is_intercepted(host_class)) out << "enforcement: " << config::to_string(profile.enforcement) << '\n';
   const auto& c = policy.config();
-  if (client && std::none_of(c.clients_allow.begin(), c.clients_allow.end(),
-                             [&](const config::Cidr& cidr) { return cidr.contains(*client); })) {
+  if (client && !client_allowed(c, *client)) {
     out << "action: deny (clients.allow)\n";
     return out.str();
   }
