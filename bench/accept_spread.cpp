@@ -1,5 +1,5 @@
 // Which accept model spreads connections across workers better, measured on this machine
-// (proxy/acceptor.hpp cites the result): one SO_REUSEPORT listener per worker, where the kernel
+// (proxy/server/acceptor.hpp cites the result): one SO_REUSEPORT listener per worker, where the kernel
 // picks the listener by a hash of the 4-tuple, or one acceptor handing each socket to the worker
 // with the fewest open connections.
 //

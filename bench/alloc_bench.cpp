@@ -9,8 +9,8 @@
 // Usage: alloc_bench [requests]   (loopback only)
 
 #include "config/loader.hpp"
-#include "proxy/runtime.hpp"
-#include "proxy/server.hpp"
+#include "proxy/worker/runtime.hpp"
+#include "proxy/server/server.hpp"
 #include "tls/ca.hpp"
 #include "tls/leaf.hpp"
 

@@ -4,9 +4,9 @@
 // the server from a script. Every case runs with whole reads and again ground at one byte per
 // read on both of the proxy's streams.
 
-#include "proxy/exchange.hpp"
-#include "proxy/head_reader.hpp"
-#include "proxy/metrics.hpp"
+#include "proxy/session/exchange.hpp"
+#include "proxy/session/head_reader.hpp"
+#include "proxy/observe/metrics.hpp"
 #include "rig.hpp"
 
 #include <cstddef>

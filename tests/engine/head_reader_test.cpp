@@ -1,7 +1,7 @@
 // proxy::read_request_head over in-memory streams: splits, pipelined bytes, and the absolute
 // head deadline against a client that trickles.
 
-#include "proxy/head_reader.hpp"
+#include "proxy/session/head_reader.hpp"
 #include "rig.hpp"
 
 #include <optional>

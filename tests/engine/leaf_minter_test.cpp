@@ -1,7 +1,7 @@
 // proxy::LeafMinter: concurrent misses from coroutines on two io_contexts (two threads) wait on
 // one mint without blocking their threads; a hit needs no mint at all.
 
-#include "proxy/leaf_minter.hpp"
+#include "proxy/worker/leaf_minter.hpp"
 #include "rig.hpp"
 #include "tls/ca.hpp"
 

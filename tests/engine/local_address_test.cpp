@@ -3,7 +3,7 @@
 // address added to a private network namespace after the first question (a list read at start
 // said "not mine" to it for the rest of the process's life).
 
-#include "proxy/local_address.hpp"
+#include "proxy/transport/local_address.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // Helpers for engine tests over in-memory streams (beast::test::stream): no sockets, no
 // threads, every case on its own io_context, run for a bounded time.
 
-#include "proxy/io.hpp"
+#include "proxy/transport/io.hpp"
 
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <catch2/catch.hpp>

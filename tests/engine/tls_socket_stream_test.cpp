@@ -4,9 +4,9 @@
 // behind the one returned is seen by the reuse check (issue 19: the pool answered the wrong
 // client with such a record).
 
-#include "proxy/buffer_pool.hpp"
-#include "proxy/exchange.hpp"
-#include "proxy/tls_socket_stream.hpp"
+#include "proxy/transport/buffer_pool.hpp"
+#include "proxy/transport/stream_ops.hpp"
+#include "proxy/transport/tls_socket_stream.hpp"
 #include "rig.hpp"
 #include "tls/ca.hpp"
 #include "tls/leaf.hpp"
@@ -129,11 +129,11 @@ TEST_CASE("TLS socket stream: a record behind the one read counts as unread inpu
     auto [ec, n] = co_await loop.server->async_read_some(net::buffer(chunk), use_tuple);
     REQUIRE_FALSE(ec);
     first.assign(chunk, n);
-    held_after_first = proxy::detail::has_unread_input(*loop.server);
+    held_after_first = proxy::has_unread_input(*loop.server);
     auto [ec2, n2] = co_await loop.server->async_read_some(net::buffer(chunk), use_tuple);
     REQUIRE_FALSE(ec2);
     second.assign(chunk, n2);
-    held_after_second = proxy::detail::has_unread_input(*loop.server);
+    held_after_second = proxy::has_unread_input(*loop.server);
     loop.client->next_layer().close();
     loop.server->next_layer().close();
   }());

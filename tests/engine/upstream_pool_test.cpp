@@ -2,7 +2,7 @@
 // key, the idle timeout, and connections verified under another runtime never reused. (That a
 // pooled socket the server closes is dropped is proven against nginx in tests/e2e/test_upstream.py.)
 
-#include "proxy/upstream_pool.hpp"
+#include "proxy/upstream/pool.hpp"
 
 #include "rig.hpp"
 

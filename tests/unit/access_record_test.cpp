@@ -1,7 +1,7 @@
 // The access-log record and its two formats (DESIGN.md, "Logs"): logfmt with exact quoting and
 // JSON with numbers as numbers, same keys in the same order, optional keys only when set.
 
-#include "proxy/access_record.hpp"
+#include "proxy/observe/access_record.hpp"
 
 #include <catch2/catch.hpp>
 

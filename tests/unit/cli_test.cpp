@@ -1,6 +1,6 @@
 // Command-line parsing (DESIGN.md, "Command line"): the ca subcommands and their bounds.
 
-#include "proxy/cli.hpp"
+#include "proxy/app/cli.hpp"
 
 #include <catch2/catch.hpp>
 

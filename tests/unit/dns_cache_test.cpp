@@ -1,4 +1,4 @@
-#include "proxy/dns_cache.hpp"
+#include "proxy/upstream/dns_cache.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // /metrics (DESIGN.md, "Admin"; issue 13): per-worker shards summed at scrape, every labelled
 // series present from start at zero, the exposition format's escaping.
 
-#include "proxy/metrics.hpp"
+#include "proxy/observe/metrics.hpp"
 
 #include <catch2/catch.hpp>
 

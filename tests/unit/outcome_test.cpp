@@ -6,7 +6,7 @@
 #include "policy/body_framing.hpp"
 #include "policy/response_watch.hpp"
 #include "policy/target_tenant.hpp"
-#include "proxy/sign_in_stats.hpp"
+#include "proxy/observe/sign_in_stats.hpp"
 
 #include <brotli/encode.h>
 #include <zlib.h>

@@ -5,7 +5,7 @@
 #include "policy/explain.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
-#include "proxy/sign_in_stats.hpp"
+#include "proxy/observe/sign_in_stats.hpp"
 #include "decision_helpers.hpp"
 #include "test_configs.hpp"
 

@@ -1,5 +1,5 @@
 // systemd notification datagrams (sd_notify(3)): their text, and their delivery to a socket.
-#include "proxy/systemd_notify.hpp"
+#include "proxy/server/systemd_notify.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>

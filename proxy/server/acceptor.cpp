@@ -1,0 +1,71 @@
+#include "proxy/server/acceptor.hpp"
+
+#include "proxy/session/client_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace trproxy::proxy {
+namespace {
+
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
+bool is_resource_exhaustion(const error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory ||
+         ec.value() == ENFILE;
+}
+
+Worker& least_loaded(Workers& workers, std::size_t& next) {
+  std::size_t best = next % workers.size();
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    const auto candidate = (next + i) % workers.size();
+    if (workers[candidate]->load().load(std::memory_order_relaxed) <
+        workers[best]->load().load(std::memory_order_relaxed)) {
+      best = candidate;
+    }
+  }
+  next = best + 1;
+  return *workers[best];
+}
+
+}  // namespace
+
+tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint) {
+  const tcp::endpoint where(net::ip::make_address(endpoint.host), endpoint.port);
+  tcp::acceptor acceptor(io);
+  acceptor.open(where.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  if (where.address().is_v6()) acceptor.set_option(net::ip::v6_only(true));
+  acceptor.bind(where);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers) {
+  std::size_t next = 0;
+  net::steady_timer backoff(co_await net::this_coro::executor);
+  for (;;) {
+    Worker& worker = least_loaded(workers, next);
+    auto [ec, socket] = co_await acceptor.async_accept(worker.executor(), use_tuple);
+    if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      if (is_resource_exhaustion(ec)) {
+        spdlog::warn("accept: {}; pausing {} ms", ec.message(), accept_backoff.count());
+        backoff.expires_after(accept_backoff);
+        co_await backoff.async_wait(use_tuple);
+      }
+      continue;
+    }
+    worker.load().fetch_add(1, std::memory_order_relaxed);  // serve_client's LoadShare gives it back
+    net::co_spawn(worker.executor(), serve_client(std::move(socket), worker.services(), worker),
+                  [](std::exception_ptr error) {
+                    if (!error) return;
+                    try {
+                      std::rethrow_exception(error);
+                    } catch (const std::exception& e) {
+                      spdlog::error("connection ended by an unexpected error: {}", e.what());
+                    }
+                  });
+  }
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,22 @@
+#pragma once
+// The admin listener: /healthz, /readyz, /metrics, /proxy.pac, /tenants (DESIGN.md). It runs on its own
+// io_context and thread so proxy load cannot starve health checks.
+
+#include "proxy/transport/io.hpp"
+#include "proxy/worker/services.hpp"
+
+#include <functional>
+
+namespace trproxy::proxy {
+
+struct AdminState {
+  Services& services;
+  std::function<bool()> ready;
+  std::function<std::string()> metrics;  // the /metrics text, rendered at each scrape
+  // The /tenants JSON, gathered from every worker on its own thread.
+  std::function<net::awaitable<std::string>()> tenants;
+};
+
+net::awaitable<void> run_admin_listener(tcp::acceptor acceptor, AdminState& state);
+
+}  // namespace trproxy::proxy

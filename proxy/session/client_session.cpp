@@ -1,0 +1,212 @@
+#include "proxy/session/client_session.hpp"
+
+#include "policy/admission.hpp"
+#include "policy/proxy_protocol.hpp"
+#include "policy/request_decision.hpp"
+#include "proxy/session/connect.hpp"
+#include "proxy/session/client_connection.hpp"
+#include "proxy/session/forward.hpp"
+#include "proxy/session/head_reader.hpp"
+#include "policy/pac.hpp"
+#include "proxy/session/proxy_header.hpp"
+#include "tls/client_hello.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace trproxy::proxy {
+namespace {
+
+constexpr const char* head_timeout_reason = "request head not received in time";
+constexpr const char* untrusted_proxy_header_reason = "PROXY protocol header from a peer not in proxy_protocol.trusted";
+
+// The connection's share of its worker's load (counted by the acceptor when it handed the
+// socket over, so back-to-back accepts see it) and of the active connections, until it ends.
+struct LoadShare {
+  std::atomic<std::size_t>& load;
+  std::atomic<std::int64_t>& all_active;
+  std::int64_t active;
+  LoadShare(Worker& worker, std::atomic<std::int64_t>& active_connections)
+      : load(worker.load()), all_active(active_connections), active(all_active.fetch_add(1) + 1) {}
+  ~LoadShare() {
+    load.fetch_sub(1, std::memory_order_relaxed);
+    all_active.fetch_sub(1);
+  }
+  LoadShare(const LoadShare&) = delete;
+  LoadShare& operator=(const LoadShare&) = delete;
+};
+
+net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& connection, const policy::RequestHead& head,
+                               std::string_view bytes, RequestLog line) {
+  error_code ec;
+  const auto local = client.socket().local_endpoint(ec);
+  const auto local_host = ec ? std::string("127.0.0.1") : local.address().to_string();
+  const auto body = policy::make_pac(*connection.runtime().policy, policy::pac_host_from(head.host.in(bytes), local_host),
+                             connection.services.proxy_port);
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\nCache-Control: max-age=300\r\n\r\n";
+  if (!head.method_head) response += body;
+  expire_after(client, connection.config().limits.head_timeout);
+  const auto write_ec = co_await write_text(client, response);
+  line.action = policy::Action::pac;
+  line.status = 200;
+  line.bytes_in = head.end;
+  line.bytes_out = write_ec ? 0 : response.size();
+  connection.log(line);
+}
+
+// A CONNECT that ends the plain request loop: where it goes and its access-log line so far.
+struct ConnectHandoff {
+  policy::ConnectTarget target;
+  RequestLog line;
+};
+
+// The plain-connection request loop. Returns the CONNECT that takes the connection over, if
+// one does. Its own frame (head, scanner, the forward upstream) is gone before the tunnel or
+// the interception runs, so a long-lived connection does not carry it. `balanced`: the
+// connection came from a proxy_protocol.trusted peer (its header is already consumed).
+net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& connection, beast::tcp_stream& client,
+                                                             beast::flat_buffer& buffer, bool balanced) {
+  auto& worker = connection.worker;
+  ForwardUpstream upstream(connection);
+  policy::RequestHead head;
+  bool first = true;
+  for (;;) {
+    const auto& limits = connection.config().limits;
+    policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
+    const auto deadline = next_head_deadline(limits, first, connection.accepted);
+    const bool keep_alive_wait = !first;
+    first = false;
+    RequestLog line;
+    bool started = false;
+    // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
+    // TLS session) is about to send its first one, possibly already buffered where the drain
+    // cannot see it: it gets the grace period instead.
+    connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
+    if (connection.tracked.idle && worker.registry().draining()) break;
+    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
+    connection.tracked.idle = false;
+    if (read == HeadRead::closed) break;
+    if (!keep_alive_wait && !balanced && policy::starts_like_proxy_header(view_of(buffer))) {
+      const policy::Refusal refusal{400, policy::Action::deny, untrusted_proxy_header_reason};
+      co_await refuse(client, connection, refusal, line);
+      break;
+    }
+    if (read == HeadRead::timed_out || read == HeadRead::invalid) {
+      const auto refusal = read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::deny)
+                                                     : policy::Refusal{408, policy::Action::deny, head_timeout_reason};
+      line.bytes_in = buffer.size();  // what was read of the head, counted though refused
+      co_await refuse(client, connection, refusal, line);
+      break;
+    }
+    const auto bytes = view_of(buffer);
+    line.bytes_in = head.end;
+    line.method = head.method.in(bytes);
+    // A CONNECT's target is its authority (the host field says it): it has no path.
+    if (head.form != policy::TargetForm::authority) line.target = head.target.in(bytes);
+    line.host = head.form == policy::TargetForm::origin ? head.host.in(bytes) : head.authority_host.in(bytes);
+    // Each request is decided with the configuration current now (DESIGN: per request).
+    const auto& policy = *connection.runtime().policy;
+    auto plan = policy::plan_plain_request(policy, head, bytes, policy.profile_for(connection.address));
+    if (auto* refusal = std::get_if<policy::Refusal>(&plan)) {
+      co_await refuse(client, connection, *refusal, line);
+      break;
+    }
+    if (std::holds_alternative<policy::PacPlan>(plan)) {
+      co_await serve_pac(client, connection, head, bytes, std::move(line));
+      buffer.consume(head.end);
+      if (!head.keep_alive || worker.registry().draining()) break;
+      continue;
+    }
+    if (auto* target = std::get_if<policy::ConnectTarget>(&plan)) {
+      upstream.close();
+      buffer.consume(head.end);
+      line.method = "CONNECT";
+      line.target.clear();
+      std::optional<ConnectHandoff> handoff;  // named: no temporary in the co_return (GCC 12)
+      handoff.emplace(ConnectHandoff{std::move(*target), std::move(line)});
+      co_return handoff;
+    }
+    const auto result = co_await upstream.forward(client, buffer, head, std::get<policy::ForwardPlan>(plan),
+                                                  std::move(line));
+    if (!result.client_reusable || worker.registry().draining()) break;
+  }
+  upstream.close();
+  co_return std::nullopt;
+}
+
+// A connection from a proxy_protocol.trusted load balancer: its PROXY header names the client
+// that clients.allow, profiles and the logs then see. False when the connection is over
+// (refused, or closed before a header came).
+net::awaitable<bool> take_proxy_header(beast::tcp_stream& client, ClientConnection& connection,
+                                       beast::flat_buffer& buffer) {
+  const auto& limits = connection.config().limits;
+  const auto deadline = connection.accepted + limits.head_timeout;
+  const auto outcome = co_await read_proxy_header(client, buffer, limits.max_head_bytes, deadline);
+  RequestLog line;
+  switch (outcome.read) {
+    case ProxyHeaderRead::closed: co_return false;  // e.g. a balancer's TCP health check
+    case ProxyHeaderRead::timed_out: {
+      const policy::Refusal refusal{408, policy::Action::deny, "PROXY protocol header not received in time"};
+      co_await refuse(client, connection, refusal, line);
+      co_return false;
+    }
+    case ProxyHeaderRead::invalid: {
+      const auto reason = "bad PROXY protocol header: " + std::string(outcome.header.reason);
+      const policy::Refusal refusal{400, policy::Action::deny, reason};
+      co_await refuse(client, connection, refusal, line);
+      co_return false;
+    }
+    case ProxyHeaderRead::complete: break;
+  }
+  if (outcome.header.client) {
+    connection.address = *outcome.header.client;
+    const tcp::endpoint named(to_asio_address(connection.address), outcome.header.client_port);
+    connection.peer = endpoint_string(named);
+  }
+  co_return true;
+}
+
+// The allow-list, the connection limit and the client's share of it; false when refused.
+net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, policy::ClientLoad load) {
+  const auto refused = policy::admit_client(connection.config(), connection.address, load);
+  if (!refused) co_return true;
+  connection.services.metrics.connection_refused(*refused);
+  const auto refusal = policy::admission_refusal(*refused);
+  RequestLog line;
+  co_await refuse(client, connection, refusal, line);
+  co_return false;
+}
+
+}  // namespace
+
+net::awaitable<void> serve_client(tcp::socket socket, Services& services, Worker& worker) {
+  LoadShare share(worker, services.active_connections);
+  error_code ec;
+  const auto peer_endpoint = socket.remote_endpoint(ec);
+  if (ec) co_return;  // already gone
+  ConnectionRegistry::Registration registration(worker.registry(), socket.native_handle());
+  ClientConnection connection{services, worker, *registration, endpoint_string(peer_endpoint),
+                              to_ip_address(peer_endpoint.address())};
+  beast::tcp_stream client(std::move(socket));
+  // Room for a request head (the scanner enforces limits.max_head_bytes) or, after a CONNECT, a
+  // whole ClientHello (DESIGN: read whole up to 64 KiB).
+  beast::flat_buffer buffer(std::max(connection.config().limits.max_head_bytes, tls::max_client_hello_wire_bytes));
+  // Behind a trusted balancer the PROXY header names the client that admit() then judges.
+  const bool balanced = connection.config().proxy_protocol.trusts(connection.address);
+  if (balanced && !co_await take_proxy_header(client, connection, buffer)) co_return;
+  // Counted by the address admit() judges: behind a balancer, the client the header named.
+  const ClientShares::Share client_share(services.client_shares, connection.address);
+  const policy::ClientLoad load{static_cast<std::size_t>(share.active), client_share.open()};
+  if (!co_await admit(connection, client, load)) co_return;
+  client.socket().set_option(tcp::no_delay(true), ec);
+
+  auto handoff = co_await serve_requests(connection, client, buffer, balanced);
+  if (handoff) {
+    co_await run_connect(connection, client, buffer, std::move(handoff->target), std::move(handoff->line));
+    co_return;
+  }
+  client.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,163 @@
+#include "proxy/session/connect.hpp"
+
+#include "policy/sign_in_guard.hpp"
+#include "proxy/transport/deadline.hpp"
+#include "proxy/upstream/dialer.hpp"
+#include "proxy/session/intercept.hpp"
+#include "proxy/transport/relay.hpp"
+#include "tls/client_hello.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace trproxy::proxy {
+namespace {
+
+struct Peek {
+  policy::HelloKind kind = policy::HelloKind::silent;
+  std::string sni;
+  bool client_closed = false;
+  // A view into this object: build it only once the Peek has stopped moving.
+  [[nodiscard]] policy::HelloFacts facts() const { return {kind, sni}; }
+};
+
+// Reads until the ClientHello is whole (or clearly not one), without consuming anything: the
+// bytes are replayed to the TLS handshake or the tunnel.
+net::awaitable<Peek> read_client_hello(beast::tcp_stream& client, beast::flat_buffer& buffer) {
+  Peek peek;
+  for (;;) {
+    auto hello = tls::peek_client_hello(view_of(buffer));
+    switch (hello.status) {
+      case tls::HelloStatus::sni:
+        peek.kind = policy::HelloKind::sni;
+        peek.sni = std::move(hello.host);
+        co_return peek;
+      case tls::HelloStatus::no_sni: peek.kind = policy::HelloKind::no_sni; co_return peek;
+      case tls::HelloStatus::not_tls: peek.kind = policy::HelloKind::not_tls; co_return peek;
+      case tls::HelloStatus::malformed: peek.kind = policy::HelloKind::malformed; co_return peek;
+      case tls::HelloStatus::need_more: break;
+    }
+    if (buffer.size() >= tls::max_client_hello_wire_bytes || read_room(buffer) == 0) {
+      peek.kind = policy::HelloKind::malformed;  // larger than the proxy reads: fail closed
+      co_return peek;
+    }
+    auto [ec, n] = co_await client.async_read_some(buffer.prepare(read_room(buffer)), use_tuple);
+    buffer.commit(n);
+    if (ec && n == 0) {
+      peek.client_closed = true;
+      co_return peek;
+    }
+  }
+}
+
+// True while the policy still lets this tunnel run (DESIGN: a tunnel whose host becomes blocked
+// or intercepted by a reload is closed).
+bool tunnel_still_allowed(const Runtime& runtime, const std::string& connect_host, const std::string& sni) {
+  for (const auto* host : {&connect_host, &sni}) {
+    if (host->empty()) continue;
+    const auto host_class = runtime.policy->hosts().classify(*host);
+    if (host_class == policy::HostClass::blocked || policy::is_intercepted(host_class)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
+                                 policy::ConnectTarget target, RequestLog line) {
+  auto& services = connection.services;
+  const auto runtime = connection.worker.runtime();  // this CONNECT's decisions use one snapshot
+  const auto& limits = runtime->config().limits;
+  line.host = target.host;
+
+  std::optional<beast::tcp_stream> upstream;
+  if (!policy::is_intercepted(target.host_class)) {
+    upstream.emplace(co_await net::this_coro::executor);
+    if (auto failure = co_await connection.worker.dialer().dial(*upstream, runtime->config(), {target.host, target.port})) {
+      failure->refusal.action = failure->refusal.status == 403 ? policy::Action::deny : policy::Action::tunnel;
+      co_await refuse(client, connection, failure->refusal, line);
+      co_return;
+    }
+    connection.tracked.upstream_fd = upstream->socket().native_handle();
+    error_code ignored;
+    line.upstream = endpoint_string(upstream->socket().remote_endpoint(ignored));
+  }
+  expire_after(client, limits.head_timeout);
+  const std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
+  if (co_await write_text(client, established)) co_return;
+  line.bytes_out += established.size();
+  expire_never(client);
+
+  const auto peek_time = policy::is_intercepted(target.host_class) ? limits.head_timeout
+                                                                   : std::chrono::milliseconds(policy::ordinary_peek_ms);
+  // The peek deadline cancels the read but leaves the socket open: a silent client of an
+  // ordinary host gets its tunnel (server-speaks-first protocols).
+  auto peek = co_await within(Clock::now() + peek_time, read_client_hello(client, buffer));
+  if (peek && peek->client_closed) {
+    line.action = policy::is_intercepted(target.host_class) ? policy::Action::intercept : policy::Action::tunnel;
+    line.status = 200;
+    line.reason = "client closed before sending anything";
+    connection.log(line);
+    co_return;
+  }
+  if (!peek) {
+    peek.emplace();  // silent, unless the client began a ClientHello and stalled: only bytes that
+                     // start a TLS record keep the peek waiting, so any byte here is a partial hello
+    if (buffer.size() > 0) peek->kind = policy::HelloKind::incomplete;
+  }
+  line.sni = peek->sni;
+
+  auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());
+  if (upstream) {
+    // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
+    const auto destination =
+        co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(), {target.host, target.port});
+    const auto guard = policy::check_sign_in_guard(*runtime->policy, destination, peek->facts());
+    if (guard.outcome != policy::GuardOutcome::not_guarded) {
+      services.metrics.sign_in_guard(guard.outcome);
+      line.reason = guard.reason;
+      if (guard.outcome == policy::GuardOutcome::refused) {
+        plan = policy::Refusal{0, policy::Action::deny, guard.reason};
+      }
+      if (guard.outcome == policy::GuardOutcome::logged) {
+        spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
+                     guard.reason);
+      }
+    }
+  }
+  if (const auto* intercept = std::get_if<policy::InterceptPlan>(&plan)) {
+    upstream.reset();
+    connection.tracked.upstream_fd = -1;
+    co_await run_intercept(connection, client, buffer, *intercept, std::move(line));
+    co_return;
+  }
+  if (const auto* refusal = std::get_if<policy::Refusal>(&plan)) {
+    spdlog::info("{} CONNECT {}: {}; closing", connection.peer, target.host, refusal->reason);
+    line.bytes_in += buffer.size();  // the ClientHello (or whatever came) that was read
+    co_await refuse(client, connection, *refusal, line);
+    co_return;
+  }
+
+  // Blind tunnel: replay what the client already sent, then relay both ways.
+  if (!upstream) {  // cannot happen for a non-sign-in CONNECT; kept for the type's sake
+    co_return;
+  }
+  connection.tracked.still_allowed = [host = target.host, sni = peek->sni](const Runtime& next) {
+    return tunnel_still_allowed(next, host, sni);
+  };
+  const std::uint64_t early = buffer.size();
+  if (early > 0) {
+    expire_after(*upstream, limits.idle_timeout);
+    auto [ec, n] = co_await net::async_write(*upstream, buffer.data(), use_tuple);
+    if (ec) co_return;
+    buffer.consume(n);
+  }
+  buffer.shrink_to_fit();  // the peek's buffer is not needed again: an idle tunnel holds none
+  const auto totals = co_await relay_tunnel(client, *upstream, limits.tunnel_idle_timeout, connection.worker.pipes());
+  line.action = policy::Action::tunnel;
+  line.status = 200;
+  line.bytes_in += early + totals.client_to_upstream;
+  line.bytes_out += totals.upstream_to_client;
+  connection.log(line);
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,72 @@
+#include "proxy/session/forward.hpp"
+
+#include "policy/target_tenant.hpp"
+#include "proxy/upstream/dialer.hpp"
+#include "proxy/session/sign_in_outcome.hpp"
+
+#include <algorithm>
+
+namespace trproxy::proxy {
+
+ForwardUpstream::ForwardUpstream(ClientConnection& connection)
+    : connection_(connection), buffer_(connection.config().limits.max_head_bytes) {}
+
+void ForwardUpstream::close() {
+  stream_.reset();
+  connection_.tracked.upstream_fd = -1;
+}
+
+net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& client, beast::flat_buffer& buffer,
+                                                        const policy::RequestHead& head,
+                                                        const policy::ForwardPlan& plan, RequestLog line) {
+  auto& services = connection_.services;
+  const auto runtime = connection_.worker.runtime();
+  line.host = plan.host;
+  const auto key = plan.host + ":" + std::to_string(plan.port);
+  if (stream_ && key_ != key) close();
+  if (!stream_) {
+    stream_.emplace(co_await net::this_coro::executor);
+    if (auto failure = co_await connection_.worker.dialer().dial(*stream_, runtime->config(), {plan.host, plan.port})) {
+      close();
+      if (failure->refusal.status != 403) failure->refusal.action = policy::Action::forward;
+      line.bytes_in = head.end;
+      co_await refuse(client, connection_, failure->refusal, line);
+      ExchangeResult refused;
+      refused.status = failure->refusal.status;
+      co_return refused;
+    }
+    key_ = key;
+    buffer_.clear();
+    connection_.tracked.upstream_fd = stream_->socket().native_handle();
+  }
+  error_code ignored;
+  line.upstream = endpoint_string(stream_->socket().remote_endpoint(ignored));
+  const auto bytes = view_of(buffer);
+  const auto pieces = policy::rewrite_head(bytes, head, plan.edits);
+  if (plan.edits.strip_tenant_restriction) {
+    services.metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
+  }
+  // A plain-HTTP request to a sign-in host is a sign-in request like an intercepted one.
+  ProfileCells* sign_in = nullptr;
+  std::optional<policy::ResponseWatch> watch;
+  if (plan.profile != nullptr) {
+    sign_in = &start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, line);
+    watch.emplace(plan.host_class, services.sign_in.decode_budget);
+  }
+  auto request = ExchangeRequest::of(head);
+  request.served = "plain-HTTP forwards";
+  auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_,
+                                  runtime->config().limits, services.metrics, watch ? &*watch : nullptr);
+  services.metrics.upstream_response(plan.host_class, result.upstream_status);
+  if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);
+  line.action = plan.action;
+  line.status = result.status;
+  line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
+  line.bytes_out = result.bytes_to_client;
+  line.reason = result.failure;
+  connection_.log(line);
+  if (!result.upstream_reusable) close();
+  co_return result;
+}
+
+}  // namespace trproxy::proxy

@@ -1,0 +1,62 @@
+#include "proxy/transport/io.hpp"
+
+namespace trproxy::proxy {
+
+std::string_view status_text(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 421: return "Misdirected Request";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::string error_response(int status, std::string_view reason) {
+  const auto code = std::to_string(status);
+  const auto text = std::string(status_text(status));
+  const auto body = code + " " + text + ": " + std::string(reason) + "\n";
+  return "HTTP/1.1 " + code + " " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body;
+}
+
+config::IpAddress to_ip_address(const net::ip::address& address) {
+  config::IpAddress out;
+  if (address.is_v4()) {
+    out.bytes[10] = 0xff;
+    out.bytes[11] = 0xff;
+    const auto v4 = address.to_v4().to_bytes();
+    std::copy(v4.begin(), v4.end(), out.bytes.begin() + 12);
+  } else {
+    const auto v6 = address.to_v6().to_bytes();
+    std::copy(v6.begin(), v6.end(), out.bytes.begin());
+  }
+  return out;
+}
+
+net::ip::address to_asio_address(const config::IpAddress& address) {
+  net::ip::address_v6::bytes_type bytes;
+  std::copy(address.bytes.begin(), address.bytes.end(), bytes.begin());
+  const net::ip::address_v6 v6(bytes);
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6);
+  return v6;
+}
+
+std::string endpoint_string(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  const auto port = std::to_string(endpoint.port());
+  return address.is_v6() ? "[" + address.to_string() + "]:" + port : address.to_string() + ":" + port;
+}
+
+}  // namespace trproxy::proxy

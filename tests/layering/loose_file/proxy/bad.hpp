@@ -1,0 +1,2 @@
+#pragma once
+// An engine file outside every room: refused.
