@@ -99,7 +99,18 @@ class HAProxy:
                   default-server inter {inter_ms}ms fall 1 rise 2 send-proxy-v2
                 """) + servers + "\n")
         self.proc = start_process(["haproxy", "-f", self.conf, "-db"], folder, "haproxy",
-                                  lambda: port_open(self.port) and os.path.exists(self.stats))
+                                  lambda: port_open(self.port) and self.stats_accepts())
+
+    def stats_accepts(self):
+        """The stats socket takes connections: its file appears at bind(), before listen(), so a
+        connect right after the file shows up can still be refused (seen under load)."""
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(h.DEADLINE)
+                s.connect(self.stats)
+            return True
+        except OSError:
+            return False
 
     def server_states(self):
         """{server name: status} as HAProxy sees them (UP, DOWN, ...)."""
