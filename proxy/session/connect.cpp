@@ -1,6 +1,7 @@
 #include "proxy/session/connect.hpp"
 
-#include "policy/sign_in_guard.hpp"
+#include "policy/tunnel_decision.hpp"
+#include "policy/upstream_decision.hpp"
 #include "proxy/transport/deadline.hpp"
 #include "proxy/upstream/dialer.hpp"
 #include "proxy/session/intercept.hpp"
@@ -49,17 +50,6 @@ net::awaitable<Peek> read_client_hello(beast::tcp_stream& client, beast::flat_bu
   }
 }
 
-// True while the policy still lets this tunnel run (DESIGN: a tunnel whose host becomes blocked
-// or intercepted by a reload is closed).
-bool tunnel_still_allowed(const Runtime& runtime, const std::string& connect_host, const std::string& sni) {
-  for (const auto* host : {&connect_host, &sni}) {
-    if (host->empty()) continue;
-    const auto host_class = runtime.policy->hosts().classify(*host);
-    if (host_class == policy::HostClass::blocked || policy::is_intercepted(host_class)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
@@ -73,8 +63,8 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   if (!policy::is_intercepted(target.host_class)) {
     upstream.emplace(co_await net::this_coro::executor);
     if (auto failure = co_await connection.worker.dialer().dial(*upstream, runtime->config(), {target.host, target.port})) {
-      failure->refusal.action = failure->refusal.status == 403 ? policy::Action::deny : policy::Action::tunnel;
-      co_await refuse(client, connection, failure->refusal, line);
+      const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::tunnel);
+      co_await refuse(client, connection, refusal, line);
       co_return;
     }
     connection.tracked.upstream_fd = upstream->socket().native_handle();
@@ -87,13 +77,12 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   line.bytes_out += established.size();
   expire_never(client);
 
-  const auto peek_time = policy::is_intercepted(target.host_class) ? limits.head_timeout
-                                                                   : std::chrono::milliseconds(policy::ordinary_peek_ms);
   // The peek deadline cancels the read but leaves the socket open: a silent client of an
   // ordinary host gets its tunnel (server-speaks-first protocols).
+  const auto peek_time = policy::peek_time(target.host_class, limits.head_timeout);
   auto peek = co_await within(Clock::now() + peek_time, read_client_hello(client, buffer));
   if (peek && peek->client_closed) {
-    line.action = policy::is_intercepted(target.host_class) ? policy::Action::intercept : policy::Action::tunnel;
+    line.action = policy::closed_before_hello(target.host_class);
     line.status = 200;
     line.reason = "client closed before sending anything";
     connection.log(line);
@@ -106,22 +95,21 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   }
   line.sni = peek->sni;
 
-  auto plan = policy::decide_after_hello(*runtime->policy, target, peek->facts());
+  // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
+  std::optional<policy::GuardDestination> destination;
   if (upstream) {
-    // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
-    const auto destination =
-        co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(), {target.host, target.port});
-    const auto guard = policy::check_sign_in_guard(*runtime->policy, destination, peek->facts());
-    if (guard.outcome != policy::GuardOutcome::not_guarded) {
-      services.metrics.sign_in_guard(guard.outcome);
-      line.reason = guard.reason;
-      if (guard.outcome == policy::GuardOutcome::refused) {
-        plan = policy::Refusal{0, policy::Action::deny, guard.reason};
-      }
-      if (guard.outcome == policy::GuardOutcome::logged) {
-        spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
-                     guard.reason);
-      }
+    destination = co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(),
+                                                                        {target.host, target.port});
+  }
+  const auto decision = policy::decide_tunnel(*runtime->policy, target, peek->facts(),
+                                              destination ? &*destination : nullptr);
+  const auto& plan = decision.plan;
+  if (decision.guard.outcome != policy::GuardOutcome::not_guarded) {
+    services.metrics.sign_in_guard(decision.guard.outcome);
+    line.reason = decision.guard.reason;
+    if (decision.guard.outcome == policy::GuardOutcome::logged) {
+      spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
+                   decision.guard.reason);
     }
   }
   if (const auto* intercept = std::get_if<policy::InterceptPlan>(&plan)) {
@@ -142,7 +130,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     co_return;
   }
   connection.tracked.still_allowed = [host = target.host, sni = peek->sni](const Runtime& next) {
-    return tunnel_still_allowed(next, host, sni);
+    return policy::tunnel_still_allowed(*next.policy, host, sni);
   };
   const std::uint64_t early = buffer.size();
   if (early > 0) {

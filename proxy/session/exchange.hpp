@@ -42,14 +42,6 @@ struct ExchangeRequest {
   }
 };
 
-// GET, HEAD, OPTIONS, TRACE, PUT and DELETE may be sent twice (RFC 9110 9.2.2); only without a
-// body, since a body has been streamed and is gone.
-inline bool replayable_request(std::string_view method, policy::BodyFraming framing) {
-  if (framing != policy::BodyFraming::none) return false;
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
-         method == "DELETE";
-}
-
 struct ExchangeResult {
   int status = 0;  // the upstream's final status, or our own error status
   int upstream_status = 0;  // the upstream's final status; 0 when it sent none

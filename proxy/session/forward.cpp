@@ -1,6 +1,7 @@
 #include "proxy/session/forward.hpp"
 
 #include "policy/target_tenant.hpp"
+#include "policy/upstream_decision.hpp"
 #include "proxy/upstream/dialer.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
 
@@ -28,11 +29,11 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
     stream_.emplace(co_await net::this_coro::executor);
     if (auto failure = co_await connection_.worker.dialer().dial(*stream_, runtime->config(), {plan.host, plan.port})) {
       close();
-      if (failure->refusal.status != 403) failure->refusal.action = policy::Action::forward;
+      const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::forward);
       line.bytes_in = head.end;
-      co_await refuse(client, connection_, failure->refusal, line);
+      co_await refuse(client, connection_, refusal, line);
       ExchangeResult refused;
-      refused.status = failure->refusal.status;
+      refused.status = refusal.status;
       co_return refused;
     }
     key_ = key;

@@ -3,6 +3,7 @@
 #include "policy/connection_auth.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
+#include "policy/upstream_decision.hpp"
 #include "proxy/transport/tls_socket_stream.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
 #include "proxy/upstream/dialer.hpp"
@@ -135,7 +136,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     auto request = ExchangeRequest::of(head);
     // A pooled connection may have been closed by the server just now; an idempotent request
     // without a body then goes once more on a fresh connection (the head is still unread).
-    request.replayable = upstream && replayable_request(line.method, head.framing);
+    request.replayable = upstream && policy::replayable_request(line.method, head.framing);
     ExchangeResult result;
     std::optional<policy::ResponseWatch> watch;
     bool dial_failed = false;
@@ -143,8 +144,8 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
       if (!upstream) {
         const DialTarget target{plan.host, plan.upstream_port};
         if (auto failure = co_await connection.worker.dialer().dial_tls(upstream, runtime->config(), *runtime->upstream_tls, target)) {
-          failure->refusal.action = policy::Action::intercept;
-          co_await refuse(client, connection, failure->refusal, line);
+          const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::intercept);
+          co_await refuse(client, connection, refusal, line);
           dial_failed = true;
           break;
         }
@@ -170,13 +171,12 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     line.bytes_out = result.bytes_to_client;
     line.reason = result.failure;
     connection.log(line);
-    // NTLM/Negotiate authenticate the connection: challenged by the server, or sent by the client
-    // (a Negotiate token may be accepted with a plain 200).
+    const auto fate = policy::upstream_fate({result.upstream_reusable, pinned, result.connection_auth, sends_auth});
     pinned = pinned || result.connection_auth || sends_auth;
-    if (!result.upstream_reusable) {
+    if (fate == policy::UpstreamFate::close) {
       upstream.reset();
       connection.tracked.upstream_fd = -1;
-    } else if (!pinned) {
+    } else if (fate == policy::UpstreamFate::pool) {
       pool.put(pool_key, std::move(upstream), runtime->upstream_tls);
       connection.tracked.upstream_fd = -1;
     }

@@ -1,6 +1,7 @@
 #include "proxy/upstream/dialer.hpp"
 
 #include "policy/parent_proxy.hpp"
+#include "policy/upstream_decision.hpp"
 #include "proxy/transport/deadline.hpp"
 
 #include <spdlog/spdlog.h>
@@ -38,23 +39,16 @@ std::string lower_first(std::string text) {
   return text;
 }
 
-// Where a dial may go: the upstream.resolve override, an IP literal, or DNS (the worker's
-// resolver: cached, A and AAAA together, never queued behind another lookup).
+// Where a dial may go: the route's address (an upstream.resolve entry or an IP literal), or DNS
+// (the worker's resolver: cached, A and AAAA together, never queued behind another lookup).
 net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, Metrics& metrics,
                                                                    DnsResolver& resolver, DialTarget target,
                                                                    const std::string& label,
                                                                    Clock::time_point deadline) {
-  const auto& overrides = config.upstream.resolve;
-  if (const auto it = overrides.find(std::string(target.host)); it != overrides.end()) {
-    error_code ec;
-    const auto address = net::ip::make_address(it->second.host, ec);
-    if (ec) co_return failed(502, label + ": upstream.resolve address is not an IP address");
-    co_return Candidates{{tcp::endpoint(address, it->second.port)}, true};
+  const auto route = policy::upstream_route(config, target.host, target.port);
+  if (route.address) {
+    co_return Candidates{{tcp::endpoint(to_asio_address(*route.address), route.port)}, route.operator_chosen};
   }
-  error_code literal_ec;
-  const auto literal = net::ip::make_address(target.host, literal_ec);
-  if (!literal_ec) co_return Candidates{{tcp::endpoint(literal, target.port)}, false};
-
   const auto answer = co_await resolver.resolve(target.host, deadline);
   metrics.dns_lookups.add(static_cast<std::size_t>(answer.error));
   if (answer.error != DnsError::none) {
@@ -131,13 +125,11 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
                                                                   const DialParts& parts,
                                                                   DialTarget target, const config::Endpoint& parent,
                                                                   Clock::time_point deadline, DialStage& stage) {
-  std::string connect_host(target.host);
-  auto connect_port = target.port;
-  if (const auto it = config.upstream.resolve.find(connect_host); it != config.upstream.resolve.end()) {
-    connect_host = it->second.host;
-    connect_port = it->second.port;
-  } else if (const auto literal = config::parse_ip(target.host)) {
-    if (auto refusal = policy::check_egress_address(config.egress, parts.self, *literal, target.port, false)) {
+  const auto route = policy::upstream_route(config, target.host, target.port);
+  const auto& connect_host = route.host;
+  const auto connect_port = route.port;
+  if (route.address && !route.operator_chosen) {
+    if (auto refusal = policy::check_egress_address(config.egress, parts.self, *route.address, route.port, false)) {
       co_return DialFailure{std::move(refusal->refusal)};
     }
   }
@@ -218,12 +210,8 @@ net::awaitable<policy::GuardDestination> Dialer::guard_destination(const beast::
     if (!ec) out.addresses.push_back(to_ip_address(remote.address()));
     co_return out;
   }
-  if (const auto it = config.upstream.resolve.find(std::string(target.host)); it != config.upstream.resolve.end()) {
-    if (const auto address = config::parse_ip(it->second.host)) out.addresses.push_back(*address);
-    co_return out;
-  }
-  if (const auto literal = config::parse_ip(target.host)) {
-    out.addresses.push_back(*literal);
+  if (const auto route = policy::upstream_route(config, target.host, target.port); route.address) {
+    out.addresses.push_back(*route.address);
     co_return out;
   }
   if (config.sign_in_guard.addresses.empty()) co_return out;  // the guard is off: no lookup

@@ -258,10 +258,14 @@ class TrailerCarriesTenantField(Origin, unittest.TestCase):
             with self.subTest(name=name):
                 before = h.scrape(self.proxy).get('trproxy_requests_refused_total{status="400"}', 0)
                 lines = len(self.proxy.access_lines())
+                seen = len(self.origin.connection_of("POST /trailer HTTP/1.1"))
                 with self.client() as s:
                     get(s, "/trailer", "POST", "Transfer-Encoding: chunked\r\n")
                     s.sendall(f"5\r\nhello\r\n0\r\n{name}: spoofed-tenant:spoofed-policy\r\n\r\n".encode())
                     self.assertEqual(h.read_all_until_close(s), b"")
+                # The origin's thread records the head on its own time: the proxy may close first.
+                h.wait_until(lambda: len(self.origin.connection_of("POST /trailer HTTP/1.1")) > seen,
+                             what="the origin recording the request")
                 number = self.origin.connection_of("POST /trailer HTTP/1.1")[-1]
                 h.wait_until(lambda: number in self.origin.closed, what="the origin connection closed")
                 self.assertNotIn(b"spoofed", self.origin.received[number])

@@ -597,18 +597,6 @@ TEST_CASE("exchange: no retry once a response byte came, or for a request that w
   }
 }
 
-TEST_CASE("exchange: only idempotent requests without a body are replayable") {
-  using policy::BodyFraming;
-  for (const char* method : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"}) {
-    CHECK(proxy::replayable_request(method, BodyFraming::none));
-    CHECK_FALSE(proxy::replayable_request(method, BodyFraming::content_length));
-  }
-  CHECK_FALSE(proxy::replayable_request("POST", BodyFraming::none));
-  CHECK_FALSE(proxy::replayable_request("PATCH", BodyFraming::none));
-  CHECK_FALSE(proxy::replayable_request("get", BodyFraming::none));
-  CHECK_FALSE(proxy::replayable_request("GET", BodyFraming::chunked));
-}
-
 TEST_CASE("exchange: an NTLM or Negotiate challenge is reported so the session pins the connection") {
   const auto request = get();
   const std::string challenge = GENERATE(std::string("NTLM"), std::string("Negotiate"), std::string("Basic realm=\"x\""));

@@ -4,6 +4,7 @@
 #include "policy/egress.hpp"
 #include "policy/explain.hpp"
 #include "policy/sign_in_guard.hpp"
+#include "policy/tunnel_decision.hpp"
 #include "policy/request_decision.hpp"
 #include "config/syntax.hpp"
 #include "decision_helpers.hpp"
@@ -445,4 +446,60 @@ TEST_CASE("explain answers with the engine's own decisions") {
   CHECK_THAT(ask("http://www.example.com/", "192.0.2.1"), Contains("action: deny (clients.allow)\n"));
   CHECK_THAT(ask("https://www.example.com/", "10.1.2.3"), Contains("action: tunnel\n") && Contains("addresses: "));
   CHECK(std::holds_alternative<policy::ExplainError>(policy::explain(policy, std::nullopt, "ftp://x/y")));
+}
+
+TEST_CASE("tunnel decision: the guard merged into the plan, peek time, reload survival") {
+  const auto& policy = v2_policy();
+  using policy::GuardDestination;
+  using policy::GuardOutcome;
+  const auto guarded = *config::parse_ip("20.190.151.7");
+  const auto elsewhere = *config::parse_ip("93.184.216.34");
+  const policy::ConnectTarget ordinary{"fronted.example", 443, HostClass::other};
+  const policy::ConnectTarget sign_in{"login.microsoftonline.com", 443, HostClass::auth};
+  const GuardDestination to_guarded{{guarded}, false};
+  const GuardDestination to_elsewhere{{elsewhere}, false};
+  struct Row {
+    const policy::ConnectTarget* target;
+    HelloKind kind;
+    const char* sni;
+    const GuardDestination* destination;
+    int plan;  // 0 intercept, 1 tunnel, 2 close
+    GuardOutcome guard;
+  };
+  const Row rows[] = {
+      {&ordinary, HelloKind::sni, "fronted.example", &to_elsewhere, 1, GuardOutcome::not_guarded},
+      {&ordinary, HelloKind::sni, "fronted.example", &to_guarded, 2, GuardOutcome::refused},  // fronting
+      {&ordinary, HelloKind::no_sni, "", &to_guarded, 2, GuardOutcome::refused},
+      {&ordinary, HelloKind::sni, "graph.microsoft.com", &to_guarded, 1, GuardOutcome::tunnelled},
+      {&ordinary, HelloKind::sni, "login.microsoftonline.com", &to_guarded, 0, GuardOutcome::intercepted},
+      {&sign_in, HelloKind::sni, "login.microsoftonline.com", nullptr, 0, GuardOutcome::not_guarded},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.target->host, row.sni, static_cast<int>(row.kind));
+    const auto decision = policy::decide_tunnel(policy, *row.target, {row.kind, row.sni}, row.destination);
+    CHECK(static_cast<int>(decision.plan.index()) == row.plan);
+    CHECK(decision.guard.outcome == row.guard);
+    if (row.plan == 2) {
+      const auto& refusal = std::get<policy::Refusal>(decision.plan);
+      CHECK(refusal.status == 0);  // closed: the client already got 200
+      CHECK(refusal.action == Action::deny);
+      CHECK_THAT(refusal.reason, Catch::Contains("sign_in_guard"));
+    }
+  }
+  const policy::Policy logging(test::load_yaml(std::string(test::v2_yaml) + "sign_in_guard: {action: log}\n"));
+  const auto logged = policy::decide_tunnel(logging, ordinary, {HelloKind::no_sni, ""}, &to_guarded);
+  CHECK(std::holds_alternative<policy::TunnelPlan>(logged.plan));
+  CHECK(logged.guard.outcome == GuardOutcome::logged);
+
+  using std::chrono::milliseconds;
+  CHECK(policy::peek_time(HostClass::auth, milliseconds(15000)) == milliseconds(15000));
+  CHECK(policy::peek_time(HostClass::msa, milliseconds(15000)) == milliseconds(15000));
+  CHECK(policy::peek_time(HostClass::other, milliseconds(15000)) == milliseconds(policy::ordinary_peek_ms));
+  CHECK(policy::closed_before_hello(HostClass::auth) == Action::intercept);
+  CHECK(policy::closed_before_hello(HostClass::other) == Action::tunnel);
+
+  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", "www.example.com"));
+  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", ""));
+  CHECK_FALSE(policy::tunnel_still_allowed(policy, "onedrive.live.com", ""));  // blocked in v2_yaml
+  CHECK_FALSE(policy::tunnel_still_allowed(policy, "93.184.216.34", "login.microsoftonline.com"));
 }
