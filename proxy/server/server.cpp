@@ -63,6 +63,21 @@ std::string render_metrics(const MetricsRegistry& metrics, const SignInMetrics& 
   return metrics.render(state) + sign_in.render(*current.policy);
 }
 
+// Hands each listener's connections to the least-loaded worker.
+void accept_on(net::io_context& control, std::vector<tcp::acceptor>& listeners, Workers& workers) {
+  for (auto& acceptor : listeners) {
+    net::co_spawn(control, accept_loop(acceptor, workers), net::detached);
+    spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), workers.size());
+  }
+}
+
+// The systemd status line of the running state.
+std::string serving_status(const tcp::acceptor& first_listener, const Runtime& current) {
+  return "serving on " + endpoint_string(first_listener.local_endpoint()) + ", configuration revision " +
+         std::to_string(current.policy->revision()) + " (" +
+         config::to_string(current.config().tenant_restrictions.mode) + ")";
+}
+
 }  // namespace
 
 int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
@@ -98,10 +113,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     workers.push_back(std::make_unique<Worker>(i, initial, services_with(metrics.shard(i))));
   }
   for (auto& worker : workers) worker->start();
-  for (auto& acceptor : listeners.proxy) {
-    net::co_spawn(control, accept_loop(acceptor, workers), net::detached);
-    spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), threads);
-  }
+  accept_on(control, listeners.proxy, workers);
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
@@ -116,12 +128,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
 
   // systemd (Type=notify): ready now that the listeners accept and the CA is loaded.
   const auto notifier = SystemdNotifier::from_environment();
-  const auto serving = [&] {
-    const auto current = runtime.get();
-    return "serving on " + endpoint_string(listeners.proxy.front().local_endpoint()) +
-           ", configuration revision " + std::to_string(current->policy->revision()) + " (" +
-           config::to_string(current->config().tenant_restrictions.mode) + ")";
-  };
+  const auto serving = [&] { return serving_status(listeners.proxy.front(), *runtime.get()); };
   log_notify_error(notifier.ready(serving()));
 
   // SIGHUP and watch_files reload the same way.

@@ -50,6 +50,45 @@ net::awaitable<Peek> read_client_hello(beast::tcp_stream& client, beast::flat_bu
   }
 }
 
+// Dials the destination of a CONNECT that is not intercepted; false when it failed and the client
+// was answered.
+net::awaitable<bool> dial_tunnel(ClientConnection& connection, beast::tcp_stream& client, const config::Config& config,
+                                 const policy::ConnectTarget& target, beast::tcp_stream& upstream, RequestLog& line) {
+  if (auto failure = co_await connection.worker.dialer().dial(upstream, config, {target.host, target.port})) {
+    const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::tunnel);
+    co_await refuse(client, connection, refusal, line);
+    co_return false;
+  }
+  connection.tracked.upstream_fd = upstream.socket().native_handle();
+  error_code ignored;
+  line.upstream = endpoint_string(upstream.socket().remote_endpoint(ignored));
+  co_return true;
+}
+
+// Blind tunnel: replay what the client already sent, then relay both ways until either side
+// ends, the idle timeout, or a reload that no longer allows it.
+net::awaitable<void> relay_blind(ClientConnection& connection, beast::tcp_stream& client, beast::tcp_stream& upstream,
+                                 beast::flat_buffer& buffer, const config::Limits& limits, std::string host,
+                                 std::string sni, RequestLog line) {
+  connection.tracked.still_allowed = [host, sni](const Runtime& next) {
+    return policy::tunnel_still_allowed(*next.policy, host, sni);
+  };
+  const std::uint64_t early = buffer.size();
+  if (early > 0) {
+    expire_after(upstream, limits.idle_timeout);
+    auto [ec, n] = co_await net::async_write(upstream, buffer.data(), use_tuple);
+    if (ec) co_return;
+    buffer.consume(n);
+  }
+  buffer.shrink_to_fit();  // the peek's buffer is not needed again: an idle tunnel holds none
+  const auto totals = co_await relay_tunnel(client, upstream, limits.tunnel_idle_timeout, connection.worker.pipes());
+  line.action = policy::Action::tunnel;
+  line.status = 200;
+  line.bytes_in += early + totals.client_to_upstream;
+  line.bytes_out += totals.upstream_to_client;
+  connection.log(line);
+}
+
 }  // namespace
 
 net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
@@ -62,14 +101,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   std::optional<beast::tcp_stream> upstream;
   if (!policy::is_intercepted(target.host_class)) {
     upstream.emplace(co_await net::this_coro::executor);
-    if (auto failure = co_await connection.worker.dialer().dial(*upstream, runtime->config(), {target.host, target.port})) {
-      const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::tunnel);
-      co_await refuse(client, connection, refusal, line);
-      co_return;
-    }
-    connection.tracked.upstream_fd = upstream->socket().native_handle();
-    error_code ignored;
-    line.upstream = endpoint_string(upstream->socket().remote_endpoint(ignored));
+    if (!co_await dial_tunnel(connection, client, runtime->config(), target, *upstream, line)) co_return;
   }
   expire_after(client, limits.head_timeout);
   const std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -125,27 +157,8 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     co_return;
   }
 
-  // Blind tunnel: replay what the client already sent, then relay both ways.
-  if (!upstream) {  // cannot happen for a non-sign-in CONNECT; kept for the type's sake
-    co_return;
-  }
-  connection.tracked.still_allowed = [host = target.host, sni = peek->sni](const Runtime& next) {
-    return policy::tunnel_still_allowed(*next.policy, host, sni);
-  };
-  const std::uint64_t early = buffer.size();
-  if (early > 0) {
-    expire_after(*upstream, limits.idle_timeout);
-    auto [ec, n] = co_await net::async_write(*upstream, buffer.data(), use_tuple);
-    if (ec) co_return;
-    buffer.consume(n);
-  }
-  buffer.shrink_to_fit();  // the peek's buffer is not needed again: an idle tunnel holds none
-  const auto totals = co_await relay_tunnel(client, *upstream, limits.tunnel_idle_timeout, connection.worker.pipes());
-  line.action = policy::Action::tunnel;
-  line.status = 200;
-  line.bytes_in += early + totals.client_to_upstream;
-  line.bytes_out += totals.upstream_to_client;
-  connection.log(line);
+  // A tunnel always has its dialled upstream (only intercepted targets are not dialled).
+  co_await relay_blind(connection, client, *upstream, buffer, limits, target.host, peek->sni, std::move(line));
 }
 
 }  // namespace trproxy::proxy
