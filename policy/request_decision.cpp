@@ -93,4 +93,9 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
                      &profile};
 }
 
+Refusal broken_head_refusal(std::optional<HeadError> error, Action action) {
+  if (!error) return Refusal{408, action, "request head not received in time"};
+  return Refusal{http_status(*error), action, std::string(describe(*error))};
+}
+
 }  // namespace trproxy::policy

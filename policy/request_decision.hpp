@@ -11,6 +11,7 @@
 #include "policy/rewrite.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -53,6 +54,10 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
                                          const InterceptedChannel& channel, const ProfileRules& profile);
 InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
                                          const InterceptedChannel& channel);
+
+// The answer to a head that never became a request: one that broke the grammar or a limit
+// (`error`: 400 or 431 with the scanner's reason), or none at all in time (nullopt: 408).
+Refusal broken_head_refusal(std::optional<HeadError> error, Action action);
 
 // Whether an intercepted connection may stay open under `policy` (after a reload).
 bool still_intercepted(const Policy& policy, const InterceptedChannel& channel);

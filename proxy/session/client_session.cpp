@@ -7,6 +7,7 @@
 #include "proxy/session/client_connection.hpp"
 #include "proxy/session/forward.hpp"
 #include "proxy/session/head_reader.hpp"
+#include "proxy/session/request_loop.hpp"
 #include "policy/pac.hpp"
 #include "proxy/session/proxy_header.hpp"
 #include "tls/client_hello.hpp"
@@ -17,7 +18,6 @@
 namespace trproxy::proxy {
 namespace {
 
-constexpr const char* head_timeout_reason = "request head not received in time";
 constexpr const char* untrusted_proxy_header_reason = "PROXY protocol header from a peer not in proxy_protocol.trusted";
 
 // The connection's share of its worker's load (counted by the acceptor when it handed the
@@ -69,32 +69,19 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
                                                              beast::flat_buffer& buffer, bool balanced) {
   auto& worker = connection.worker;
   ForwardUpstream upstream(connection);
-  policy::RequestHead head;
-  bool first = true;
+  RequestLoop loop(connection, client, buffer, connection.accepted);
+  const auto& head = loop.head();
   for (;;) {
-    const auto& limits = connection.config().limits;
-    policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
-    const auto deadline = next_head_deadline(limits, first, connection.accepted);
-    const bool keep_alive_wait = !first;
-    first = false;
     RequestLog line;
-    bool started = false;
-    // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
-    // TLS session) is about to send its first one, possibly already buffered where the drain
-    // cannot see it: it gets the grace period instead.
-    connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
-    if (connection.tracked.idle && worker.registry().draining()) break;
-    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started);
-    connection.tracked.idle = false;
+    const auto read = co_await loop.read_next();
     if (read == HeadRead::closed) break;
-    if (!keep_alive_wait && !balanced && policy::starts_like_proxy_header(view_of(buffer))) {
+    if (!loop.kept_alive() && !balanced && policy::starts_like_proxy_header(view_of(buffer))) {
       const policy::Refusal refusal{400, policy::Action::deny, untrusted_proxy_header_reason};
       co_await refuse(client, connection, refusal, line);
       break;
     }
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
-      const auto refusal = read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::deny)
-                                                     : policy::Refusal{408, policy::Action::deny, head_timeout_reason};
+      const auto refusal = loop.refusal_for(read, policy::Action::deny);
       line.bytes_in = buffer.size();  // what was read of the head, counted though refused
       co_await refuse(client, connection, refusal, line);
       break;

@@ -3,6 +3,7 @@
 #include "policy/target_tenant.hpp"
 #include "policy/upstream_decision.hpp"
 #include "proxy/upstream/dialer.hpp"
+#include "proxy/session/exchange_log.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
 
 #include <algorithm>
@@ -58,14 +59,9 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   request.served = "plain-HTTP forwards";
   auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_,
                                   runtime->config().limits, services.metrics, watch ? &*watch : nullptr);
-  services.metrics.upstream_response(plan.host_class, result.upstream_status);
   if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);
   line.action = plan.action;
-  line.status = result.status;
-  line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
-  line.bytes_out = result.bytes_to_client;
-  line.reason = result.failure;
-  connection_.log(line);
+  log_exchange(connection_, plan.host_class, result, line);
   if (!result.upstream_reusable) close();
   co_return result;
 }

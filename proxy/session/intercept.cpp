@@ -8,7 +8,9 @@
 #include "proxy/session/sign_in_outcome.hpp"
 #include "proxy/upstream/dialer.hpp"
 #include "proxy/session/exchange.hpp"
+#include "proxy/session/exchange_log.hpp"
 #include "proxy/session/head_reader.hpp"
+#include "proxy/session/request_loop.hpp"
 #include "tls/handshake_failure.hpp"
 
 #include <spdlog/spdlog.h>
@@ -50,69 +52,133 @@ tls::HandshakeFailure handshake_failure_of(const error_code& ec) {
   return tls::classify_handshake_failure(closed ? HandshakeEnd::closed : HandshakeEnd::other, 0);
 }
 
+// The upstream side of an intercepted connection. A connection comes from the worker's pool for
+// each request and goes back after it; one is held across requests only when pinned (it carried
+// NTLM/Negotiate authentication, which belongs to this client connection alone).
+class InterceptedUpstream {
+ public:
+  InterceptedUpstream(ClientConnection& connection, const policy::InterceptPlan& plan)
+      : connection_(connection),
+        plan_(plan),
+        pool_key_(plan.host + ":" + std::to_string(plan.upstream_port)),
+        buffer_(connection.config().limits.max_head_bytes) {}
+
+  // Before a request: a pooled connection if one is idle (else the exchange dials), and the
+  // read buffer's storage. True when the connection is a reused one.
+  bool prepare(const Runtime& runtime) {
+    if (!stream_) {
+      stream_ = connection_.worker.pool().take(pool_key_, runtime.upstream_tls.get());
+      buffer_.clear();
+    }
+    connection_.worker.buffers().lend(buffer_);
+    return stream_ != nullptr;
+  }
+
+  // A verified connection to the sign-in host: the one held, or a new one. False when the dial
+  // failed and the client was answered.
+  net::awaitable<bool> ensure(TlsSocketStream& client, const Runtime& runtime, RequestLog& line) {
+    if (!stream_) {
+      const DialTarget target{plan_.host, plan_.upstream_port};
+      auto& dialer = connection_.worker.dialer();
+      if (auto failure = co_await dialer.dial_tls(stream_, runtime.config(), *runtime.upstream_tls, target)) {
+        const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::intercept);
+        co_await refuse(client, connection_, refusal, line);
+        co_return false;
+      }
+      buffer_.clear();
+    }
+    auto& socket = beast::get_lowest_layer(*stream_).socket();
+    connection_.tracked.upstream_fd = socket.native_handle();
+    error_code ignored;
+    line.upstream = endpoint_string(socket.remote_endpoint(ignored));
+    co_return true;
+  }
+
+  TlsSocketStream& stream() { return *stream_; }
+  beast::flat_buffer& buffer() { return buffer_; }
+  void drop() { stream_.reset(); }  // a reused connection found dead: the retry dials anew
+
+  // After the exchange: closed, back to the pool, or kept for this client (policy::upstream_fate).
+  void settle(const ExchangeResult& result, bool sent_credentials, const Runtime& runtime) {
+    const auto fate = policy::upstream_fate({result.upstream_reusable, pinned_, result.connection_auth, sent_credentials});
+    pinned_ = pinned_ || result.connection_auth || sent_credentials;
+    if (fate == policy::UpstreamFate::pool) connection_.worker.pool().put(pool_key_, std::move(stream_), runtime.upstream_tls);
+    if (fate == policy::UpstreamFate::close) stream_.reset();
+    if (stream_) return;
+    connection_.tracked.upstream_fd = -1;
+    buffer_.clear();  // the buffer's storage goes back too, until the next request
+    connection_.worker.buffers().release(buffer_);
+  }
+
+  net::awaitable<void> close() {
+    if (stream_) co_await close_tls(*stream_);
+  }
+
+ private:
+  ClientConnection& connection_;
+  const policy::InterceptPlan& plan_;
+  std::string pool_key_;
+  std::unique_ptr<TlsSocketStream> stream_;
+  beast::flat_buffer buffer_;
+  bool pinned_ = false;
+};
+
+// One request's exchange with the sign-in host. A pooled connection may have been closed by the
+// server just now; an idempotent request without a body then goes once more on a fresh
+// connection (the head is still unread). nullopt: the dial failed and the client was answered.
+net::awaitable<std::optional<ExchangeResult>> exchange_once_or_twice(
+    ClientConnection& connection, TlsSocketStream& client, beast::flat_buffer& buffer, InterceptedUpstream& upstream,
+    ExchangeRequest request, const policy::HeadPieces& pieces, const Runtime& runtime,
+    std::optional<policy::ResponseWatch>& watch, policy::HostClass host_class, RequestLog& line) {
+  auto& metrics = connection.services.metrics;
+  for (;;) {
+    if (!co_await upstream.ensure(client, runtime, line)) co_return std::nullopt;
+    // A retry comes before any response byte, so each attempt watches a fresh response.
+    watch.emplace(host_class, connection.services.sign_in.decode_budget);
+    auto result = co_await exchange(client, buffer, request, pieces, upstream.stream(), upstream.buffer(),
+                                    runtime.config().limits, metrics, &*watch);
+    if (!result.retry) co_return result;
+    metrics.upstream_pool_retries.add();
+    upstream.drop();
+    request.replayable = false;
+  }
+}
+
 // The request loop over an established client TLS stream.
 // `connection_fields` holds what every line of this connection repeats (SNI, TLS version).
 net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketStream& client, beast::flat_buffer& buffer,
                                        const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
-  auto& services = connection.services;
-  auto& metrics = services.metrics;
+  auto& metrics = connection.services.metrics;
   const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
   // A reload that stops intercepting the host ends an idle connection now; a busy one closes
   // after its current response (checked below).
   connection.tracked.still_allowed = [&tracked = connection.tracked, channel](const Runtime& next) {
     return !tracked.idle || policy::still_intercepted(*next.policy, channel);
   };
-  // Upstream connections come from the worker's pool for each request and go back after it. One
-  // is held across requests only when pinned: it carried NTLM/Negotiate authentication, which
-  // belongs to this client connection alone.
-  auto& pool = connection.worker.pool();
-  const auto pool_key = plan.host + ":" + std::to_string(plan.upstream_port);
-  std::unique_ptr<TlsSocketStream> upstream;
-  bool pinned = false;
-  const auto& first_limits = connection.config().limits;
-  beast::flat_buffer upstream_buffer(first_limits.max_head_bytes);
-  policy::RequestHead head;
-  bool first = true;
-  const auto handshaken = Clock::now();
+  InterceptedUpstream upstream(connection, plan);
+  RequestLoop loop(connection, client, buffer, Clock::now(), &connection.worker.buffers());
+  const auto& head = loop.head();
   for (;;) {
-    const auto& limits = connection.config().limits;
-    policy::RequestScanner scanner(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
-    const auto deadline = next_head_deadline(limits, first, handshaken);
-    const bool keep_alive_wait = !first;
-    first = false;
-    bool started = false;
     RequestLog line;
     line.action = policy::Action::intercept;
     line.host = plan.host;
     line.sni = connection_fields.sni;
     line.tls = connection_fields.tls;
-    // Idle = a kept-alive connection waiting for its next request. A new connection (or a fresh
-    // TLS session) is about to send its first one, possibly already buffered where the drain
-    // cannot see it: it gets the grace period instead.
-    connection.tracked.idle = keep_alive_wait && buffer.size() == 0;
-    if (connection.tracked.idle && connection.worker.registry().draining()) break;
-    // Waiting with nothing buffered: the read buffer's storage goes back to the worker until the
-    // next bytes arrive (an idle connection holds no read buffer).
-    auto& spares = connection.worker.buffers();
-    spares.release(buffer);
-    const auto read = co_await read_request_head(client, buffer, scanner, head, deadline, started, &spares);
-    connection.tracked.idle = false;
+    const auto read = co_await loop.read_next();
     if (read == HeadRead::closed) break;
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
-      const auto refusal =
-          read == HeadRead::invalid ? head_refusal(scanner.error(), policy::Action::intercept)
-                                    : policy::Refusal{408, policy::Action::intercept, "request head not received in time"};
+      const auto refusal = loop.refusal_for(read, policy::Action::intercept);
       line.bytes_in = buffer.size();  // what was read of the head, counted though refused
       co_await refuse(client, connection, refusal, line);
       break;
     }
-    // Each request is decided with the configuration current now (DESIGN: per request).
+    // Each request is decided with the configuration current now (DESIGN: per request); the
+    // client's profile too, so a reload moves a client at its next request.
     const auto runtime = connection.worker.runtime();
     const auto bytes = view_of(buffer);
     line.bytes_in = head.end;
     line.method = head.method.in(bytes);
     line.target = head.target.in(bytes);
-    // The client's profile, chosen per request: a reload moves a client at its next request.
     const auto& profile = runtime->policy->profile_for(connection.address);
     auto decision = policy::plan_intercepted_request(*runtime->policy, head, bytes, channel, profile);
     if (const auto* refusal = std::get_if<policy::Refusal>(&decision)) {
@@ -123,73 +189,26 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     // Read now: the exchange moves on past the head in `buffer`.
     const bool sends_auth = policy::sends_connection_auth(bytes.substr(0, head.end));
     auto& sign_in = start_sign_in(connection, *runtime->policy, profile, plan.host_class, line);
-    if (!upstream) {
-      upstream = pool.take(pool_key, runtime->upstream_tls.get());
-      upstream_buffer.clear();
-    }
-    spares.lend(upstream_buffer);
+    auto request = ExchangeRequest::of(head);
+    request.replayable = upstream.prepare(*runtime) && policy::replayable_request(line.method, head.framing);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
     if (!profile.reports()) {
       metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
       count_rewrite(metrics, plan.host_class, profile.mode);
     }
-    auto request = ExchangeRequest::of(head);
-    // A pooled connection may have been closed by the server just now; an idempotent request
-    // without a body then goes once more on a fresh connection (the head is still unread).
-    request.replayable = upstream && policy::replayable_request(line.method, head.framing);
-    ExchangeResult result;
     std::optional<policy::ResponseWatch> watch;
-    bool dial_failed = false;
-    for (;;) {
-      if (!upstream) {
-        const DialTarget target{plan.host, plan.upstream_port};
-        if (auto failure = co_await connection.worker.dialer().dial_tls(upstream, runtime->config(), *runtime->upstream_tls, target)) {
-          const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::intercept);
-          co_await refuse(client, connection, refusal, line);
-          dial_failed = true;
-          break;
-        }
-        upstream_buffer.clear();
-      }
-      connection.tracked.upstream_fd = beast::get_lowest_layer(*upstream).socket().native_handle();
-      error_code ignored;
-      line.upstream = endpoint_string(beast::get_lowest_layer(*upstream).socket().remote_endpoint(ignored));
-      // A retry comes before any response byte, so each attempt watches a fresh response.
-      watch.emplace(plan.host_class, services.sign_in.decode_budget);
-      result = co_await exchange(client, buffer, request, pieces, *upstream, upstream_buffer,
-                                 runtime->config().limits, metrics, &*watch);
-      if (!result.retry) break;
-      metrics.upstream_pool_retries.add();
-      upstream.reset();
-      request.replayable = false;
-    }
-    if (dial_failed) break;
-    metrics.upstream_response(plan.host_class, result.upstream_status);
+    const auto result = co_await exchange_once_or_twice(connection, client, buffer, upstream, request, pieces,
+                                                        *runtime, watch, plan.host_class, line);
+    if (!result) break;
     record_outcome(connection, *watch, sign_in, profile, line);
-    line.status = result.status;
-    line.bytes_in = std::max<std::uint64_t>(line.bytes_in, result.bytes_from_client);  // the head, even if never sent
-    line.bytes_out = result.bytes_to_client;
-    line.reason = result.failure;
-    connection.log(line);
-    const auto fate = policy::upstream_fate({result.upstream_reusable, pinned, result.connection_auth, sends_auth});
-    pinned = pinned || result.connection_auth || sends_auth;
-    if (fate == policy::UpstreamFate::close) {
-      upstream.reset();
-      connection.tracked.upstream_fd = -1;
-    } else if (fate == policy::UpstreamFate::pool) {
-      pool.put(pool_key, std::move(upstream), runtime->upstream_tls);
-      connection.tracked.upstream_fd = -1;
-    }
-    if (!upstream) {  // the upstream buffer's storage goes back too, until the next request
-      upstream_buffer.clear();
-      spares.release(upstream_buffer);
-    }
-    if (!result.client_reusable || connection.worker.registry().draining() ||
+    log_exchange(connection, plan.host_class, *result, line);
+    upstream.settle(*result, sends_auth, *runtime);
+    if (!result->client_reusable || connection.worker.registry().draining() ||
         !policy::still_intercepted(*connection.runtime().policy, channel)) {
       break;
     }
   }
-  if (upstream) co_await close_tls(*upstream);
+  co_await upstream.close();
 }
 
 }  // namespace
