@@ -456,6 +456,9 @@ class ShippedForOperators(unittest.TestCase):
         cls.proxy = env.proxy("scrape")
         # Some traffic, so histograms and counters have moved.
         h.curl(cls.proxy, f"https://{h.AUTH_HOSTS[0]}/scrape", cacert=env.ca_crt)
+        # The request is counted when its line is written, after the client has its answer:
+        # scraping at once raced it (failed once under ASan).
+        cls.proxy.wait_access_lines(1)
         with urllib.request.urlopen(f"http://127.0.0.1:{cls.proxy.admin_port}/metrics", timeout=h.DEADLINE) as r:
             cls.metrics = r.read().decode()
         cls.exported = set(re.findall(r"(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)", cls.metrics))
