@@ -146,55 +146,128 @@ net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
   }
 }
 
+// Reads until `scanner` has a whole response head in the upstream buffer. False when the
+// exchange ended instead: a malformed head or a closed or silent upstream (answered with our
+// 502/504), or a reused connection found dead before any byte (retry).
+template <class Client, class Upstream>
+net::awaitable<bool> read_response_head(Exchange<Client, Upstream>& x, policy::ResponseScanner& scanner,
+                                        policy::ResponseHead& response, bool first_head) {
+  expire_after(x.upstream, x.limits.upstream_response_timeout);
+  for (;;) {
+    const auto status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response);
+    if (status == policy::ScanStatus::complete) co_return true;
+    if (status == policy::ScanStatus::error) {
+      // Named, not a temporary: GCC 12 destroys some temporaries of a co_await expression twice.
+      auto reason = "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")";
+      co_await x.fail(502, reason);
+      x.close_both();
+      co_return false;
+    }
+    auto [ec, n] =
+        co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
+    x.upstream_buffer.commit(n);
+    if (!ec || n > 0) continue;
+    if (x.request_failed) co_return false;
+    if (x.request.replayable && first_head && x.upstream_buffer.size() == 0 && ec != beast::error::timeout) {
+      x.result.retry = true;  // closed while idle: nothing reached the client, send it again
+      x.result.failure = "reused upstream connection closed: " + ec.message();
+      close_lowest(x.upstream);
+      co_return false;
+    }
+    if (ec == beast::error::timeout) {
+      x.metrics.upstream_failure(UpstreamFailure::timeout);
+      co_await x.fail(504, "upstream did not answer in time");
+    } else {
+      co_await x.fail(502, "upstream closed the connection without a response");
+    }
+    x.close_both();
+    co_return false;
+  }
+}
+
+// The final response's body after what left with its head, byte for byte as its framing
+// delimits it. nullopt when the exchange broke off (both connections closed); else whether the
+// body ended with the upstream's close (until-close framing).
+template <class Client, class Upstream>
+net::awaitable<std::optional<bool>> forward_response_body(Exchange<Client, Upstream>& x, policy::BodyTracker& tracker,
+                                                          policy::PayloadObserver* body_watch,
+                                                          policy::BodyFraming framing) {
+  while (!tracker.done()) {
+    const auto view = view_of(x.upstream_buffer);
+    if (!view.empty()) {
+      const auto progress = tracker.feed(view, body_watch);
+      if (progress.consumed > 0) {
+        expire_after(x.client, x.limits.idle_timeout);
+        auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
+        x.result.bytes_to_client += n;
+        if (ec) {
+          x.result.failure = "client write failed: " + ec.message();
+          x.close_both();
+          co_return std::nullopt;
+        }
+        x.upstream_buffer.consume(progress.consumed);
+      }
+      if (progress.status == policy::BodyStatus::done) break;
+      if (progress.status == policy::BodyStatus::error) {
+        x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker.error()));
+        x.close_both();
+        co_return std::nullopt;
+      }
+    }
+    expire_after(x.upstream, x.limits.idle_timeout);
+    auto [ec, n] =
+        co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
+    x.upstream_buffer.commit(n);
+    if (!ec || n > 0) continue;
+    if (framing == policy::BodyFraming::until_close &&
+        (ec == net::error::eof || ec == net::ssl::error::stream_truncated)) {
+      co_return true;
+    }
+    x.result.failure = "upstream response truncated: " + ec.message();
+    x.close_both();
+    co_return std::nullopt;
+  }
+  co_return false;
+}
+
+// After the whole response: which connection may carry another request.
+template <class Client, class Upstream>
+void finish_response(Exchange<Client, Upstream>& x, const policy::ResponseHead& response, bool ended_by_close) {
+  x.response_done = true;
+  if (x.watch != nullptr) x.watch->end();
+  const bool body_complete = x.request_body_done || x.request.framing == policy::BodyFraming::none;
+  // Anything after the response (a body behind HEAD, 204 or 304, a record of its own) ends the
+  // upstream connection: it is not the answer to the next request.
+  x.result.upstream_reusable = response.keep_alive && !ended_by_close && body_complete &&
+                               x.upstream_buffer.size() == 0 && !has_unread_input(x.upstream);
+  x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
+  if (!body_complete) {
+    // The upstream answered before the request body was complete. Stop: a server that answered
+    // need not read the rest, and feeding it would wait on its window until the idle timeout.
+    // Neither connection can carry another request (the rest of the body is still on its way).
+    x.result.failure = "upstream answered before the request body was complete; the rest was not sent";
+    cancel_reads(x.client);
+    close_lowest(x.upstream);
+  }
+}
+
 template <class Client, class Upstream>
 net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::steady_clock::time_point sent_at) {
   policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
   policy::ResponseHead response;
-  const bool head_request = x.request.method_head;
   bool first_head = true;
   std::optional<policy::BodyTracker> tracker;  // the final response's body
   policy::BodyProgress with_head{};             // what of it left together with the head
   policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
-  for (;;) {
-    expire_after(x.upstream, x.limits.upstream_response_timeout);
-    for (;;) {
-      const auto status = scanner.scan(view_of(x.upstream_buffer), head_request, response);
-      if (status == policy::ScanStatus::complete) break;
-      if (status == policy::ScanStatus::error) {
-        // Named, not a temporary: GCC 12 destroys some temporaries of a co_await expression twice.
-        auto reason = "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")";
-        co_await x.fail(502, reason);
-        x.close_both();
-        co_return;
-      }
-      auto [ec, n] =
-          co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
-      x.upstream_buffer.commit(n);
-      if (ec && n == 0) {
-        if (x.request_failed) co_return;
-        if (x.request.replayable && first_head && x.upstream_buffer.size() == 0 && ec != beast::error::timeout) {
-          x.result.retry = true;  // closed while idle: nothing reached the client, send it again
-          x.result.failure = "reused upstream connection closed: " + ec.message();
-          close_lowest(x.upstream);
-          co_return;
-        }
-        if (ec == beast::error::timeout) {
-          x.metrics.upstream_failure(UpstreamFailure::timeout);
-          co_await x.fail(504, "upstream did not answer in time");
-        } else {
-          co_await x.fail(502, "upstream closed the connection without a response");
-        }
-        x.close_both();
-        co_return;
-      }
-    }
+  for (;;) {  // interim 1xx heads, then the final one
+    if (!co_await read_response_head(x, scanner, response, first_head)) co_return;
     if (first_head) {
       x.metrics.observe_upstream_latency(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count());
       first_head = false;
     }
-    x.result.connection_auth = x.result.connection_auth ||
-                               policy::requests_connection_auth(view_of(x.upstream_buffer).substr(0, response.end));
+    const auto head_bytes_seen = view_of(x.upstream_buffer).substr(0, response.end);
+    x.result.connection_auth = x.result.connection_auth || policy::requests_connection_auth(head_bytes_seen);
     if (response.status == 101) {
       // Protocol switches are not relayed: refuse rather than pass bytes unseen.
       auto reason = "upstream switched protocols (101); not supported on " + std::string(x.request.served);
@@ -202,13 +275,13 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
       x.close_both();
       co_return;
     }
-    if (x.watch != nullptr && response.status >= 200) {
-      x.watch->head(std::string_view(static_cast<const char*>(x.upstream_buffer.data().data()), response.end));
-    }
     // A final head leaves with the body bytes already read behind it: one TLS record and one
     // send to the client where there would be two (and one wake-up of the client fewer).
     if (response.status >= 200) {
-      if (x.watch != nullptr) body_watch = x.watch->body();
+      if (x.watch != nullptr) {
+        x.watch->head(head_bytes_seen);
+        body_watch = x.watch->body();
+      }
       tracker.emplace(response.framing, response.content_length);
       if (!tracker->done()) with_head = tracker->feed(view_of(x.upstream_buffer).substr(response.end), body_watch);
     }
@@ -229,66 +302,14 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   }
   x.result.status = response.status;
   x.result.upstream_status = response.status;
-
-  bool ended_by_close = false;
   if (with_head.status == policy::BodyStatus::error) {
     x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker->error()));
     x.close_both();
     co_return;
   }
-  while (!tracker->done()) {
-    const auto view = view_of(x.upstream_buffer);
-    if (!view.empty()) {
-      const auto progress = tracker->feed(view, body_watch);
-      if (progress.consumed > 0) {
-        expire_after(x.client, x.limits.idle_timeout);
-        auto [ec, n] = co_await net::async_write(x.client, net::buffer(view.data(), progress.consumed), use_tuple);
-        x.result.bytes_to_client += n;
-        if (ec) {
-          x.result.failure = "client write failed: " + ec.message();
-          x.close_both();
-          co_return;
-        }
-        x.upstream_buffer.consume(progress.consumed);
-      }
-      if (progress.status == policy::BodyStatus::done) break;
-      if (progress.status == policy::BodyStatus::error) {
-        x.result.failure = std::string("response body: ") + std::string(policy::describe(tracker->error()));
-        x.close_both();
-        co_return;
-      }
-    }
-    expire_after(x.upstream, x.limits.idle_timeout);
-    auto [ec, n] =
-        co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
-    x.upstream_buffer.commit(n);
-    if (ec && n == 0) {
-      if (response.framing == policy::BodyFraming::until_close &&
-          (ec == net::error::eof || ec == net::ssl::error::stream_truncated)) {
-        ended_by_close = true;
-        break;
-      }
-      x.result.failure = "upstream response truncated: " + ec.message();
-      x.close_both();
-      co_return;
-    }
-  }
-  x.response_done = true;
-  if (x.watch != nullptr) x.watch->end();
-  const bool body_complete = x.request_body_done || x.request.framing == policy::BodyFraming::none;
-  // Anything after the response (a body behind HEAD, 204 or 304, a record of its own) ends the
-  // upstream connection: it is not the answer to the next request.
-  x.result.upstream_reusable = response.keep_alive && !ended_by_close && body_complete &&
-                               x.upstream_buffer.size() == 0 && !has_unread_input(x.upstream);
-  x.result.client_reusable = x.request.keep_alive && !ended_by_close && body_complete;
-  if (!body_complete) {
-    // The upstream answered before the request body was complete. Stop: a server that answered
-    // need not read the rest, and feeding it would wait on its window until the idle timeout.
-    // Neither connection can carry another request (the rest of the body is still on its way).
-    x.result.failure = "upstream answered before the request body was complete; the rest was not sent";
-    cancel_reads(x.client);
-    close_lowest(x.upstream);
-  }
+  const auto ended_by_close = co_await forward_response_body(x, *tracker, body_watch, response.framing);
+  if (!ended_by_close) co_return;
+  finish_response(x, response, *ended_by_close);
 }
 
 }  // namespace detail
