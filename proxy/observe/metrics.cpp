@@ -129,18 +129,25 @@ void MetricsRegistry::reload_failed() {
   last_reload_ok_ = false;
 }
 
+std::uint64_t MetricsRegistry::total(Counter Metrics::*field) const {
+  return sum([&](const Metrics& m) { return (m.*field).get(); });
+}
+
+// The catalogue, in exposition order: what runs, what passes, how it ended, TLS, the upstream
+// pool and DNS, the rules' refusals, the process.
 std::string MetricsRegistry::render(const ScrapeState& state) const {
   Exposition out;
-  const auto total = [&](Counter Metrics::*field) { return sum([&](const Metrics& m) { return (m.*field).get(); }); };
-  const auto by_action = [&](std::string_view name, std::string_view type, std::string_view help,
-                             Counters<actions> Metrics::*field) {
-    out.family(name, type, help);
-    for (std::size_t i = 0; i < actions; ++i) {
-      out.sample(name, label_pair("action", policy::to_string(static_cast<Action>(i))),
-                 sum([&](const Metrics& m) { return (m.*field).get(i); }));
-    }
-  };
+  render_identity(out, state);
+  render_traffic(out, state);
+  render_outcomes(out);
+  render_tls(out, state);
+  render_pool_and_dns(out);
+  render_rule_refusals(out);
+  if (state.process) render_process(out, *state.process);
+  return std::move(out).take();
+}
 
+void MetricsRegistry::render_identity(Exposition& out, const ScrapeState& state) const {
   out.family("trproxy_build_info", "gauge", "The running binary: version, source commit, OpenSSL and Boost versions.");
   out.sample("trproxy_build_info",
              label_pair("version", version) + "," + label_pair("commit", build_commit) + "," +
@@ -169,7 +176,17 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
   out.sample("trproxy_config_reloads_total", R"(result="failure")", reloads_failed_.get());
   out.single("trproxy_ca_not_after_timestamp_seconds", "gauge",
              "When the internal CA certificate expires, Unix seconds.", static_cast<double>(state.ca_not_after));
+}
 
+void MetricsRegistry::render_traffic(Exposition& out, const ScrapeState& state) const {
+  const auto by_action = [&](std::string_view name, std::string_view type, std::string_view help,
+                             Counters<actions> Metrics::*field) {
+    out.family(name, type, help);
+    for (std::size_t i = 0; i < actions; ++i) {
+      out.sample(name, label_pair("action", policy::to_string(static_cast<Action>(i))),
+                 sum([&](const Metrics& m) { return (m.*field).get(i); }));
+    }
+  };
   by_action("trproxy_connections_total", "counter",
             "Client connections, by the action of their first request (CONNECT or plain HTTP).", &Metrics::connections);
   by_action("trproxy_requests_total", "counter",
@@ -195,7 +212,9 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
   out.single("trproxy_client_tenant_headers_stripped_total", "counter",
              "Client-supplied tenant-restriction headers removed (spoofing attempts).",
              total(&Metrics::spoofed_headers_stripped));
+}
 
+void MetricsRegistry::render_outcomes(Exposition& out) const {
   out.family("trproxy_requests_refused_total", "counter", "Requests refused by trproxy, by HTTP status.");
   for (std::size_t status = 0; status < 600; ++status) {
     const auto n = sum([&](const Metrics& m) { return m.refused_by_status.get(status); });
@@ -220,7 +239,9 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
   out.family("trproxy_upstream_response_seconds", "histogram", "Time from request sent to response head received.");
   render_histogram(out, *this, "trproxy_upstream_response_seconds", upstream_latency_buckets,
                    &Metrics::upstream_latency);
+}
 
+void MetricsRegistry::render_tls(Exposition& out, const ScrapeState& state) const {
   out.single("trproxy_leaf_certificates_minted_total", "counter", "Leaf certificates minted from the internal CA.",
              state.certs_minted);
   out.single("trproxy_leaf_certificate_cache_hits_total", "counter", "Leaf certificate cache hits.",
@@ -261,6 +282,9 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
                full(total(&Metrics::upstream_tls_handshakes), upstream_resumed));
     out.sample("trproxy_tls_handshakes_total", "side=\"upstream\",kind=\"resumed\"", upstream_resumed);
   }
+}
+
+void MetricsRegistry::render_pool_and_dns(Exposition& out) const {
   out.single("trproxy_upstream_pool_hits_total", "counter",
              "Intercepted requests sent on a pooled upstream connection (no new upstream handshake).",
              total(&Metrics::upstream_pool_hits));
@@ -285,7 +309,9 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
     out.sample("trproxy_dns_lookups_total", label_pair("result", dns_result_names[i]),
                sum([&](const Metrics& m) { return m.dns_lookups.get(i); }));
   }
+}
 
+void MetricsRegistry::render_rule_refusals(Exposition& out) const {
   out.family("trproxy_connections_refused_total", "counter",
              "Client connections refused on arrival, by reason (clients.allow, limits.max_connections, "
              "limits.max_connections_per_client).");
@@ -307,18 +333,17 @@ std::string MetricsRegistry::render(const ScrapeState& state) const {
     out.sample("trproxy_sign_in_guard_total", label_pair("outcome", policy::to_string(outcome)),
                sum([&](const Metrics& m) { return m.sign_in_guard_outcomes.get(static_cast<std::size_t>(outcome)); }));
   }
+}
 
-  if (const auto& p = state.process) {
-    out.single("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-               p->cpu_seconds);
-    out.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p->resident_bytes);
-    out.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p->virtual_bytes);
-    out.single("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-               p->start_time_seconds);
-    out.single("process_open_fds", "gauge", "Number of open file descriptors.", p->open_fds);
-    out.single("process_max_fds", "gauge", "Maximum number of open file descriptors.", p->max_fds);
-  }
-  return std::move(out).take();
+void MetricsRegistry::render_process(Exposition& out, const ProcessStats& p) const {
+  out.single("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+             p.cpu_seconds);
+  out.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.resident_bytes);
+  out.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.virtual_bytes);
+  out.single("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+             p.start_time_seconds);
+  out.single("process_open_fds", "gauge", "Number of open file descriptors.", p.open_fds);
+  out.single("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.max_fds);
 }
 
 }  // namespace trproxy::proxy

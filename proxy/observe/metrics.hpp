@@ -185,6 +185,15 @@ class MetricsRegistry {
   [[nodiscard]] std::string render(const ScrapeState& state) const;
 
  private:
+  [[nodiscard]] std::uint64_t total(Counter Metrics::*field) const;
+  void render_identity(Exposition& out, const ScrapeState& state) const;
+  void render_traffic(Exposition& out, const ScrapeState& state) const;
+  void render_outcomes(Exposition& out) const;
+  void render_tls(Exposition& out, const ScrapeState& state) const;
+  void render_pool_and_dns(Exposition& out) const;
+  void render_rule_refusals(Exposition& out) const;
+  void render_process(Exposition& out, const ProcessStats& process) const;
+
   std::vector<std::unique_ptr<Metrics>> shards_;
   Counter reloads_ok_, reloads_failed_;
   std::atomic<bool> last_reload_ok_{true};
