@@ -64,6 +64,11 @@ bool is_numeric_spelling(std::string_view host) {
 
 }  // namespace
 
+std::string format_authority(std::string_view host, std::uint16_t port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
 bool is_ambiguous_numeric_host(std::string_view host) {
   return is_numeric_spelling(host) && !is_canonical_ipv4(host);
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace trproxy::policy {
@@ -19,6 +20,10 @@ struct Authority {
 // leading zero): an inet_aton spelling of an address (127.1, 2130706433, 0177.0.0.1,
 // 0x7f000001) or a name no resolver answers consistently. Such hosts are refused everywhere.
 bool is_ambiguous_numeric_host(std::string_view host);
+
+// "host:port", with an IPv6 literal in brackets ("[2001:db8::1]:443"): the one spelling of an
+// authority the proxy writes (CONNECT lines to a parent, reasons, logs).
+std::string format_authority(std::string_view host, std::uint16_t port);
 
 // "host", "host:port", "[v6]:port". Rejects userinfo, empty hosts, bad ports and ambiguous
 // numeric hosts.

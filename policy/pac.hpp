@@ -9,6 +9,11 @@
 
 namespace trproxy::policy {
 
+// How a PAC answer is labelled, on the admin listener and the proxy listener alike: a client may
+// keep it five minutes, so a reload that changes it reaches every client within that.
+inline constexpr std::string_view pac_content_type = "application/x-ns-proxy-autoconfig";
+inline constexpr std::string_view pac_cache_control = "max-age=300";
+
 // Sends every auth, MSA and blocked host to "PROXY host:port" (pac.proxy when set), everything
 // else to pac.otherwise (default DIRECT). `proxy_host` is the name the PAC was requested with
 // (its Host header without port).

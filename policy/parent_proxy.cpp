@@ -1,5 +1,7 @@
 #include "policy/parent_proxy.hpp"
 
+#include "policy/authority.hpp"
+
 namespace trproxy::policy {
 namespace {
 
@@ -10,8 +12,7 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 }  // namespace
 
 std::string parent_connect_request(std::string_view host, std::uint16_t port) {
-  const bool v6 = host.find(':') != std::string_view::npos;
-  const auto authority = (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+  const auto authority = format_authority(host, port);
   return "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n\r\n";
 }
 

@@ -1,6 +1,7 @@
 #include "proxy/observe/sign_in_stats.hpp"
 
 #include "config/syntax.hpp"
+#include "proxy/observe/access_record.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -11,25 +12,6 @@ namespace {
 
 constexpr std::array<config::Enforcement, 2> enforcements{config::Enforcement::enforce, config::Enforcement::report};
 constexpr std::array<policy::HostClass, 2> sign_in_classes{policy::HostClass::auth, policy::HostClass::msa};
-
-// Tenant and profile names are validated tokens; escaping is only a second line of defence.
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      constexpr char hex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[(c >> 4) & 0xf];
-      out += hex[c & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 
@@ -163,14 +145,14 @@ std::string tenants_json(const std::vector<std::vector<TenantSeen>>& shards, std
     const auto& seen = *order[i];
     out += i == 0 ? "\n  {" : ",\n  {";
     out += "\"tenant\": ";
-    append_json_string(out, seen.tenant);
+    append_json_literal(out, seen.tenant);
     out += ", \"requests\": " + std::to_string(seen.requests) + ", \"blocked\": " + std::to_string(seen.blocked) +
            ", \"last_seen\": ";
-    append_json_string(out, config::rfc3339_utc(std::chrono::system_clock::to_time_t(seen.last_seen)));
+    append_json_literal(out, config::rfc3339_utc(std::chrono::system_clock::to_time_t(seen.last_seen)));
     out += ", \"profiles\": [";
     for (std::size_t p = 0; p < seen.profiles.size(); ++p) {
       if (p > 0) out += ", ";
-      append_json_string(out, seen.profiles[p]);
+      append_json_literal(out, seen.profiles[p]);
     }
     out += "]}";
   }

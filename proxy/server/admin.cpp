@@ -46,9 +46,10 @@ http::response<http::string_body> route(const http::request<http::empty_body>& r
     const auto runtime = state.services.runtime.get();
     const auto host_header = request[http::field::host];
     response.result(http::status::ok);
-    response.set(http::field::content_type, "application/x-ns-proxy-autoconfig");
-    response.body() = policy::make_pac(*runtime->policy, policy::pac_host_from({host_header.data(), host_header.size()}, local_host),
-                               state.services.proxy_port);
+    response.set(http::field::content_type, policy::pac_content_type);
+    response.set(http::field::cache_control, policy::pac_cache_control);
+    const auto pac_host = policy::pac_host_from({host_header.data(), host_header.size()}, local_host);
+    response.body() = policy::make_pac(*runtime->policy, pac_host, state.services.proxy_port);
   } else {
     plain(http::status::not_found, "not found\n");
   }
@@ -58,9 +59,7 @@ http::response<http::string_body> route(const http::request<http::empty_body>& r
 
 net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState& state) {
   beast::flat_buffer buffer(16 * 1024);
-  error_code ec;
-  const auto local = stream.socket().local_endpoint(ec);
-  const std::string local_host = ec ? "127.0.0.1" : local.address().to_string();
+  const auto local_host = local_address_text(stream.socket());
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(8 * 1024);
@@ -86,7 +85,8 @@ net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState
     }
     if (!keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace

@@ -38,13 +38,11 @@ struct LoadShare {
 
 net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& connection, const policy::RequestHead& head,
                                std::string_view bytes, RequestLog line) {
-  error_code ec;
-  const auto local = client.socket().local_endpoint(ec);
-  const auto local_host = ec ? std::string("127.0.0.1") : local.address().to_string();
-  const auto body = policy::make_pac(*connection.runtime().policy, policy::pac_host_from(head.host.in(bytes), local_host),
-                             connection.services.proxy_port);
-  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ns-proxy-autoconfig\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\nCache-Control: max-age=300\r\n\r\n";
+  const auto pac_host = policy::pac_host_from(head.host.in(bytes), local_address_text(client.socket()));
+  const auto body = policy::make_pac(*connection.runtime().policy, pac_host, connection.services.proxy_port);
+  std::string response = "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(policy::pac_content_type) +
+                         "\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nCache-Control: " + std::string(policy::pac_cache_control) + "\r\n\r\n";
   if (!head.method_head) response += body;
   expire_after(client, connection.config().limits.head_timeout);
   const auto write_ec = co_await write_text(client, response);

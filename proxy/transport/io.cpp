@@ -59,4 +59,10 @@ std::string endpoint_string(const tcp::endpoint& endpoint) {
   return address.is_v6() ? "[" + address.to_string() + "]:" + port : address.to_string() + ":" + port;
 }
 
+std::string local_address_text(const tcp::socket& socket) {
+  error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  return ec ? std::string("127.0.0.1") : local.address().to_string();
+}
+
 }  // namespace trproxy::proxy

@@ -30,6 +30,8 @@ std::string_view status_text(int status);
 
 // "ip:port" of an endpoint, IPv4-mapped addresses shown as IPv4, IPv6 bracketed.
 std::string endpoint_string(const tcp::endpoint& endpoint);
+// The address a connection arrived on ("10.0.0.5"), or 127.0.0.1 when the socket cannot say.
+std::string local_address_text(const tcp::socket& socket);
 config::IpAddress to_ip_address(const net::ip::address& address);
 net::ip::address to_asio_address(const config::IpAddress& address);
 

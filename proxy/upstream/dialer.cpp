@@ -1,5 +1,6 @@
 #include "proxy/upstream/dialer.hpp"
 
+#include "policy/authority.hpp"
 #include "policy/parent_proxy.hpp"
 #include "policy/upstream_decision.hpp"
 #include "proxy/transport/deadline.hpp"
@@ -22,15 +23,10 @@ DialFailure failed(int status, std::string reason) {
   return DialFailure{policy::Refusal{status, policy::Action::deny, std::move(reason)}};
 }
 
-std::string authority_text(std::string_view host, std::uint16_t port) {
-  const bool v6 = host.find(':') != std::string_view::npos;
-  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
-}
-
 // What the 502/504 bodies call the peer being dialled: "upstream login.microsoftonline.com:443"
 // or "parent proxy gw.corp.example:8080", so a reader knows which hop failed.
 std::string peer_label(std::string_view kind, DialTarget target) {
-  return std::string(kind) + " " + authority_text(target.host, target.port);
+  return std::string(kind) + " " + policy::format_authority(target.host, target.port);
 }
 
 // Asio's messages start with a capital ("Connection refused"); the reasons read as one sentence.
@@ -169,7 +165,7 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
     if (reply.status == policy::ParentReplyStatus::need_more) continue;
     if (reply.status == policy::ParentReplyStatus::complete && reply.established()) co_return std::nullopt;
     parts.metrics.upstream_failure(UpstreamFailure::connect);
-    spdlog::warn("{}: CONNECT {}: {}", parent_text, authority_text(connect_host, connect_port),
+    spdlog::warn("{}: CONNECT {}: {}", parent_text, policy::format_authority(connect_host, connect_port),
                  reply.status == policy::ParentReplyStatus::complete ? reply.status_text : "unreadable answer");
     co_return failed(502, policy::parent_refusal_reason(reply));
   }

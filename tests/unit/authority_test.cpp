@@ -102,3 +102,15 @@ TEST_CASE("host_header_names: the Host field names the host, on an allowed port"
     CHECK(host_header_names(row.host_header, row.host, row.default_port, row.connect_port) == row.names);
   }
 }
+
+TEST_CASE("format_authority: the one spelling the proxy writes, IPv6 literals in brackets") {
+  CHECK(format_authority("login.microsoftonline.com", 443) == "login.microsoftonline.com:443");
+  CHECK(format_authority("127.0.0.1", 8080) == "127.0.0.1:8080");
+  CHECK(format_authority("2001:db8::1", 443) == "[2001:db8::1]:443");
+  // What parse_authority reads back is what was written.
+  const auto written = format_authority("2001:db8::1", 8443);  // parse_authority returns views into it
+  const auto back = parse_authority(written, 0, true);
+  REQUIRE(back);
+  CHECK(back->host == "2001:db8::1");
+  CHECK(back->port == 8443);
+}

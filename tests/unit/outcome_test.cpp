@@ -331,6 +331,12 @@ TEST_CASE("the tenant table: most recent first, bounded, merged across workers")
         "\"profiles\": [\"default\"]}\n"
         "]}\n");
   CHECK(proxy::tenants_json({}) == "{\"tenants\": []}\n");
+  // One escaper for every JSON the proxy writes (the access log's): whatever bytes a name holds,
+  // the document stays valid JSON (control bytes, DEL and bytes >= 0x80 as \u00XX).
+  proxy::TenantTable odd;
+  odd.record("a\"b\\c\x01\x7f\xc3\xa9", "default", t0, false);
+  CHECK_THAT(proxy::tenants_json({odd.snapshot()}),
+             Catch::Contains("\"tenant\": \"a\\\"b\\\\c\\u0001\\u007f\\u00c3\\u00a9\""));
   CHECK(proxy::tenants_json({table.snapshot(), other.snapshot()}, 1).find("northwind") == std::string::npos);
 
   proxy::TenantTable full;
