@@ -33,9 +33,8 @@ struct Worker {
 // accepted it, at once, as the proxy's acceptor does).
 void hold(Worker& worker, std::shared_ptr<tcp::socket> socket) {
   auto buffer = std::make_shared<char>();
-  socket->async_read_some(net::buffer(buffer.get(), 1), [&worker, socket, buffer](auto, auto) {
-    worker.open.fetch_sub(1);
-  });
+  socket->async_read_some(net::buffer(buffer.get(), 1),
+                          [&worker, socket, buffer](auto, auto) { worker.open.fetch_sub(1); });
 }
 
 tcp::acceptor listener(net::io_context& io, unsigned short port, bool reuse_port) {
@@ -146,8 +145,9 @@ int main(int argc, char** argv) {
   const unsigned workers = argc > 1 ? static_cast<unsigned>(std::atoi(argv[1])) : 2;
   const int trials = argc > 2 ? std::atoi(argv[2]) : 20;
   std::mt19937 random(42);
-  std::printf("workers=%u trials=%d; worst max/mean connections per worker after each of 6 bursts (half closed between)\n", workers,
-              trials);
+  std::printf(
+      "workers=%u trials=%d; worst max/mean connections per worker after each of 6 bursts (half closed between)\n",
+      workers, trials);
   std::printf("%-10s %-22s %10s %10s\n", "burst", "model", "mean", "worst");
   for (const int burst : {8, 64, 512}) {
     for (const bool reuse_port : {true, false}) {

@@ -3,14 +3,14 @@
 // requests through a CONNECT to the sign-in host, and an in-process TLS upstream answers them.
 // operator new/delete are replaced in this binary only and count the allocations made on every
 // thread except the client's and the upstream's (i.e. the proxy's); Asio's coroutine frames
-// (std::aligned_alloc) and OpenSSL's own mallocs (CRYPTO_set_mem_functions) are counted apart. The upstream also counts the TLS records each
-// request head arrived in (OpenSSL returns at most one record per SSL_read).
+// (std::aligned_alloc) and OpenSSL's own mallocs (CRYPTO_set_mem_functions) are counted apart. The upstream also counts
+// the TLS records each request head arrived in (OpenSSL returns at most one record per SSL_read).
 //
 // Usage: alloc_bench [requests]   (loopback only)
 
 #include "config/loader.hpp"
-#include "proxy/worker/runtime.hpp"
 #include "proxy/server/server.hpp"
+#include "proxy/worker/runtime.hpp"
 #include "tls/ca.hpp"
 #include "tls/leaf.hpp"
 
@@ -20,10 +20,10 @@
 #include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
+#include <execinfo.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <execinfo.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -80,7 +80,9 @@ void* openssl_realloc(void* p, std::size_t size, const char*, int) {
   if (!not_the_proxy) openssl_allocations.fetch_add(1, std::memory_order_relaxed);
   return std::realloc(p, size);
 }
-void openssl_free(void* p, const char*, int) { std::free(p); }
+void openssl_free(void* p, const char*, int) {
+  std::free(p);
+}
 
 }  // namespace
 
@@ -95,8 +97,12 @@ extern "C" void* aligned_alloc(std::size_t align, std::size_t size) noexcept {
   return posix_memalign(&p, std::max(sizeof(void*), align), size == 0 ? 1 : size) == 0 ? p : nullptr;
 }
 
-void* operator new(std::size_t size) { return counted(size); }
-void* operator new[](std::size_t size) { return counted(size); }
+void* operator new(std::size_t size) {
+  return counted(size);
+}
+void* operator new[](std::size_t size) {
+  return counted(size);
+}
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   try {
     return counted(size);
@@ -104,17 +110,39 @@ void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }
-void* operator new(std::size_t size, std::align_val_t align) { return counted_aligned(size, align); }
-void* operator new[](std::size_t size, std::align_val_t align) { return counted_aligned(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
+}
+void* operator new(std::size_t size, std::align_val_t align) {
+  return counted_aligned(size, align);
+}
+void* operator new[](std::size_t size, std::align_val_t align) {
+  return counted_aligned(size, align);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include "policy/rewrite.hpp"
 
 #include <benchmark/benchmark.h>
-#include <boost/beast/http.hpp>
 #include <http_parser.h>
+#include <boost/beast/http.hpp>
 
 #include <cstring>
 #include <sstream>
@@ -31,7 +31,8 @@ const std::string& head_for(int which) {
 
 void label(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "browser GET 1.5KB" : "token POST 600B");
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * head_for(static_cast<int>(state.range(0))).size()));
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * head_for(static_cast<int>(state.range(0))).size()));
 }
 
 void trproxy_rewrite(benchmark::State& state) {
@@ -69,9 +70,15 @@ void beast_object(benchmark::State& state) {
   label(state);
 }
 
-int noop(http_parser*) { return 0; }
-int noop_data(http_parser*, const char*, std::size_t) { return 0; }
-int stop_after_head(http_parser*) { return 1; }  // skip body: we only parse the head
+int noop(http_parser*) {
+  return 0;
+}
+int noop_data(http_parser*, const char*, std::size_t) {
+  return 0;
+}
+int stop_after_head(http_parser*) {
+  return 1;
+}  // skip body: we only parse the head
 
 void http_parser_parse(benchmark::State& state) {
   const auto& head_bytes = head_for(static_cast<int>(state.range(0)));

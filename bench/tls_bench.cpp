@@ -8,10 +8,10 @@
 #include <benchmark/benchmark.h>
 #include <openssl/err.h>
 
+#include <unistd.h>
 #include <array>
 #include <chrono>
 #include <filesystem>
-#include <unistd.h>
 
 namespace {
 
@@ -90,8 +90,8 @@ void server_handshake(benchmark::State& state) {
   const auto type = state.range(0) == 0 ? config::LeafKeyType::ec_p256 : config::LeafKeyType::rsa_2048;
   state.SetLabel(std::string(config::to_string(type)) + ", TLS 1.3 full handshake, server side");
   const auto ca = bench_ca();
-  const auto leaf = tls::mint_leaf(*ca, tls::generate_leaf_key(type), type, "login.microsoftonline.com",
-                                   std::time(nullptr));
+  const auto leaf =
+      tls::mint_leaf(*ca, tls::generate_leaf_key(type), type, "login.microsoftonline.com", std::time(nullptr));
   const tls::ServerTls server_tls;
   tls::SslCtxPtr client_ctx(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_set_verify(client_ctx.get(), SSL_VERIFY_NONE, nullptr);

@@ -50,7 +50,8 @@ void response_watch(benchmark::State& state) {
     watch.head(head);
     if (auto* observer = watch.body()) {
       // In reads of 16 KiB, as the exchange hands them over.
-      for (std::size_t at = 0; at < body.size(); at += 16384) observer->payload(std::string_view(body).substr(at, 16384));
+      for (std::size_t at = 0; at < body.size(); at += 16384)
+        observer->payload(std::string_view(body).substr(at, 16384));
     }
     watch.end();
     benchmark::DoNotOptimize(watch.outcome());

@@ -7,14 +7,14 @@
 #include "config/endpoint.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <array>
 #include <map>
-#include <string_view>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace trproxy::config {
@@ -119,8 +119,8 @@ struct EgressRules {
 // addresses that sit outside those ranges: the proxy is not a way into its own network.
 // IPv4 prefixes also match IPv4-mapped IPv6 destinations (addresses are kept in mapped form).
 inline constexpr std::array<std::string_view, 11> default_egress_deny() {
-  return {"127.0.0.0/8", "::1/128",     "169.254.0.0/16",     "fe80::/10",         "0.0.0.0/8",         "::/128",
-          "224.0.0.0/4", "ff00::/8",    "255.255.255.255/32", "fd00:ec2::254/128", "100.100.100.200/32"};
+  return {"127.0.0.0/8", "::1/128",  "169.254.0.0/16",     "fe80::/10",         "0.0.0.0/8",         "::/128",
+          "224.0.0.0/4", "ff00::/8", "255.255.255.255/32", "fd00:ec2::254/128", "100.100.100.200/32"};
 }
 
 enum class GuardAction { refuse, log };
@@ -177,8 +177,8 @@ struct ProxyProtocol {
 
 // What the PAC file says (DESIGN.md, "Admin and PAC endpoints").
 struct PacConfig {
-  std::optional<Endpoint> proxy;       // replaces <Host>:<proxy port> (NAT, load balancer)
-  std::string otherwise = "DIRECT";    // for every host the proxy does not handle
+  std::optional<Endpoint> proxy;     // replaces <Host>:<proxy port> (NAT, load balancer)
+  std::string otherwise = "DIRECT";  // for every host the proxy does not handle
 };
 
 struct AdminConfig {
@@ -220,8 +220,7 @@ struct Config {
 
 // The two hosts Microsoft says must never be intercepted (device auth uses client certificates).
 inline const std::vector<std::string>& documented_exclusions() {
-  static const std::vector<std::string> hosts{"device.login.microsoftonline.com",
-                                              "enterpriseregistration.windows.net"};
+  static const std::vector<std::string> hosts{"device.login.microsoftonline.com", "enterpriseregistration.windows.net"};
   return hosts;
 }
 

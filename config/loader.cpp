@@ -82,8 +82,7 @@ bool boolean(const YAML::Node& node, const std::string& path) {
   fail_value(path, text, "is not true or false");
 }
 
-std::uint64_t whole_number(const YAML::Node& node, const std::string& path, std::uint64_t min,
-                           std::uint64_t max) {
+std::uint64_t whole_number(const YAML::Node& node, const std::string& path, std::uint64_t min, std::uint64_t max) {
   const auto text = scalar(node, path);
   if (text.empty() || text.size() > 12 ||
       !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -404,9 +403,9 @@ void refuse_intercepted_and_excluded(const TenantRestrictions& tr, const std::st
     if (std::find(documented.begin(), documented.end(), host) != documented.end()) continue;
     for (const auto& [list, key] : {std::pair{&tr.auth_hosts, "auth_hosts"}, std::pair{&tr.msa_hosts, "msa_hosts"}}) {
       if (std::find(list->begin(), list->end(), host) != list->end()) {
-        fail_value(path + ".exclude", host,
-                   std::string("is also intercepted (in ") + path + "." + key +
-                       "); a host is either intercepted or excluded");
+        fail_value(
+            path + ".exclude", host,
+            std::string("is also intercepted (in ") + path + "." + key + "); a host is either intercepted or excluded");
       }
     }
   }
@@ -538,9 +537,11 @@ void load_admin(const YAML::Node& node, Config& config) {
 void load_log(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
   expect_map(node, "log", {"level", "access", "format"});
   if (const auto level = node["level"]) {
-    static const std::pair<const char*, LogLevel> levels[] = {
-        {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
-        {"warn", LogLevel::warn},   {"error", LogLevel::error}};
+    static const std::pair<const char*, LogLevel> levels[] = {{"trace", LogLevel::trace},
+                                                              {"debug", LogLevel::debug},
+                                                              {"info", LogLevel::info},
+                                                              {"warn", LogLevel::warn},
+                                                              {"error", LogLevel::error}};
     config.log.level = named_value(level, "log.level", levels);
   }
   if (const auto access = node["access"]) {
@@ -555,8 +556,8 @@ void load_log(const YAML::Node& node, const std::filesystem::path& base, Config&
 
 void load_limits(const YAML::Node& node, Config& config) {
   expect_map(node, "limits",
-             {"max_head_bytes", "max_header_fields", "max_connections", "max_connections_per_client", "head_timeout", "idle_timeout",
-              "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace", "drain_delay"});
+             {"max_head_bytes", "max_header_fields", "max_connections", "max_connections_per_client", "head_timeout",
+              "idle_timeout", "upstream_response_timeout", "tunnel_idle_timeout", "shutdown_grace", "drain_delay"});
   auto& limits = config.limits;
   if (const auto v = node["max_head_bytes"]) {
     limits.max_head_bytes = whole_number(v, "limits.max_head_bytes", 4096, 1024 * 1024);
@@ -570,8 +571,8 @@ void load_limits(const YAML::Node& node, Config& config) {
   if (const auto v = node["max_connections_per_client"]) {
     limits.max_connections_per_client = whole_number(v, "limits.max_connections_per_client", 1, 1'000'000);
     if (limits.max_connections_per_client > limits.max_connections) {
-      fail("limits.max_connections_per_client", "must not exceed limits.max_connections (" +
-                                                    std::to_string(limits.max_connections) + ")");
+      fail("limits.max_connections_per_client",
+           "must not exceed limits.max_connections (" + std::to_string(limits.max_connections) + ")");
     }
   } else {
     // A quarter: a NAT or terminal server may carry many users behind one address, and one
@@ -595,8 +596,7 @@ void load_limits(const YAML::Node& node, Config& config) {
 Config defaults(const std::filesystem::path& base) {
   Config config;
   config.listen = {Endpoint{"0.0.0.0", 3128}};
-  for (const char* prefix : {"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                             "fc00::/7"}) {
+  for (const char* prefix : {"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}) {
     config.clients_allow.push_back(*parse_cidr(prefix));
   }
   config.ca.cert = base / "certs/ca.crt";
@@ -737,8 +737,8 @@ Config parse(std::string_view yaml, const std::filesystem::path& base, const std
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& error) {
     throw ConfigError(place(source_name, error.mark.line + 1) + "config: YAML syntax error at line " +
-                      std::to_string(error.mark.line + 1) + ", column " + std::to_string(error.mark.column + 1) +
-                      ": " + error.msg);
+                      std::to_string(error.mark.line + 1) + ", column " + std::to_string(error.mark.column + 1) + ": " +
+                      error.msg);
   }
   try {
     return load_root(root, base);
@@ -754,8 +754,7 @@ Config parse(std::string_view yaml, const std::filesystem::path& base, const std
 
 }  // namespace
 
-Config load_config_text(std::string_view yaml, const std::filesystem::path& base_dir,
-                        const std::string& source_name) {
+Config load_config_text(std::string_view yaml, const std::filesystem::path& base_dir, const std::string& source_name) {
   return parse(yaml, base_dir, source_name);
 }
 
@@ -775,28 +774,33 @@ Config load_config_file(const std::filesystem::path& file) {
   return config;
 }
 
-const char* to_string(LeafKeyType type) { return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048"; }
+const char* to_string(LeafKeyType type) {
+  return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048";
+}
 
-const char* to_string(GuardAction action) { return action == GuardAction::refuse ? "refuse" : "log"; }
+const char* to_string(GuardAction action) {
+  return action == GuardAction::refuse ? "refuse" : "log";
+}
 
-const char* to_string(LogFormat format) { return format == LogFormat::text ? "text" : "json"; }
+const char* to_string(LogFormat format) {
+  return format == LogFormat::text ? "text" : "json";
+}
 
-const char* to_string(Mode mode) { return mode == Mode::v1 ? "v1" : "v2"; }
+const char* to_string(Mode mode) {
+  return mode == Mode::v1 ? "v1" : "v2";
+}
 
-const char* to_string(Enforcement enforcement) { return enforcement == Enforcement::enforce ? "enforce" : "report"; }
+const char* to_string(Enforcement enforcement) {
+  return enforcement == Enforcement::enforce ? "enforce" : "report";
+}
 
 const char* to_string(LogLevel level) {
   switch (level) {
-    case LogLevel::trace:
-      return "trace";
-    case LogLevel::debug:
-      return "debug";
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warn:
-      return "warn";
-    case LogLevel::error:
-      return "error";
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
   }
   return "info";
 }

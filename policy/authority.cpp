@@ -30,8 +30,12 @@ bool all_of(std::string_view text, bool (*accepts)(char)) {
   return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return chars::hex_value(c) >= 0; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return chars::hex_value(c) >= 0;
+}
 
 // a.b.c.d in decimal, each 0-255 without a leading zero: what inet_pton(AF_INET) accepts.
 bool is_canonical_ipv4(std::string_view host) {
@@ -57,8 +61,8 @@ bool is_numeric_spelling(std::string_view host) {
   host = without_trailing_dot(host);
   const auto last = host.substr(host.rfind('.') == std::string_view::npos ? 0 : host.rfind('.') + 1);
   const bool number = !last.empty() && all_of(last, is_digit);
-  const bool hex = last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') &&
-                   all_of(last.substr(2), is_hex);
+  const bool hex =
+      last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') && all_of(last.substr(2), is_hex);
   return number || hex;
 }
 

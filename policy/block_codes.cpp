@@ -7,7 +7,7 @@ namespace trproxy::policy {
 namespace {
 
 constexpr std::array<std::string_view, block_code_count> names{"AADSTS500021", "AADSTS5000211", "AADSTS1000108",
-                                                                "80045C4D", "80045C54"};
+                                                               "80045C4D", "80045C54"};
 constexpr std::array<BlockCode, 3> auth_codes{BlockCode::aadsts500021, BlockCode::aadsts5000211,
                                               BlockCode::aadsts1000108};
 constexpr std::array<BlockCode, 2> msa_codes{BlockCode::msa_80045c4d, BlockCode::msa_80045c54};
@@ -16,7 +16,9 @@ bool is_code_char(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-char fold(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+char fold(char c) {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 bool matches_at(std::string_view text, std::size_t pos, std::string_view code) {
   if (text.size() - pos < code.size()) return false;
@@ -28,7 +30,9 @@ bool matches_at(std::string_view text, std::size_t pos, std::string_view code) {
 
 }  // namespace
 
-std::string_view to_string(BlockCode code) { return names[static_cast<std::size_t>(code)]; }
+std::string_view to_string(BlockCode code) {
+  return names[static_cast<std::size_t>(code)];
+}
 
 std::span<const BlockCode> block_codes_for(HostClass host_class) {
   if (host_class == HostClass::auth) return auth_codes;

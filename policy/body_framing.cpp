@@ -24,7 +24,9 @@ struct LineScan {
   std::size_t length = 0;  // with its CRLF, when done; a malformed trailer line's too
 };
 
-LineScan line_error(BodyError error, std::size_t length = 0) { return {BodyStatus::error, error, length}; }
+LineScan line_error(BodyError error, std::size_t length = 0) {
+  return {BodyStatus::error, error, length};
+}
 
 // chunk-size [ chunk-ext ] CRLF, checked byte by byte so a fault is found as soon as it
 // arrives. `bytes` holds at most max_line_bytes.
@@ -88,19 +90,13 @@ std::string_view describe(BodyError error) {
 BodyTracker::BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes)
     : max_trailer_bytes_(max_trailer_bytes) {
   switch (framing) {
-    case BodyFraming::none:
-      state_ = State::done;
-      break;
+    case BodyFraming::none: state_ = State::done; break;
     case BodyFraming::content_length:
       remaining_ = content_length;
       state_ = content_length == 0 ? State::done : State::length;
       break;
-    case BodyFraming::chunked:
-      state_ = State::chunk_size_line;
-      break;
-    case BodyFraming::until_close:
-      state_ = State::until_close;
-      break;
+    case BodyFraming::chunked: state_ = State::chunk_size_line; break;
+    case BodyFraming::until_close: state_ = State::until_close; break;
   }
 }
 
@@ -118,10 +114,8 @@ BodyProgress BodyTracker::feed(std::string_view data, PayloadObserver* observer)
     const auto line_bytes = data.substr(pos, max_line_bytes);
     const bool line_cut_short = line_bytes.size() == max_line_bytes;
     switch (state_) {
-      case State::done:
-        return {pos, BodyStatus::done};
-      case State::failed:
-        return {pos, BodyStatus::error};
+      case State::done: return {pos, BodyStatus::done};
+      case State::failed: return {pos, BodyStatus::error};
       case State::until_close:
         if (observer != nullptr) observer->payload(data.substr(pos));
         return {data.size(), BodyStatus::more};

@@ -15,12 +15,12 @@ namespace trproxy::policy {
 
 enum class BodyError : std::uint8_t {
   none,
-  bad_chunk_size,       // not plain hex, a sign, 0x, or over 2^60
-  bad_chunk_extension,  // control bytes or bare CR/LF in an extension
-  bad_chunk_line_end,   // chunk line or chunk data not followed by CRLF
-  bad_trailer,          // malformed trailer field
+  bad_chunk_size,           // not plain hex, a sign, 0x, or over 2^60
+  bad_chunk_extension,      // control bytes or bare CR/LF in an extension
+  bad_chunk_line_end,       // chunk line or chunk data not followed by CRLF
+  bad_trailer,              // malformed trailer field
   tenant_field_in_trailer,  // a tenant-restriction name as a trailer field (fail closed)
-  trailer_too_large,  // last: tests/unit/failgrind_test.cpp grinds every error up to here
+  trailer_too_large,        // last: tests/unit/failgrind_test.cpp grinds every error up to here
 };
 
 std::string_view describe(BodyError error);

@@ -7,7 +7,9 @@
 namespace trproxy::policy {
 namespace {
 
-Refusal close_connection(Action action, std::string reason) { return Refusal{0, action, std::move(reason)}; }
+Refusal close_connection(Action action, std::string reason) {
+  return Refusal{0, action, std::move(reason)};
+}
 
 }  // namespace
 

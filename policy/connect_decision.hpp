@@ -35,12 +35,12 @@ ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::str
 
 // What the client's first bytes after `200 Connection established` turned out to be.
 enum class HelloKind : std::uint8_t {
-  sni,        // a whole ClientHello naming `sni`
-  no_sni,     // a whole ClientHello without server_name
-  malformed,  // starts like TLS but cannot be parsed, or is larger than the proxy reads
-  incomplete, // starts like TLS, but the ClientHello was not whole when the peek time ended
-  not_tls,    // bytes that are not a TLS handshake (another protocol)
-  silent,     // nothing within the peek time (a server-speaks-first protocol)
+  sni,         // a whole ClientHello naming `sni`
+  no_sni,      // a whole ClientHello without server_name
+  malformed,   // starts like TLS but cannot be parsed, or is larger than the proxy reads
+  incomplete,  // starts like TLS, but the ClientHello was not whole when the peek time ended
+  not_tls,     // bytes that are not a TLS handshake (another protocol)
+  silent,      // nothing within the peek time (a server-speaks-first protocol)
 };
 
 struct HelloFacts {

@@ -58,8 +58,9 @@ bool requests_connection_auth(std::string_view head) {
 
 bool sends_connection_auth(std::string_view head) {
   // Authorization = scheme [ SP token68 ] (RFC 9110 11.6.2): one credential, its scheme first.
-  return any_field(head, "authorization:",
-                   [](std::string_view value) { return is_connection_scheme(value.substr(0, value.find(' '))); });
+  return any_field(head, "authorization:", [](std::string_view value) {
+    return is_connection_scheme(value.substr(0, value.find(' ')));
+  });
 }
 
 }  // namespace trproxy::policy

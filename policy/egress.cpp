@@ -66,8 +66,7 @@ const char* to_string(EgressRule rule) {
   return "unknown";
 }
 
-std::optional<EgressRefusal> check_egress_port(const config::EgressRules& rules, EgressKind kind,
-                                               std::uint16_t port) {
+std::optional<EgressRefusal> check_egress_port(const config::EgressRules& rules, EgressKind kind, std::uint16_t port) {
   const auto& allowed = kind == EgressKind::connect ? rules.connect_ports : rules.forward_ports;
   if (std::any_of(allowed.begin(), allowed.end(), [&](const config::PortRange& r) { return r.contains(port); })) {
     return std::nullopt;

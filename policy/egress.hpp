@@ -34,8 +34,7 @@ struct EgressRefusal {
 };
 
 // The port rule alone: decidable from the request before anything is resolved.
-std::optional<EgressRefusal> check_egress_port(const config::EgressRules& rules, EgressKind kind,
-                                               std::uint16_t port);
+std::optional<EgressRefusal> check_egress_port(const config::EgressRules& rules, EgressKind kind, std::uint16_t port);
 
 // The address rules for one resolved address. `operator_chosen` marks an address that came
 // from `upstream.resolve` (or the parent proxy): exempt from the deny list, never from self.

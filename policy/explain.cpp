@@ -53,8 +53,9 @@ std::string rule_of(const Policy& policy, const Refusal& refusal, std::string_vi
                     bool connect) {
   const auto& c = policy.config();
   if (refusal.action == Action::block) {
-    const auto it = std::find_if(c.block.begin(), c.block.end(),
-                                 [&](const std::string& pattern) { return config::host_matches_pattern(host, pattern); });
+    const auto it = std::find_if(c.block.begin(), c.block.end(), [&](const std::string& pattern) {
+      return config::host_matches_pattern(host, pattern);
+    });
     return "block: " + (it == c.block.end() ? std::string(host) : *it);
   }
   if (check_egress_port(c.egress, connect ? EgressKind::connect : EgressKind::forward, port)) {

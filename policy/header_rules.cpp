@@ -10,9 +10,8 @@ std::string header_line(std::string_view name, std::string_view value, const std
   line.reserve(name.size() + value.size() + 4);
   line.append(name).append(": ").append(value).append("\r\n");
   if (line.size() > max_inserted_header_line) {
-    throw config::ConfigError(key + ": the " + std::string(name) + " header would be " +
-                              std::to_string(line.size()) + " bytes, over the " +
-                              std::to_string(max_inserted_header_line) + "-byte limit");
+    throw config::ConfigError(key + ": the " + std::string(name) + " header would be " + std::to_string(line.size()) +
+                              " bytes, over the " + std::to_string(max_inserted_header_line) + "-byte limit");
   }
   return line;
 }
@@ -42,12 +41,9 @@ HeaderRules::HeaderRules(const config::TenantHeaders& tr, const std::string& pat
 
 std::string_view HeaderRules::inserted_block(HostClass host_class) const {
   switch (host_class) {
-    case HostClass::auth:
-      return auth_block_;
-    case HostClass::msa:
-      return msa_block_;
-    default:
-      return {};
+    case HostClass::auth: return auth_block_;
+    case HostClass::msa: return msa_block_;
+    default: return {};
   }
 }
 

@@ -15,18 +15,12 @@ constexpr std::size_t max_host_length = 253;
 
 const char* to_string(HostClass host_class) {
   switch (host_class) {
-    case HostClass::auth:
-      return "auth";
-    case HostClass::msa:
-      return "msa";
-    case HostClass::excluded:
-      return "excluded";
-    case HostClass::blocked:
-      return "blocked";
-    case HostClass::other:
-      return "other";
-    case HostClass::invalid:
-      return "invalid";
+    case HostClass::auth: return "auth";
+    case HostClass::msa: return "msa";
+    case HostClass::excluded: return "excluded";
+    case HostClass::blocked: return "blocked";
+    case HostClass::other: return "other";
+    case HostClass::invalid: return "invalid";
   }
   return "invalid";
 }
@@ -37,8 +31,8 @@ bool is_plain_ascii_host(std::string_view host) {
     return false;
   }
   return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == ':';
   });
 }
 

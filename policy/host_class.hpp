@@ -21,7 +21,9 @@ enum class HostClass {
 
 const char* to_string(HostClass host_class);
 
-inline bool is_intercepted(HostClass c) { return c == HostClass::auth || c == HostClass::msa; }
+inline bool is_intercepted(HostClass c) {
+  return c == HostClass::auth || c == HostClass::msa;
+}
 
 // Exact FQDN match for the sign-in and excluded hosts, ASCII case-insensitive, one trailing dot
 // ignored, no subdomain matching; `block`/`allow` also take "*." wildcards. Excluded hosts win
@@ -34,7 +36,7 @@ class HostClassifier {
 
  private:
   std::vector<std::pair<std::string, HostClass>> hosts_;  // normalised names, excluded first
-  std::vector<std::string> block_;                         // patterns: exact or "*.suffix"
+  std::vector<std::string> block_;                        // patterns: exact or "*.suffix"
   std::vector<std::string> allow_;
 };
 

@@ -16,9 +16,15 @@
 
 namespace trproxy::policy::chars {
 
-inline std::uint8_t u8(char c) { return static_cast<std::uint8_t>(c); }
-inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+inline std::uint8_t u8(char c) {
+  return static_cast<std::uint8_t>(c);
+}
+inline bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
+inline char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // ASCII case-insensitive equality; bytes outside A-Z compare exactly.
 inline bool iequals(std::string_view a, std::string_view b) {

@@ -89,32 +89,22 @@ static_assert(restrict_access_context.size() == 23 && restrict_access_to_tenants
 FieldKind classify_field(std::string_view name) {
   const auto iequals = chars::token_iequals;
   switch (name.size()) {
-    case 4:
-      return iequals(name, "host") ? FieldKind::host : FieldKind::other;
-    case 6:
-      return iequals(name, "expect") ? FieldKind::expect : FieldKind::other;
-    case 7:
-      return iequals(name, "upgrade") ? FieldKind::upgrade : FieldKind::other;
-    case 10:
-      return iequals(name, "connection") ? FieldKind::connection : FieldKind::other;
-    case 14:
-      return iequals(name, "content-length") ? FieldKind::content_length : FieldKind::other;
-    case 16:
-      return iequals(name, "proxy-connection") ? FieldKind::proxy_hop : FieldKind::other;
-    case 17:
-      return iequals(name, "transfer-encoding") ? FieldKind::transfer_encoding : FieldKind::other;
-    case 19:
-      return iequals(name, "proxy-authorization") ? FieldKind::proxy_hop : FieldKind::other;
+    case 4: return iequals(name, "host") ? FieldKind::host : FieldKind::other;
+    case 6: return iequals(name, "expect") ? FieldKind::expect : FieldKind::other;
+    case 7: return iequals(name, "upgrade") ? FieldKind::upgrade : FieldKind::other;
+    case 10: return iequals(name, "connection") ? FieldKind::connection : FieldKind::other;
+    case 14: return iequals(name, "content-length") ? FieldKind::content_length : FieldKind::other;
+    case 16: return iequals(name, "proxy-connection") ? FieldKind::proxy_hop : FieldKind::other;
+    case 17: return iequals(name, "transfer-encoding") ? FieldKind::transfer_encoding : FieldKind::other;
+    case 19: return iequals(name, "proxy-authorization") ? FieldKind::proxy_hop : FieldKind::other;
     case 23:
       return names_tenant_header(name, "restrict-access-context") ? FieldKind::tenant_restriction : FieldKind::other;
     case 26:
-      return names_tenant_header(name, "restrict-access-to-tenants") ? FieldKind::tenant_restriction
-                                                                       : FieldKind::other;
+      return names_tenant_header(name, "restrict-access-to-tenants") ? FieldKind::tenant_restriction : FieldKind::other;
     case 33:
       return names_tenant_header(name, "sec-restrict-tenant-access-policy") ? FieldKind::tenant_restriction
-                                                                              : FieldKind::other;
-    default:
-      return FieldKind::other;
+                                                                            : FieldKind::other;
+    default: return FieldKind::other;
   }
 }
 
@@ -151,8 +141,7 @@ bool FieldSection::record(FieldKind kind, std::string_view value, HeadError& err
       connection_close = connection_close || has_token(value, "close");
       connection_keep_alive = connection_keep_alive || has_token(value, "keep-alive");
       return true;
-    default:
-      return true;
+    default: return true;
   }
 }
 

@@ -24,10 +24,8 @@ bool has_empty_line(std::string_view b, std::size_t from) {
 int http_status(HeadError error) {
   switch (error) {
     case HeadError::head_too_large:
-    case HeadError::too_many_fields:
-      return 431;
-    default:
-      return 400;
+    case HeadError::too_many_fields: return 431;
+    default: return 400;
   }
 }
 

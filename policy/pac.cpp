@@ -40,7 +40,8 @@ std::string make_pac(const Policy& policy, std::string_view proxy_host, std::uin
 
   // pac.proxy names the proxy as clients must reach it (behind NAT or a load balancer);
   // pac.otherwise is validated at load to hold only PAC keywords, host names and ports.
-  const auto proxy = c.pac.proxy ? c.pac.proxy->to_string() : std::string(proxy_host) + ":" + std::to_string(proxy_port);
+  const auto proxy =
+      c.pac.proxy ? c.pac.proxy->to_string() : std::string(proxy_host) + ":" + std::to_string(proxy_port);
   const auto route = "\"PROXY " + proxy + "\"";
   const auto otherwise = "\"" + c.pac.otherwise + "\"";
   std::string out =
@@ -53,7 +54,8 @@ std::string make_pac(const Policy& policy, std::string_view proxy_host, std::uin
   out += "  var direct = " + js_object(direct) + ";\n";
   out += "  if (proxied.hasOwnProperty(host)) return " + route + ";\n";
   out += "  if (direct.hasOwnProperty(host)) return " + otherwise + ";\n";
-  for (const auto& pattern : direct_wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + otherwise + ";\n";
+  for (const auto& pattern : direct_wildcards)
+    out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + otherwise + ";\n";
   for (const auto& pattern : wildcards) out += "  if (shExpMatch(host, \"" + pattern + "\")) return " + route + ";\n";
   out += "  return " + otherwise + ";\n}\n";
   return out;

@@ -7,7 +7,9 @@ namespace {
 
 constexpr std::size_t max_status_text = 100;
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 

@@ -20,9 +20,9 @@ enum class ParentReplyStatus { need_more, complete, invalid };
 
 struct ParentReply {
   ParentReplyStatus status = ParentReplyStatus::need_more;
-  std::size_t length = 0;  // bytes of the head, up to and including the blank line
-  int code = 0;            // the status code
-  std::string status_text; // "403 Forbidden": code and reason, visible ASCII only, at most 100 bytes
+  std::size_t length = 0;   // bytes of the head, up to and including the blank line
+  int code = 0;             // the status code
+  std::string status_text;  // "403 Forbidden": code and reason, visible ASCII only, at most 100 bytes
   [[nodiscard]] bool established() const { return code >= 200 && code <= 299; }
 };
 

@@ -80,7 +80,8 @@ ProxyHeader parse_v1(std::string_view bytes) {
     const auto address = config::parse_ip(text);
     // inet_pton accepts only dotted quads for IPv4; an IPv6 text always holds a colon.
     if (!address || v4 != (text.find(':') == std::string_view::npos)) {
-      return invalid(1, v4 ? "PROXY v1 TCP4 address is not an IPv4 address" : "PROXY v1 TCP6 address is not an IPv6 address");
+      return invalid(
+          1, v4 ? "PROXY v1 TCP4 address is not an IPv4 address" : "PROXY v1 TCP6 address is not an IPv6 address");
     }
   }
   const auto source_port = v1_port(fields[3]);
@@ -109,7 +110,7 @@ ProxyHeader parse_v2(std::string_view bytes, std::size_t max_bytes) {
   std::size_t address_bytes = 0;
   if (command == 1) {  // PROXY; LOCAL (the balancer's own connection) ignores the address block
     switch (family) {
-      case 0x00: break;  // UNSPEC: the balancer does not know; use the peer
+      case 0x00: break;                      // UNSPEC: the balancer does not know; use the peer
       case 0x11: address_bytes = 12; break;  // TCP over IPv4
       case 0x21: address_bytes = 36; break;  // TCP over IPv6
       default: return invalid(2, "PROXY v2 transport is not TCP over IPv4 or IPv6");
@@ -147,7 +148,8 @@ ProxyHeader parse_proxy_header(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.empty()) return ProxyHeader{};
   if (bytes[0] == 'P') {
     if (bytes.size() < v1_prefix.size()) {
-      return is_prefix_of(bytes, v1_prefix) ? ProxyHeader{} : invalid(0, "connection does not start with a PROXY header");
+      return is_prefix_of(bytes, v1_prefix) ? ProxyHeader{}
+                                            : invalid(0, "connection does not start with a PROXY header");
     }
     if (bytes.substr(0, v1_prefix.size()) == v1_prefix) return parse_v1(bytes);
   } else if (is_prefix_of(bytes, v2_signature)) {

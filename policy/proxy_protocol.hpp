@@ -32,7 +32,8 @@ struct ProxyHeader {
 };
 
 // Parses the header at the start of `bytes`. A v2 header longer than `max_bytes` is invalid
-// (limits.max_head_bytes: the bound of any head a client may send first). need_more means every byte so far fits a header: read more.
+// (limits.max_head_bytes: the bound of any head a client may send first). need_more means every byte so far fits a
+// header: read more.
 ProxyHeader parse_proxy_header(std::string_view bytes, std::size_t max_bytes);
 
 // True when `bytes` begin like a PROXY header of either version ("PROXY " or the start of the v2

@@ -32,7 +32,10 @@ PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::stri
   }
   // A report profile leaves the tenant-restriction fields alone; the proxy fields and the
   // origin-form target are the forward's own business.
-  return ForwardPlan{config::normalize_host(authority.host), authority.port, host_class, Action::forward,
+  return ForwardPlan{config::normalize_host(authority.host),
+                     authority.port,
+                     host_class,
+                     Action::forward,
                      RewriteEdits{sign_in && !profile.reports(), true, true,
                                   sign_in ? profile.inserted_block(host_class) : std::string_view{}},
                      sign_in ? &profile : nullptr};
@@ -47,8 +50,7 @@ PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std:
 PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
                              const ProfileRules& profile) {
   switch (head.form) {
-    case TargetForm::absolute:
-      return plan_absolute(policy, head, bytes, profile);
+    case TargetForm::absolute: return plan_absolute(policy, head, bytes, profile);
     case TargetForm::authority: {
       auto plan = plan_connect(policy, head, bytes);
       if (auto* refusal = std::get_if<Refusal>(&plan)) return std::move(*refusal);
@@ -59,8 +61,7 @@ PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std:
       if ((method == "GET" || method == "HEAD") && is_pac_path(head.target.in(bytes))) return PacPlan{};
       return Refusal{400, Action::deny, "this is a proxy: send CONNECT or an absolute-form request"};
     }
-    case TargetForm::asterisk:
-      break;
+    case TargetForm::asterisk: break;
   }
   return Refusal{400, Action::deny, "OPTIONS * is not proxied"};
 }
@@ -79,16 +80,18 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
   if (head.form == TargetForm::authority || head.form == TargetForm::asterisk) {
     return Refusal{405, Action::intercept, "method not allowed inside an intercepted connection"};
   }
-  const bool target_names_host =
-      head.form == TargetForm::origin ||
-      (head.https_scheme && same_host(head.target_authority(bytes).host, channel.host));
+  const bool target_names_host = head.form == TargetForm::origin ||
+                                 (head.https_scheme && same_host(head.target_authority(bytes).host, channel.host));
   if (!target_names_host || !host_header_names(head.host.in(bytes), channel.host, https_port, channel.port)) {
     return Refusal{421, Action::intercept, "this connection only serves " + std::string(channel.host)};
   }
   if (!still_intercepted(policy, channel)) {
     return Refusal{0, Action::intercept, "the host is no longer intercepted after a reload"};
   }
-  return ForwardPlan{std::string(channel.host), channel.port, channel.host_class, Action::intercept,
+  return ForwardPlan{std::string(channel.host),
+                     channel.port,
+                     channel.host_class,
+                     Action::intercept,
                      RewriteEdits{!profile.reports(), false, false, profile.inserted_block(channel.host_class)},
                      &profile};
 }

@@ -72,9 +72,7 @@ struct RequestFields {
         if (detail::nominates_tenant_field(line.value)) return HeadError::connection_nominates_tenant_field;
         head.upgrade = head.upgrade || detail::has_token(line.value, "upgrade");
         break;
-      case FieldKind::expect:
-        head.expect_continue = chars::iequals(line.value, "100-continue");
-        break;
+      case FieldKind::expect: head.expect_continue = chars::iequals(line.value, "100-continue"); break;
       case FieldKind::proxy_hop:
       case FieldKind::tenant_restriction:
         if (head.removable_count == max_removable_lines) return HeadError::too_many_removable_fields;
@@ -82,8 +80,7 @@ struct RequestFields {
             LineSpan{static_cast<std::uint32_t>(line_begin), static_cast<std::uint32_t>(line.end),
                      kind == FieldKind::proxy_hop ? LineRole::proxy_hop : LineRole::tenant_restriction};
         break;
-      default:
-        break;
+      default: break;
     }
     return HeadError::none;
   }

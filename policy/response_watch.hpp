@@ -45,8 +45,8 @@ class DecodeBudget {
 
 // The bounds of one watch.
 struct WatchLimits {
-  std::size_t text_bytes = 64 * 1024;       // decoded bytes searched (DESIGN: the first 64 KiB)
-  std::size_t encoded_bytes = 1024 * 1024;  // encoded bytes fed to a decoder before it gives up
+  std::size_t text_bytes = 64 * 1024;            // decoded bytes searched (DESIGN: the first 64 KiB)
+  std::size_t encoded_bytes = 1024 * 1024;       // encoded bytes fed to a decoder before it gives up
   std::size_t decoder_bytes = 17 * 1024 * 1024;  // one decoder's memory (a 16 MiB brotli window)
 };
 
@@ -64,7 +64,16 @@ class BodyWatch final : public PayloadObserver {
   [[nodiscard]] std::optional<BlockCode> found() const { return matcher_.found(); }
 
   // Why scanning stopped before the body's end, if it did.
-  enum class Stop : std::uint8_t { none, found, text_limit, encoded_limit, stream_end, decoding_error, no_memory, undecodable };
+  enum class Stop : std::uint8_t {
+    none,
+    found,
+    text_limit,
+    encoded_limit,
+    stream_end,
+    decoding_error,
+    no_memory,
+    undecodable
+  };
   [[nodiscard]] Stop stopped() const { return stopped_; }
 
   struct Decoder;

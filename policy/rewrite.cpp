@@ -13,7 +13,8 @@ static_assert(std::tuple_size_v<decltype(RequestHead::removable)> == max_removab
 static_assert(HeadPieces::capacity >= 3 + max_removable_lines + 3);
 
 void HeadPieces::push(std::string_view part) {
-  if (count == capacity) [[unlikely]] std::abort();
+  if (count == capacity) [[unlikely]]
+    std::abort();
   parts[count++] = part;
 }
 
@@ -46,8 +47,8 @@ HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const 
   }
   for (std::size_t i = 0; i < head.removable_count; ++i) {
     const auto& line = head.removable[i];
-    const bool drop = line.role == LineRole::tenant_restriction ? edits.strip_tenant_restriction
-                                                                : edits.strip_proxy_hop;
+    const bool drop =
+        line.role == LineRole::tenant_restriction ? edits.strip_tenant_restriction : edits.strip_proxy_hop;
     if (!drop) continue;
     emit(cursor, line.begin);
     cursor = line.end;

@@ -41,7 +41,8 @@ std::string describe_sign_in_aliases(const Policy& policy) {
     // Appended piece by piece: a long operator+ chain trips GCC 12's -Warray-bounds false positive.
     out.append("sign-in alias ").append(alias.host).append(": ");
     out.append(guarded ? "guarded" : to_string(action)).append(" (").append(alias.what);
-    if (guarded) out.append("; refused by sign_in_guard where it resolves to the sign-in addresses, tunnelled elsewhere");
+    if (guarded)
+      out.append("; refused by sign_in_guard where it resolves to the sign-in addresses, tunnelled elsewhere");
     out.append(")\n");
   }
   return out;

@@ -9,8 +9,8 @@ namespace trproxy::policy {
 namespace {
 
 // Extensions of files the sign-in hosts serve at the top level; none is a top-level domain.
-constexpr std::array<std::string_view, 16> file_extensions{"ico", "js",  "css", "png",  "svg",  "gif",
-                                                           "jpg", "srf", "htm", "html", "aspx", "txt",
+constexpr std::array<std::string_view, 16> file_extensions{"ico", "js",   "css",  "png",  "svg",  "gif",
+                                                           "jpg", "srf",  "htm",  "html", "aspx", "txt",
                                                            "xml", "json", "woff", "woff2"};
 
 std::string lower(std::string_view text) {

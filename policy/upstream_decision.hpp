@@ -45,8 +45,8 @@ enum class UpstreamFate : std::uint8_t {
 };
 struct ExchangeEnd {
   bool upstream_reusable = false;
-  bool pinned = false;  // an earlier exchange on this connection authenticated it
-  bool challenged = false;  // this answer carried an NTLM/Negotiate challenge
+  bool pinned = false;            // an earlier exchange on this connection authenticated it
+  bool challenged = false;        // this answer carried an NTLM/Negotiate challenge
   bool sent_credentials = false;  // this request carried Authorization: NTLM/Negotiate
 };
 UpstreamFate upstream_fate(const ExchangeEnd& end);

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace trproxy::tls {
@@ -188,8 +188,8 @@ void CertificateAuthority::create(const std::filesystem::path& dir, const CaOpti
   const auto common_name =
       options.common_name.empty() ? "trproxy internal CA (" + host_name() + ")" : options.common_name;
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("trproxy"), -1, -1, 0);
-  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                 reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0) != 1) {
+  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()),
+                                 -1, -1, 0) != 1) {
     drain_openssl_errors();
     throw CaError("--cn \"" + common_name + "\" is not a usable common name (UTF-8, at most 64 characters)");
   }
@@ -204,9 +204,8 @@ void CertificateAuthority::create(const std::filesystem::path& dir, const CaOpti
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw_openssl("signing the CA certificate");
 
-  const auto key_pem = to_pem([&](BIO* bio) {
-    return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  });
+  const auto key_pem =
+      to_pem([&](BIO* bio) { return PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
   const auto cert_pem = to_pem([&](BIO* bio) { return PEM_write_bio_X509(bio, cert.get()); });
   write_new_file(key_file, key_pem, options.key_group ? 0640 : 0600, options.key_group);
   write_new_file(cert_file, cert_pem, 0644);

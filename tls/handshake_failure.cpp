@@ -10,24 +10,15 @@ namespace {
 // number (SSL_R_TLSV1_ALERT_UNKNOWN_CA is 1048, alert 48).
 HandshakeFailure from_alert(int alert) {
   switch (alert) {
-    case SSL_AD_UNKNOWN_CA:
-      return HandshakeFailure::unknown_ca;
-    case SSL_AD_BAD_CERTIFICATE:
-      return HandshakeFailure::bad_certificate;
-    case SSL_AD_UNSUPPORTED_CERTIFICATE:
-      return HandshakeFailure::unsupported_certificate;
-    case SSL_AD_CERTIFICATE_REVOKED:
-      return HandshakeFailure::certificate_revoked;
-    case SSL_AD_CERTIFICATE_EXPIRED:
-      return HandshakeFailure::certificate_expired;
-    case SSL_AD_CERTIFICATE_UNKNOWN:
-      return HandshakeFailure::certificate_unknown;
-    case SSL_AD_ACCESS_DENIED:
-      return HandshakeFailure::access_denied;
-    case SSL_AD_HANDSHAKE_FAILURE:
-      return HandshakeFailure::handshake_failure;
-    default:
-      return HandshakeFailure::other_alert;
+    case SSL_AD_UNKNOWN_CA: return HandshakeFailure::unknown_ca;
+    case SSL_AD_BAD_CERTIFICATE: return HandshakeFailure::bad_certificate;
+    case SSL_AD_UNSUPPORTED_CERTIFICATE: return HandshakeFailure::unsupported_certificate;
+    case SSL_AD_CERTIFICATE_REVOKED: return HandshakeFailure::certificate_revoked;
+    case SSL_AD_CERTIFICATE_EXPIRED: return HandshakeFailure::certificate_expired;
+    case SSL_AD_CERTIFICATE_UNKNOWN: return HandshakeFailure::certificate_unknown;
+    case SSL_AD_ACCESS_DENIED: return HandshakeFailure::access_denied;
+    case SSL_AD_HANDSHAKE_FAILURE: return HandshakeFailure::handshake_failure;
+    default: return HandshakeFailure::other_alert;
   }
 }
 
@@ -64,14 +55,10 @@ std::array<HandshakeFailure, static_cast<std::size_t>(HandshakeFailure::count)> 
 
 HandshakeFailure classify_handshake_failure(HandshakeEnd end, unsigned long openssl_error) {
   switch (end) {
-    case HandshakeEnd::timed_out:
-      return HandshakeFailure::handshake_timeout;
-    case HandshakeEnd::closed:
-      return HandshakeFailure::eof;
-    case HandshakeEnd::other:
-      return HandshakeFailure::other;
-    case HandshakeEnd::tls_error:
-      break;
+    case HandshakeEnd::timed_out: return HandshakeFailure::handshake_timeout;
+    case HandshakeEnd::closed: return HandshakeFailure::eof;
+    case HandshakeEnd::other: return HandshakeFailure::other;
+    case HandshakeEnd::tls_error: break;
   }
   if (ERR_GET_LIB(openssl_error) != ERR_LIB_SSL) return HandshakeFailure::other;
   const int reason = ERR_GET_REASON(openssl_error);
@@ -84,10 +71,8 @@ HandshakeFailure classify_handshake_failure(HandshakeEnd end, unsigned long open
     case SSL_R_HTTPS_PROXY_REQUEST:
     case SSL_R_UNKNOWN_PROTOCOL:
     case SSL_R_PACKET_LENGTH_TOO_LONG:
-    case SSL_R_RECORD_LENGTH_MISMATCH:
-      return HandshakeFailure::not_tls;
-    case SSL_R_UNEXPECTED_EOF_WHILE_READING:
-      return HandshakeFailure::eof;
+    case SSL_R_RECORD_LENGTH_MISMATCH: return HandshakeFailure::not_tls;
+    case SSL_R_UNEXPECTED_EOF_WHILE_READING: return HandshakeFailure::eof;
     case SSL_R_NO_SHARED_CIPHER:
     case SSL_R_UNSUPPORTED_PROTOCOL:
     case SSL_R_NO_PROTOCOLS_AVAILABLE:
@@ -100,10 +85,8 @@ HandshakeFailure classify_handshake_failure(HandshakeEnd end, unsigned long open
     case SSL_R_BAD_EXTENSION:
     case SSL_R_LENGTH_MISMATCH:
     case SSL_R_BAD_PACKET_LENGTH:
-    case SSL_R_INAPPROPRIATE_FALLBACK:
-      return HandshakeFailure::protocol;
-    default:
-      return HandshakeFailure::other;
+    case SSL_R_INAPPROPRIATE_FALLBACK: return HandshakeFailure::protocol;
+    default: return HandshakeFailure::other;
   }
 }
 

@@ -13,7 +13,7 @@ namespace trproxy::tls {
 namespace {
 
 constexpr long leaf_lifetime = 30L * 24 * 3600;
-constexpr long backdate = 3600;  // tolerate clients whose clocks run a little behind
+constexpr long backdate = 3600;              // tolerate clients whose clocks run a little behind
 constexpr std::size_t max_common_name = 64;  // RFC 5280 ub-common-name
 
 using OctetPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
@@ -59,7 +59,7 @@ std::vector<X509ExtPtr> fixed_extensions(const CertificateAuthority& ca, EVP_PKE
   }
   {
     std::unique_ptr<ASN1_BIT_STRING, Deleter<ASN1_BIT_STRING_free>> usage(ASN1_BIT_STRING_new());
-    ASN1_BIT_STRING_set_bit(usage.get(), 0, 1);  // digitalSignature
+    ASN1_BIT_STRING_set_bit(usage.get(), 0, 1);                                             // digitalSignature
     if (type == config::LeafKeyType::rsa_2048) ASN1_BIT_STRING_set_bit(usage.get(), 2, 1);  // keyEncipherment
     out.push_back(encoded(NID_key_usage, true, usage.get()));
   }
@@ -137,8 +137,8 @@ LeafPtr LeafTemplate::mint(std::string_view host_view, std::time_t now) const {
   X509_time_adj_ex(X509_getm_notAfter(cert.get()), 0, static_cast<long>(not_after - now), &now);
   if (host.size() <= max_common_name) {
     X509_NAME_add_entry_by_NID(X509_get_subject_name(cert.get()), NID_commonName, MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(host.data()), static_cast<int>(host.size()),
-                               -1, 0);
+                               reinterpret_cast<const unsigned char*>(host.data()), static_cast<int>(host.size()), -1,
+                               0);
   }
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_.cert()));
   X509_set_pubkey(cert.get(), leaf_key_.get());
@@ -187,7 +187,9 @@ LeafPtr mint_leaf(const CertificateAuthority& ca, const PKeyPtr& leaf_key, confi
 }
 
 LeafCache::LeafCache(std::shared_ptr<const CertificateAuthority> ca, config::LeafKeyType type, std::size_t capacity)
-    : ca_(std::move(ca)), type_(type), template_(*ca_, generate_leaf_key(type), type),
+    : ca_(std::move(ca)),
+      type_(type),
+      template_(*ca_, generate_leaf_key(type), type),
       capacity_(std::max<std::size_t>(capacity, 1)) {}
 
 LeafPtr LeafCache::find(std::string_view host_view) {
@@ -242,7 +244,8 @@ LeafPtr LeafCache::get(std::string_view host_view) {
   entries_.find(host)->second.leaf = leaf;
   while (entries_.size() > capacity_) {
     // Evict the least recently used finished entry; in-flight mints are never evicted.
-    auto victim = std::find_if(lru_.rbegin(), lru_.rend(), [&](const std::string& h) { return entries_[h].leaf != nullptr; });
+    auto victim =
+        std::find_if(lru_.rbegin(), lru_.rend(), [&](const std::string& h) { return entries_[h].leaf != nullptr; });
     if (victim == lru_.rend() || *victim == host) break;
     entries_.erase(*victim);
     lru_.erase(std::next(victim).base());

@@ -69,26 +69,17 @@ void read_subtrees(const STACK_OF(GENERAL_SUBTREE) * subtrees, std::vector<std::
   for (int i = 0; i < sk_GENERAL_SUBTREE_num(subtrees); ++i) {
     const GENERAL_NAME* base = sk_GENERAL_SUBTREE_value(subtrees, i)->base;
     switch (base->type) {
-      case GEN_DNS:
-        dns.push_back(ia5_text(base->d.dNSName));
-        break;
-      case GEN_IPADD:
-        other.push_back(ip_subtree_text(base->d.iPAddress));
-        break;
-      case GEN_EMAIL:
-        other.push_back("email:" + ia5_text(base->d.rfc822Name));
-        break;
-      case GEN_URI:
-        other.push_back("URI:" + ia5_text(base->d.uniformResourceIdentifier));
-        break;
+      case GEN_DNS: dns.push_back(ia5_text(base->d.dNSName)); break;
+      case GEN_IPADD: other.push_back(ip_subtree_text(base->d.iPAddress)); break;
+      case GEN_EMAIL: other.push_back("email:" + ia5_text(base->d.rfc822Name)); break;
+      case GEN_URI: other.push_back("URI:" + ia5_text(base->d.uniformResourceIdentifier)); break;
       case GEN_DIRNAME: {
         char buffer[256];
         X509_NAME_oneline(base->d.directoryName, buffer, sizeof buffer);
         other.push_back(std::string("dirName:") + buffer);
         break;
       }
-      default:
-        other.push_back("othername");
+      default: other.push_back("othername");
     }
   }
 }
@@ -108,12 +99,9 @@ bool dns_name_within(std::string_view name, std::string_view subtree) {
 
 const char* to_string(DnsVerdict verdict) {
   switch (verdict) {
-    case DnsVerdict::permitted:
-      return "permitted";
-    case DnsVerdict::excluded:
-      return "excluded";
-    case DnsVerdict::not_permitted:
-      return "not permitted";
+    case DnsVerdict::permitted: return "permitted";
+    case DnsVerdict::excluded: return "excluded";
+    case DnsVerdict::not_permitted: return "not permitted";
   }
   return "not permitted";
 }
@@ -130,7 +118,9 @@ DnsVerdict check_dns_name(const NameConstraints& constraints, std::string_view h
   return DnsVerdict::permitted;
 }
 
-bool limits_dns_names(const NameConstraints& constraints) { return !constraints.permitted_dns.empty(); }
+bool limits_dns_names(const NameConstraints& constraints) {
+  return !constraints.permitted_dns.empty();
+}
 
 NameConstraints constraints_for(const config::TenantRestrictions& tenant_restrictions) {
   NameConstraints constraints;

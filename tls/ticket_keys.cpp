@@ -20,10 +20,10 @@ int ticket_keys_index() {
 
 bool set_mac_key(EVP_MAC_CTX* mac, const TicketKey& key) {
   char digest[] = "sha256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac_key.data()),
-                                        key.hmac_key.size()),
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(
+                             OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key.hmac_key.data()), key.hmac_key.size()),
+                         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   return EVP_MAC_CTX_set_params(mac, params) == 1;
 }
 
@@ -93,7 +93,9 @@ TicketKey generate_ticket_key() {
   return key_from(bytes);
 }
 
-TicketKeys::TicketKeys() { use_generated(); }
+TicketKeys::TicketKeys() {
+  use_generated();
+}
 
 void TicketKeys::install(std::vector<TicketKey> keys) {
   if (keys.empty()) throw TlsError("tls.ticket_keys: no key");

@@ -60,8 +60,8 @@ int run_ca_init(const CaInitOptions& options) {
     const std::filesystem::path dir(options.dir);
     std::cout << "created " << (dir / "ca.crt").string() << " and " << (dir / "ca.key").string()
               << " (EC P-256, key mode "
-              << (ca.key_group ? "0640 group " + std::to_string(*ca.key_group) : std::string("0600")) << ", "
-              << ca.days << " days)\n"
+              << (ca.key_group ? "0640 group " + std::to_string(*ca.key_group) : std::string("0600")) << ", " << ca.days
+              << " days)\n"
               << "permitted: " << tls::describe_subtrees(ca.constraints, true) << "\n"
               << "excluded: " << tls::describe_subtrees(ca.constraints, false) << "\n";
     return exit_ok;

@@ -7,7 +7,8 @@
 namespace trproxy::proxy {
 namespace {
 
-const char* const ca_init_usage = "usage: trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]";
+const char* const ca_init_usage =
+    "usage: trproxy ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]";
 const char* const ca_show_usage = "usage: trproxy ca show FILE";
 
 std::optional<int> parse_days(const std::string& text) {

@@ -8,9 +8,9 @@
 #include "proxy/app/ca_commands.hpp"
 #include "proxy/app/cli.hpp"
 #include "proxy/observe/operational_log.hpp"
-#include "proxy/worker/runtime.hpp"
-#include "proxy/server/server.hpp"
 #include "proxy/observe/version.hpp"
+#include "proxy/server/server.hpp"
+#include "proxy/worker/runtime.hpp"
 #include "tls/ca.hpp"
 
 #include <spdlog/spdlog.h>
@@ -54,21 +54,13 @@ int explain(const proxy::Command& command) {
 int run(const proxy::Command& command) {
   using Kind = proxy::Command::Kind;
   switch (command.kind) {
-    case Kind::version:
-      std::cout << proxy::version_text();
-      return exit_ok;
-    case Kind::help:
-      std::cout << proxy::usage_text();
-      return exit_ok;
-    case Kind::ca_init:
-      return proxy::run_ca_init(command.ca_init);
-    case Kind::ca_show:
-      return proxy::run_ca_show(command.ca_show_file);
-    case Kind::explain:
-      return explain(command);
+    case Kind::version: std::cout << proxy::version_text(); return exit_ok;
+    case Kind::help: std::cout << proxy::usage_text(); return exit_ok;
+    case Kind::ca_init: return proxy::run_ca_init(command.ca_init);
+    case Kind::ca_show: return proxy::run_ca_show(command.ca_show_file);
+    case Kind::explain: return explain(command);
     case Kind::check:
-    case Kind::run:
-      break;
+    case Kind::run: break;
   }
 
   proxy::RuntimePtr runtime;

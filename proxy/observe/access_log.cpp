@@ -31,8 +31,8 @@ Target open_target(const std::string& destination) {
   } else if (!destination.empty()) {
     target.file.reset(std::fopen(destination.c_str(), "a"));
     if (!target.file) {
-      throw std::runtime_error("log.access " + destination + ": cannot open for appending: " +
-                               std::system_category().message(errno));
+      throw std::runtime_error("log.access " + destination +
+                               ": cannot open for appending: " + std::system_category().message(errno));
     }
     target.out = target.file.get();
   }
@@ -83,9 +83,13 @@ AccessLog::AccessLog(const std::string& destination)
   enabled_ = !destination.empty();
 }
 
-AccessLog::~AccessLog() { flush(); }
+AccessLog::~AccessLog() {
+  flush();
+}
 
-void AccessLog::flush() { logger_->flush(); }
+void AccessLog::flush() {
+  logger_->flush();
+}
 
 void AccessLog::write(const RequestLog& record, std::string_view client, config::LogFormat format) {
   if (!enabled_.load(std::memory_order_relaxed)) return;

@@ -8,7 +8,9 @@
 namespace trproxy::proxy {
 namespace {
 
-bool is_control(unsigned char u) { return u < 0x20 || u == 0x7f; }
+bool is_control(unsigned char u) {
+  return u < 0x20 || u == 0x7f;
+}
 
 // The escapes a quoted value uses in both formats.
 void append_escaped(std::string& out, std::string_view value) {

@@ -19,8 +19,8 @@ struct RequestLog {
   policy::Action action = policy::Action::deny;
   std::string method;  // "-" in the line when no request was read
   std::string host;
-  std::string target;  // written as its path: no query string, no fragment, no scheme/authority
-  int status = 0;      // the status sent to the client; 0 = none was (a closed connection): no key
+  std::string target;           // written as its path: no query string, no fragment, no scheme/authority
+  int status = 0;               // the status sent to the client; 0 = none was (a closed connection): no key
   std::uint64_t bytes_in = 0;   // read from the client for this request (head included)
   std::uint64_t bytes_out = 0;  // written to the client
   std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();

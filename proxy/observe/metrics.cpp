@@ -336,8 +336,7 @@ void MetricsRegistry::render_rule_refusals(Exposition& out) const {
 }
 
 void MetricsRegistry::render_process(Exposition& out, const ProcessStats& p) const {
-  out.single("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-             p.cpu_seconds);
+  out.single("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", p.cpu_seconds);
   out.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.resident_bytes);
   out.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", p.virtual_bytes);
   out.single("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",

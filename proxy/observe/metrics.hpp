@@ -61,10 +61,9 @@ struct Histogram {
   }
 };
 
-inline constexpr std::array<double, 10> upstream_latency_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                  0.25,  0.5,  1,     2.5,  10};
+inline constexpr std::array<double, 10> upstream_latency_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 inline constexpr std::array<double, 10> handshake_latency_buckets{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                                   0.05,  0.1,    0.25,  0.5,  1};
+                                                                  0.05,  0.1,    0.25,  0.5,  1};
 
 // The host classes upstream responses are counted by, and their label values.
 enum class ResponseHost : std::uint8_t { auth, msa, other, count };

@@ -59,8 +59,8 @@ void setup_operational_log() {
     // journald timestamps each line itself.
     formatter->add_flag<SyslogPriority>('*').set_pattern("%*%l %v");
   } else {
-    formatter = std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v",
-                                                            spdlog::pattern_time_type::utc);
+    formatter =
+        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   }
   logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);

@@ -56,8 +56,8 @@ std::optional<ProcessStats> read_process_stats() {
   stats.virtual_bytes = vsize;
   stats.start_time_seconds = *boot + starttime / ticks;
   std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     ++stats.open_fds;
   }
   rlimit limit{};

@@ -115,7 +115,9 @@ void TenantTable::record(std::string_view tenant, std::string_view profile, std:
   }
 }
 
-std::vector<TenantSeen> TenantTable::snapshot() const { return {order_.begin(), order_.end()}; }
+std::vector<TenantSeen> TenantTable::snapshot() const {
+  return {order_.begin(), order_.end()};
+}
 
 std::string tenants_json(const std::vector<std::vector<TenantSeen>>& shards, std::size_t limit) {
   std::map<std::string_view, TenantSeen> merged;

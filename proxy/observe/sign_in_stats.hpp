@@ -102,7 +102,6 @@ class TenantTable {
 
 // Merges the workers' snapshots (a tenant seen by several: counts added, the latest time,
 // profiles joined) and renders the /tenants JSON, most recent first, at most `limit` entries.
-std::string tenants_json(const std::vector<std::vector<TenantSeen>>& shards,
-                         std::size_t limit = TenantTable::capacity);
+std::string tenants_json(const std::vector<std::vector<TenantSeen>>& shards, std::size_t limit = TenantTable::capacity);
 
 }  // namespace trproxy::proxy

@@ -6,7 +6,9 @@
 
 namespace trproxy::proxy {
 
-std::string openssl_version() { return OpenSSL_version(OPENSSL_VERSION_STRING); }
+std::string openssl_version() {
+  return OpenSSL_version(OPENSSL_VERSION_STRING);
+}
 
 std::string boost_version() {
   return std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." +

@@ -4,8 +4,8 @@
 #include "proxy/server/reload.hpp"
 #include "proxy/worker/worker.hpp"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <memory>
 
@@ -69,7 +69,8 @@ net::awaitable<void> drain(DrainParts parts, config::Limits limits, int signal) 
   if (co_await all_gone->within(deadline)) co_return;
 
   spdlog::warn("drain: grace period over, closing the remaining connections");
-  on_every_worker(parts.workers, parts.control, [](Worker& worker) { worker.registry().end_all(); }, nullptr);
+  on_every_worker(
+      parts.workers, parts.control, [](Worker& worker) { worker.registry().end_all(); }, nullptr);
   deadline.expires_after(unwind_backstop);
   co_await all_gone->within(deadline);
 }

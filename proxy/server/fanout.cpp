@@ -8,7 +8,9 @@
 namespace trproxy::proxy {
 namespace {
 
-net::awaitable<std::vector<TenantSeen>> tenant_snapshot(Worker& worker) { co_return worker.tenants().snapshot(); }
+net::awaitable<std::vector<TenantSeen>> tenant_snapshot(Worker& worker) {
+  co_return worker.tenants().snapshot();
+}
 
 }  // namespace
 

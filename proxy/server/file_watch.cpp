@@ -64,7 +64,9 @@ void FileWatch::watch(std::vector<std::filesystem::path> files, bool enabled) {
   mark();
 }
 
-void FileWatch::mark() { last_ = fingerprint(); }
+void FileWatch::mark() {
+  last_ = fingerprint();
+}
 
 std::string FileWatch::fingerprint() const {
   std::string out;

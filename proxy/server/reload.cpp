@@ -60,7 +60,8 @@ std::string listen_key(const config::Config& config) {
   return key + "|" + (config.admin.listen ? config.admin.listen->to_string() : "");
 }
 
-std::vector<std::filesystem::path> watched_files(const std::filesystem::path& config_path, const config::Config& config) {
+std::vector<std::filesystem::path> watched_files(const std::filesystem::path& config_path,
+                                                 const config::Config& config) {
   std::vector<std::filesystem::path> files{config_path, config.ca.cert, config.ca.key};
   if (!config.tls.ticket_keys.empty()) files.push_back(config.tls.ticket_keys);  // the operator's rotation
   return files;

@@ -26,7 +26,7 @@ struct ReloadParts {
   FileWatch& file_watch;
   Workers& workers;
   net::io_context& control;
-  std::string started_listen_key;         // listeners change only with a restart
+  std::string started_listen_key;        // listeners change only with a restart
   std::function<std::string()> serving;  // the systemd status line of the running state
 };
 
@@ -36,7 +36,8 @@ void reload(ReloadParts& parts);
 std::string listen_key(const config::Config& config);
 
 // The files whose change reloads (watch_files): the config, the running CA and the ticket keys.
-std::vector<std::filesystem::path> watched_files(const std::filesystem::path& config_path, const config::Config& config);
+std::vector<std::filesystem::path> watched_files(const std::filesystem::path& config_path,
+                                                 const config::Config& config);
 
 // Logs a systemd notification that could not be sent.
 void log_notify_error(const std::string& error);

@@ -97,7 +97,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   std::atomic<bool> draining{false};
   std::atomic<bool> listening{false};
   Workers workers;
-  net::io_context control(1);  // accepts, admin, signals, reload, drain
+  net::io_context control(1);                         // accepts, admin, signals, reload, drain
   net::signal_set signals(control, SIGHUP, SIGUSR1);  // caught before the first port opens
   signals.add(SIGTERM);
   signals.add(SIGINT);
@@ -105,8 +105,16 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   auto listeners = open_listeners(control, config);
   // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
   const auto services_with = [&](Metrics& shard) {
-    return Services{runtime, shard, metrics.active_connections, client_shares, access_log, minter, listeners.self,
-                    listeners.proxy.front().local_endpoint().port(), draining, sign_in};
+    return Services{runtime,
+                    shard,
+                    metrics.active_connections,
+                    client_shares,
+                    access_log,
+                    minter,
+                    listeners.self,
+                    listeners.proxy.front().local_endpoint().port(),
+                    draining,
+                    sign_in};
   };
   auto services = services_with(metrics.shard(0));
   for (unsigned i = 0; i < threads; ++i) {
@@ -117,8 +125,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
-  AdminState admin_state{services, ready,
-                         [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
+  AdminState admin_state{services, ready, [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
                          [&workers] { return gather_tenants(workers); }};
   if (listeners.admin) {
     spdlog::info("admin endpoint on {}", endpoint_string(listeners.admin->local_endpoint()));
@@ -135,8 +142,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   std::function<void()> on_change;
   FileWatch file_watch(control, [&on_change] { on_change(); });
   file_watch.watch(watched_files(config_path, config), config.watch_files);
-  ReloadParts reload_parts{config_path, runtime,  access_log, metrics,           notifier,
-                           file_watch,  workers,  control,    listen_key(config), serving};
+  ReloadParts reload_parts{config_path, runtime, access_log,         metrics, notifier, file_watch,
+                           workers,     control, listen_key(config), serving};
   on_change = [&reload_parts] { reload(reload_parts); };
 
   const auto finish = [&] {

@@ -11,9 +11,9 @@
 namespace trproxy::proxy {
 
 struct SignalActions {
-  std::function<void()> reload;      // SIGHUP
-  std::function<void()> reopen;      // SIGUSR1
-  std::function<void(int)> stop;     // SIGTERM or SIGINT, with the signal's number
+  std::function<void()> reload;   // SIGHUP
+  std::function<void()> reopen;   // SIGUSR1
+  std::function<void(int)> stop;  // SIGTERM or SIGINT, with the signal's number
 };
 
 // `signals` must hold SIGHUP, SIGUSR1, SIGTERM and SIGINT. Returns when the set is cancelled.

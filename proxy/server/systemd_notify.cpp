@@ -28,13 +28,17 @@ std::chrono::microseconds monotonic_clock_now() {
 
 }  // namespace
 
-std::string ready_message(std::string_view status) { return "READY=1\n" + status_line(status); }
+std::string ready_message(std::string_view status) {
+  return "READY=1\n" + status_line(status);
+}
 
 std::string reloading_message(std::string_view status, std::chrono::microseconds monotonic_now) {
   return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_now.count()) + "\n" + status_line(status);
 }
 
-std::string stopping_message(std::string_view status) { return "STOPPING=1\n" + status_line(status); }
+std::string stopping_message(std::string_view status) {
+  return "STOPPING=1\n" + status_line(status);
+}
 
 SystemdNotifier SystemdNotifier::from_environment() {
   const char* path = std::getenv("NOTIFY_SOCKET");
@@ -62,7 +66,8 @@ std::string SystemdNotifier::send(const std::string& message) const {
   }
   std::memcpy(address.sun_path, socket_path_.data(), socket_path_.size());
   if (abstract) address.sun_path[0] = '\0';
-  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size() + (abstract ? 0 : 1));
+  const auto length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_path_.size() + (abstract ? 0 : 1));
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
   std::string error;

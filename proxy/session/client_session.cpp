@@ -1,15 +1,15 @@
 #include "proxy/session/client_session.hpp"
 
 #include "policy/admission.hpp"
+#include "policy/pac.hpp"
 #include "policy/proxy_protocol.hpp"
 #include "policy/request_decision.hpp"
-#include "proxy/session/connect.hpp"
 #include "proxy/session/client_connection.hpp"
+#include "proxy/session/connect.hpp"
 #include "proxy/session/forward.hpp"
 #include "proxy/session/head_reader.hpp"
-#include "proxy/session/request_loop.hpp"
-#include "policy/pac.hpp"
 #include "proxy/session/proxy_header.hpp"
+#include "proxy/session/request_loop.hpp"
 #include "tls/client_hello.hpp"
 
 #include <algorithm>
@@ -112,8 +112,8 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
       handoff.emplace(ConnectHandoff{std::move(*target), std::move(line)});
       co_return handoff;
     }
-    const auto result = co_await upstream.forward(client, buffer, head, std::get<policy::ForwardPlan>(plan),
-                                                  std::move(line));
+    const auto result =
+        co_await upstream.forward(client, buffer, head, std::get<policy::ForwardPlan>(plan), std::move(line));
     if (!result.client_reusable || worker.registry().draining()) break;
   }
   upstream.close();

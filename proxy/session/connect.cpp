@@ -2,10 +2,10 @@
 
 #include "policy/tunnel_decision.hpp"
 #include "policy/upstream_decision.hpp"
-#include "proxy/transport/deadline.hpp"
-#include "proxy/upstream/dialer.hpp"
 #include "proxy/session/intercept.hpp"
+#include "proxy/transport/deadline.hpp"
 #include "proxy/transport/relay.hpp"
+#include "proxy/upstream/dialer.hpp"
 #include "tls/client_hello.hpp"
 
 #include <spdlog/spdlog.h>
@@ -130,11 +130,11 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   // The address the tunnel would reach, whatever name led there (DESIGN: sign-in address guard).
   std::optional<policy::GuardDestination> destination;
   if (upstream) {
-    destination = co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(),
-                                                                        {target.host, target.port});
+    destination =
+        co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(), {target.host, target.port});
   }
-  const auto decision = policy::decide_tunnel(*runtime->policy, target, peek->facts(),
-                                              destination ? &*destination : nullptr);
+  const auto decision =
+      policy::decide_tunnel(*runtime->policy, target, peek->facts(), destination ? &*destination : nullptr);
   const auto& plan = decision.plan;
   if (decision.guard.outcome != policy::GuardOutcome::not_guarded) {
     services.metrics.sign_in_guard(decision.guard.outcome);

@@ -7,12 +7,12 @@
 
 #include "config/config.hpp"
 #include "policy/body_framing.hpp"
-#include "policy/response_watch.hpp"
 #include "policy/connection_auth.hpp"
+#include "policy/response_watch.hpp"
 #include "policy/rewrite.hpp"
+#include "proxy/observe/metrics.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/transport/stream_ops.hpp"
-#include "proxy/observe/metrics.hpp"
 
 #include <array>
 #include <optional>
@@ -43,7 +43,7 @@ struct ExchangeRequest {
 };
 
 struct ExchangeResult {
-  int status = 0;  // the upstream's final status, or our own error status
+  int status = 0;           // the upstream's final status, or our own error status
   int upstream_status = 0;  // the upstream's final status; 0 when it sent none
   std::uint64_t bytes_from_client = 0;
   std::uint64_t bytes_to_client = 0;
@@ -51,7 +51,7 @@ struct ExchangeResult {
   bool upstream_reusable = false;
   bool retry = false;            // a replayable request met a dead reused connection: nothing was answered
   bool connection_auth = false;  // the upstream challenged with NTLM/Negotiate: pin the connection
-  std::string failure;  // why the exchange broke off (for the operational log)
+  std::string failure;           // why the exchange broke off (for the operational log)
 };
 
 namespace detail {
@@ -256,10 +256,10 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
   policy::ResponseHead response;
   bool first_head = true;
-  std::optional<policy::BodyTracker> tracker;  // the final response's body
-  policy::BodyProgress with_head{};             // what of it left together with the head
+  std::optional<policy::BodyTracker> tracker;     // the final response's body
+  policy::BodyProgress with_head{};               // what of it left together with the head
   policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
-  for (;;) {  // interim 1xx heads, then the final one
+  for (;;) {                                      // interim 1xx heads, then the final one
     if (!co_await read_response_head(x, scanner, response, first_head)) co_return;
     if (first_head) {
       x.metrics.observe_upstream_latency(
@@ -287,8 +287,8 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     }
     const auto head_bytes = response.end + with_head.consumed;
     expire_after(x.client, x.limits.idle_timeout);
-    auto [ec, n] = co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), head_bytes),
-                                             use_tuple);
+    auto [ec, n] =
+        co_await net::async_write(x.client, net::buffer(x.upstream_buffer.data().data(), head_bytes), use_tuple);
     x.response_started = true;
     x.result.bytes_to_client += n;
     x.upstream_buffer.consume(head_bytes);
@@ -321,11 +321,12 @@ net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& clie
                                         const config::Limits& limits, Metrics& metrics,
                                         policy::ResponseWatch* watch = nullptr) {
   using namespace net::experimental::awaitable_operators;
-  detail::Exchange<Client, Upstream> x{client,  client_buffer, upstream, upstream_buffer, request,
-                                       limits,  metrics,       watch,    {}};
+  detail::Exchange<Client, Upstream> x{client,  client_buffer, upstream, upstream_buffer, request, limits,
+                                       metrics, watch,         {}};
 
   std::array<net::const_buffer, policy::HeadPieces::capacity> buffers;
-  for (std::size_t i = 0; i < pieces.count; ++i) buffers[i] = net::buffer(pieces.parts[i].data(), pieces.parts[i].size());
+  for (std::size_t i = 0; i < pieces.count; ++i)
+    buffers[i] = net::buffer(pieces.parts[i].data(), pieces.parts[i].size());
   expire_after(upstream, limits.upstream_response_timeout);
   auto [ec, n] = co_await net::async_write(upstream, std::span(buffers.data(), pieces.count), use_tuple);
   if (ec) {

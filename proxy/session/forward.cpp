@@ -2,9 +2,9 @@
 
 #include "policy/target_tenant.hpp"
 #include "policy/upstream_decision.hpp"
-#include "proxy/upstream/dialer.hpp"
 #include "proxy/session/exchange_log.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
+#include "proxy/upstream/dialer.hpp"
 
 #include <algorithm>
 
@@ -57,8 +57,8 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   }
   auto request = ExchangeRequest::of(head);
   request.served = "plain-HTTP forwards";
-  auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_,
-                                  runtime->config().limits, services.metrics, watch ? &*watch : nullptr);
+  auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_, runtime->config().limits,
+                                  services.metrics, watch ? &*watch : nullptr);
   if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);
   line.action = plan.action;
   log_exchange(connection_, plan.host_class, result, line);

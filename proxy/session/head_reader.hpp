@@ -32,8 +32,8 @@ namespace detail {
 
 // Scans what the buffer holds, reading more until the head is complete, broken or closed.
 template <class Stream>
-net::awaitable<HeadRead> read_rest_of_head(Stream& stream, beast::flat_buffer& buffer,
-                                           policy::RequestScanner& scanner, policy::RequestHead& head) {
+net::awaitable<HeadRead> read_rest_of_head(Stream& stream, beast::flat_buffer& buffer, policy::RequestScanner& scanner,
+                                           policy::RequestHead& head) {
   for (;;) {
     const auto status = scanner.scan(view_of(buffer), head);
     if (status == policy::ScanStatus::complete) co_return HeadRead::complete;
@@ -51,9 +51,8 @@ net::awaitable<HeadRead> read_rest_of_head(Stream& stream, beast::flat_buffer& b
 // connection whose empty buffer gave its storage back to `spares` holds none; the buffer takes
 // storage from `spares` once bytes arrive.
 template <class Stream>
-net::awaitable<HeadRead> read_request_head(Stream& stream, beast::flat_buffer& buffer,
-                                           policy::RequestScanner& scanner, policy::RequestHead& head,
-                                           const HeadDeadline& deadline, bool& started,
+net::awaitable<HeadRead> read_request_head(Stream& stream, beast::flat_buffer& buffer, policy::RequestScanner& scanner,
+                                           policy::RequestHead& head, const HeadDeadline& deadline, bool& started,
                                            BufferPool* spares = nullptr) {
   scanner.reset();
   started = buffer.size() > 0;  // pipelined bytes: the head has started

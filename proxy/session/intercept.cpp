@@ -4,13 +4,13 @@
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
 #include "policy/upstream_decision.hpp"
-#include "proxy/transport/tls_socket_stream.hpp"
-#include "proxy/session/sign_in_outcome.hpp"
-#include "proxy/upstream/dialer.hpp"
 #include "proxy/session/exchange.hpp"
 #include "proxy/session/exchange_log.hpp"
 #include "proxy/session/head_reader.hpp"
 #include "proxy/session/request_loop.hpp"
+#include "proxy/session/sign_in_outcome.hpp"
+#include "proxy/transport/tls_socket_stream.hpp"
+#include "proxy/upstream/dialer.hpp"
 #include "tls/handshake_failure.hpp"
 
 #include <spdlog/spdlog.h>
@@ -100,9 +100,11 @@ class InterceptedUpstream {
 
   // After the exchange: closed, back to the pool, or kept for this client (policy::upstream_fate).
   void settle(const ExchangeResult& result, bool sent_credentials, const Runtime& runtime) {
-    const auto fate = policy::upstream_fate({result.upstream_reusable, pinned_, result.connection_auth, sent_credentials});
+    const auto fate =
+        policy::upstream_fate({result.upstream_reusable, pinned_, result.connection_auth, sent_credentials});
     pinned_ = pinned_ || result.connection_auth || sent_credentials;
-    if (fate == policy::UpstreamFate::pool) connection_.worker.pool().put(pool_key_, std::move(stream_), runtime.upstream_tls);
+    if (fate == policy::UpstreamFate::pool)
+      connection_.worker.pool().put(pool_key_, std::move(stream_), runtime.upstream_tls);
     if (fate == policy::UpstreamFate::close) stream_.reset();
     if (stream_) return;
     connection_.tracked.upstream_fd = -1;
@@ -146,8 +148,9 @@ net::awaitable<std::optional<ExchangeResult>> exchange_once_or_twice(
 
 // The request loop over an established client TLS stream.
 // `connection_fields` holds what every line of this connection repeats (SNI, TLS version).
-net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketStream& client, beast::flat_buffer& buffer,
-                                       const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
+net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketStream& client,
+                                       beast::flat_buffer& buffer, const policy::InterceptPlan& plan,
+                                       const RequestLog& connection_fields) {
   auto& metrics = connection.services.metrics;
   const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
   // A reload that stops intercepting the host ends an idle connection now; a busy one closes
@@ -197,8 +200,8 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
       count_rewrite(metrics, plan.host_class, profile.mode);
     }
     std::optional<policy::ResponseWatch> watch;
-    const auto result = co_await exchange_once_or_twice(connection, client, buffer, upstream, request, pieces,
-                                                        *runtime, watch, plan.host_class, line);
+    const auto result = co_await exchange_once_or_twice(connection, client, buffer, upstream, request, pieces, *runtime,
+                                                        watch, plan.host_class, line);
     if (!result) break;
     record_outcome(connection, *watch, sign_in, profile, line);
     log_exchange(connection, plan.host_class, *result, line);
@@ -244,8 +247,8 @@ net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stre
     spdlog::info("{} TLS handshake for {} failed: {} ({}); closing (fail closed)", connection.peer, plan.host,
                  tls::to_string(failure), handshake_ec.message());
     // No status: the client never got an HTTP response on this connection, only the alert.
-    line.reason = std::string("client TLS handshake failed: ") + tls::to_string(failure) + " for " + plan.host +
-                  " (" + handshake_ec.message() + ")";
+    line.reason = std::string("client TLS handshake failed: ") + tls::to_string(failure) + " for " + plan.host + " (" +
+                  handshake_ec.message() + ")";
     line.bytes_in += buffer.size();
     connection.log(line);
     co_return;

@@ -10,7 +10,7 @@ namespace trproxy::proxy {
 
 // `buffer` holds the client's first TLS bytes (the ClientHello already read by the peek).
 // The client's stream is moved into the TLS stream (one Beast implementation more, not two).
-net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stream& client_tcp, beast::flat_buffer& buffer,
-                                   policy::InterceptPlan plan, RequestLog line);
+net::awaitable<void> run_intercept(ClientConnection& connection, beast::tcp_stream& client_tcp,
+                                   beast::flat_buffer& buffer, policy::InterceptPlan plan, RequestLog line);
 
 }  // namespace trproxy::proxy

@@ -24,8 +24,9 @@ std::string error_response(int status, std::string_view reason) {
   const auto code = std::to_string(status);
   const auto text = std::string(status_text(status));
   const auto body = code + " " + text + ": " + std::string(reason) + "\n";
-  return "HTTP/1.1 " + code + " " + text + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body;
+  return "HTTP/1.1 " + code + " " + text +
+         "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n" + body;
 }
 
 config::IpAddress to_ip_address(const net::ip::address& address) {

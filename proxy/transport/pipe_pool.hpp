@@ -16,8 +16,7 @@ class Pipe {
   Pipe() = default;
   Pipe(int read_end, int write_end) : read_(read_end), write_(write_end) {}
   ~Pipe() { reset(); }
-  Pipe(Pipe&& other) noexcept
-      : read_(std::exchange(other.read_, -1)), write_(std::exchange(other.write_, -1)) {}
+  Pipe(Pipe&& other) noexcept : read_(std::exchange(other.read_, -1)), write_(std::exchange(other.write_, -1)) {}
   Pipe& operator=(Pipe&& other) noexcept {
     if (this != &other) {
       reset();

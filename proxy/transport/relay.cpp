@@ -109,8 +109,8 @@ class Direction {
       std::size_t out = 0;
 #ifdef __linux__
       if (pipe_.valid()) {
-        const ssize_t n = ::splice(pipe_.read_end(), nullptr, to_.native_handle(), nullptr, held_,
-                                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        const ssize_t n =
+            ::splice(pipe_.read_end(), nullptr, to_.native_handle(), nullptr, held_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n < 0) return errno == EAGAIN || errno == EINTR ? Moved::nothing_now : Moved::failed;
         out = static_cast<std::size_t>(n);
       }
@@ -159,7 +159,7 @@ class Direction {
   std::uint64_t& total_;
   RelayShared& shared_;
   PipePool& pipes_;
-  bool splicing_ = true;           // until the kernel refuses to splice these sockets (Linux)
+  bool splicing_ = true;          // until the kernel refuses to splice these sockets (Linux)
   Pipe pipe_;                     // held only while bytes are in it
   std::unique_ptr<char[]> copy_;  // likewise, when copying
   std::size_t copy_from_ = 0;

@@ -6,8 +6,8 @@
 // buffer, then splice(2)s socket -> pipe -> socket through a pipe taken from the worker's pool
 // and given back once drained. The directions run on plain completion handlers under one
 // coroutine (the idle watchdog), so an idle tunnel holds its two sockets, a socket wait per
-// direction and that coroutine's frame, and nothing else (no pipe, no buffer). Elsewhere, or where the kernel refuses to splice, a bounded
-// copy does the same with a buffer held only while bytes are in flight. Either way a direction
+// direction and that coroutine's frame, and nothing else (no pipe, no buffer). Elsewhere, or where the kernel refuses
+// to splice, a bounded copy does the same with a buffer held only while bytes are in flight. Either way a direction
 // reads no more until what it read has been written (back-pressure).
 
 #include "proxy/transport/io.hpp"

@@ -12,7 +12,9 @@ namespace trproxy::proxy {
 
 // The lowest layer is a real socket (not an in-memory test stream).
 template <class Lowest>
-concept HasSocket = requires(Lowest& lowest) { lowest.socket(); };
+concept HasSocket = requires(Lowest& lowest) {
+  lowest.socket();
+};
 
 // Runs `on_socket` on the socket under the stream's layers. An in-memory test stream has none
 // and cannot cancel a read without closing, so it is closed instead.

@@ -77,12 +77,9 @@ struct TlsSocketBio {
   static long ctrl(BIO* bio, int command, long, void*) {
     switch (command) {
       case BIO_CTRL_FLUSH:
-      case BIO_CTRL_DUP:
-        return 1;
-      case BIO_CTRL_EOF:
-        return stream(bio).eof_ ? 1 : 0;
-      default:
-        return 0;
+      case BIO_CTRL_DUP: return 1;
+      case BIO_CTRL_EOF: return stream(bio).eof_ ? 1 : 0;
+      default: return 0;
     }
   }
 
@@ -105,7 +102,8 @@ struct TlsSocketBio {
   }
 };
 
-TlsSocketStream::TlsSocketStream(beast::tcp_stream next, tls::SslPtr ssl) : next_(std::move(next)), ssl_(std::move(ssl)) {
+TlsSocketStream::TlsSocketStream(beast::tcp_stream next, tls::SslPtr ssl)
+    : next_(std::move(next)), ssl_(std::move(ssl)) {
   BIO* bio = BIO_new(TlsSocketBio::method());
   if (bio == nullptr) tls::throw_openssl("BIO_new (client socket)");
   BIO_set_data(bio, this);
@@ -117,9 +115,7 @@ TlsSocketStream::TlsSocketStream(beast::tcp_stream next, tls::SslPtr ssl) : next
 TlsSocketStream::Step TlsSocketStream::decide(int ssl_error, error_code& ec) {
   const bool closed_cleanly = (SSL_get_shutdown(ssl_.get()) & SSL_RECEIVED_SHUTDOWN) != 0;
   switch (ssl_error) {
-    case SSL_ERROR_NONE:
-      ec = {};
-      return Step::complete;
+    case SSL_ERROR_NONE: ec = {}; return Step::complete;
     case SSL_ERROR_WANT_READ:
       if (must_flush()) return Step::flush;  // e.g. a handshake flight, before waiting for the answer
       if (eof_) {
@@ -131,9 +127,7 @@ TlsSocketStream::Step TlsSocketStream::decide(int ssl_error, error_code& ec) {
       if (must_flush()) return Step::flush;
       ec = net::ssl::error::unexpected_result;
       return Step::complete;
-    case SSL_ERROR_ZERO_RETURN:
-      ec = net::error::eof;
-      return Step::complete;
+    case SSL_ERROR_ZERO_RETURN: ec = net::error::eof; return Step::complete;
     case SSL_ERROR_SYSCALL: {
       const auto queued = ERR_get_error();
       if (errno_ != 0) {
@@ -141,16 +135,15 @@ TlsSocketStream::Step TlsSocketStream::decide(int ssl_error, error_code& ec) {
       } else if (queued != 0) {
         ec = error_code(static_cast<int>(queued), net::error::get_ssl_category());
       } else {
-        ec = eof_ ? error_code(net::ssl::error::stream_truncated) : error_code(net::ssl::error::unspecified_system_error);
+        ec = eof_ ? error_code(net::ssl::error::stream_truncated)
+                  : error_code(net::ssl::error::unspecified_system_error);
       }
       return Step::complete;
     }
     case SSL_ERROR_SSL:
       ec = error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
       return Step::complete;
-    default:
-      ec = net::ssl::error::unexpected_result;
-      return Step::complete;
+    default: ec = net::ssl::error::unexpected_result; return Step::complete;
   }
 }
 

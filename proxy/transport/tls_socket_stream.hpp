@@ -26,8 +26,8 @@
 #include "tls/contexts.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <array>
+#include <cstring>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -55,7 +55,7 @@ class TlsSocketStream {
   template <class Token>
   auto async_handshake(net::ssl::stream_base::handshake_type role, net::const_buffer initial, Token&& token) {
     return net::async_compose<Token, void(error_code, std::size_t)>(Op<Handshake>{*this, {role, initial}}, token,
-                                                                     next_);
+                                                                    next_);
   }
   // The client role (an upstream connection): nothing was read before; completes with
   // (error, 0).
@@ -80,8 +80,8 @@ class TlsSocketStream {
   // as one record. Completes once the socket has taken all of it.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    return net::async_compose<Token, void(error_code, std::size_t)>(Op<Write<ConstBuffers>>{*this, {buffers}},
-                                                                     token, next_);
+    return net::async_compose<Token, void(error_code, std::size_t)>(Op<Write<ConstBuffers>>{*this, {buffers}}, token,
+                                                                    next_);
   }
 
   // Completes once a read would find input (bytes OpenSSL or this stream already holds, or at
@@ -131,7 +131,6 @@ class TlsSocketStream {
     int operator()(TlsSocketStream& s, std::size_t& n) const;
   };
 
-
   struct WaitInput {
     TlsSocketStream& s;
     bool started = false;
@@ -178,8 +177,7 @@ class TlsSocketStream {
     template <class Self>
     void operator()(Self& self, error_code io_ec = {}, std::size_t io_n = 0) {
       switch (state) {
-        case State::starting:
-          break;
+        case State::starting: break;
         case State::waiting:
           if (io_ec) {
             s.eof_ = io_ec == net::error::eof;
@@ -195,8 +193,7 @@ class TlsSocketStream {
           if (s.must_flush()) return flush(self);
           if (finished) return finish(self, ec);
           break;  // the call wanted its output written before it can go on
-        case State::posted:
-          return complete(self);
+        case State::posted: return complete(self);
       }
       for (;;) {
         const auto step = s.attempt(action, n, ec);

@@ -38,9 +38,9 @@ std::string lower_first(std::string text) {
 // Where a dial may go: the route's address (an upstream.resolve entry or an IP literal), or DNS
 // (the worker's resolver: cached, A and AAAA together, never queued behind another lookup).
 net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const config::Config& config, Metrics& metrics,
-                                                                   DnsResolver& resolver, DialTarget target,
-                                                                   const std::string& label,
-                                                                   Clock::time_point deadline) {
+                                                                     DnsResolver& resolver, DialTarget target,
+                                                                     const std::string& label,
+                                                                     Clock::time_point deadline) {
   const auto route = policy::upstream_route(config, target.host, target.port);
   if (route.address) {
     co_return Candidates{{tcp::endpoint(to_asio_address(*route.address), route.port)}, route.operator_chosen};
@@ -64,14 +64,13 @@ net::awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint end
 // `operator_chosen`: the target itself is the operator's choice (the parent proxy), exempt from
 // egress.deny like an upstream.resolve address.
 net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream& stream, const config::Config& config,
-                                                               const DialParts& parts,
-                                                               DialTarget target, const std::string& label,
-                                                               bool operator_chosen, Clock::time_point deadline,
-                                                               DialStage& stage) {
+                                                               const DialParts& parts, DialTarget target,
+                                                               const std::string& label, bool operator_chosen,
+                                                               Clock::time_point deadline, DialStage& stage) {
   auto found = co_await candidates_for(config, parts.metrics, parts.resolver, target, label, deadline);
   if (auto* failure = std::get_if<DialFailure>(&found)) {
     parts.metrics.upstream_failure(failure->refusal.status == 504 ? UpstreamFailure::timeout
-                                                                     : UpstreamFailure::connect);
+                                                                  : UpstreamFailure::connect);
     co_return std::move(*failure);
   }
   const auto& candidates = std::get<Candidates>(found);
@@ -117,8 +116,8 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
 // Through upstream.proxy: TCP to the parent (exempt from egress.deny), then CONNECT to the
 // target. The parent resolves host names; an IP literal target still meets the address rules
 // here, and an upstream.resolve entry is what the parent is asked for (exempt, as without one).
-net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_stream& stream, const config::Config& config,
-                                                                  const DialParts& parts,
+net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_stream& stream,
+                                                                  const config::Config& config, const DialParts& parts,
                                                                   DialTarget target, const config::Endpoint& parent,
                                                                   Clock::time_point deadline, DialStage& stage) {
   const auto route = policy::upstream_route(config, target.host, target.port);
@@ -131,8 +130,8 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
   }
   const DialTarget parent_target{parent.host, parent.port};
   const auto parent_text = peer_label("parent proxy", parent_target);
-  if (auto failure = co_await resolve_and_connect(stream, config, parts, parent_target, parent_text,
-                                                  true, deadline, stage)) {
+  if (auto failure =
+          co_await resolve_and_connect(stream, config, parts, parent_target, parent_text, true, deadline, stage)) {
     co_return failure;
   }
   const auto request = policy::parent_connect_request(connect_host, connect_port);
@@ -145,8 +144,8 @@ net::awaitable<std::optional<DialFailure>> connect_through_parent(beast::tcp_str
   std::string head;
   std::array<char, 4096> peeked{};
   for (;;) {
-    auto [ec, n] = co_await stream.socket().async_receive(net::buffer(peeked), net::socket_base::message_peek,
-                                                          use_tuple);
+    auto [ec, n] =
+        co_await stream.socket().async_receive(net::buffer(peeked), net::socket_base::message_peek, use_tuple);
     if (ec || n == 0) {
       parts.metrics.upstream_failure(UpstreamFailure::connect);
       co_return failed(502, parent_text + " closed the connection before answering CONNECT");
@@ -182,11 +181,11 @@ net::awaitable<std::optional<DialFailure>> Dialer::dial(beast::tcp_stream& strea
   DialStage stage = DialStage::resolving;
   std::optional<std::optional<DialFailure>> outcome;
   if (parent) {
-    outcome = co_await within(
-        deadline, connect_through_parent(stream, config, parts, target, *parent, deadline, stage));
+    outcome =
+        co_await within(deadline, connect_through_parent(stream, config, parts, target, *parent, deadline, stage));
   } else {
-    outcome = co_await within(
-        deadline, resolve_and_connect(stream, config, parts, target, label, false, deadline, stage));
+    outcome =
+        co_await within(deadline, resolve_and_connect(stream, config, parts, target, label, false, deadline, stage));
   }
   if (outcome) co_return std::move(*outcome);
   parts.metrics.upstream_failure(UpstreamFailure::timeout);
@@ -219,13 +218,13 @@ net::awaitable<policy::GuardDestination> Dialer::guard_destination(const beast::
 }
 
 net::awaitable<std::optional<DialFailure>> Dialer::dial_tls(std::unique_ptr<TlsSocketStream>& upstream,
-                                                            const config::Config& config, const tls::UpstreamTls& upstream_tls,
-                                                            DialTarget target) {
+                                                            const config::Config& config,
+                                                            const tls::UpstreamTls& upstream_tls, DialTarget target) {
   auto& metrics = parts_.metrics;
   beast::tcp_stream tcp_stream(co_await net::this_coro::executor);
   if (auto failure = co_await dial(tcp_stream, config, target)) co_return failure;
-  upstream = std::make_unique<TlsSocketStream>(
-      std::move(tcp_stream), upstream_tls.new_session(std::string(target.host), parts_.sessions));
+  upstream = std::make_unique<TlsSocketStream>(std::move(tcp_stream),
+                                               upstream_tls.new_session(std::string(target.host), parts_.sessions));
   expire_after(*upstream, config.upstream.connect_timeout);
   auto [ec, unused] = co_await upstream->async_handshake(net::ssl::stream_base::client, use_tuple);
   if (!ec) {
@@ -244,8 +243,8 @@ net::awaitable<std::optional<DialFailure>> Dialer::dial_tls(std::unique_ptr<TlsS
   const bool timeout = ec == beast::error::timeout;
   metrics.upstream_failure(timeout ? UpstreamFailure::timeout : UpstreamFailure::tls_other);
   spdlog::warn("{}: TLS handshake failed: {}", label, ec.message());
-  co_return failed(timeout ? 504 : 502, label + (timeout ? ": TLS handshake timed out" : ": TLS handshake failed: " +
-                                                                                             lower_first(ec.message())));
+  co_return failed(timeout ? 504 : 502, label + (timeout ? ": TLS handshake timed out"
+                                                         : ": TLS handshake failed: " + lower_first(ec.message())));
 }
 
 }  // namespace trproxy::proxy

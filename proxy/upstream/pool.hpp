@@ -11,9 +11,9 @@
 // upstream.resolve. Connections that carried NTLM/Negotiate authentication (challenged by the
 // server or sent by the client) never come here: the session keeps them pinned to its client.
 
-#include "proxy/transport/stream_ops.hpp"
-#include "proxy/transport/io.hpp"
 #include "proxy/observe/metrics.hpp"
+#include "proxy/transport/io.hpp"
+#include "proxy/transport/stream_ops.hpp"
 #include "proxy/transport/tls_socket_stream.hpp"
 
 #include <algorithm>

@@ -128,7 +128,8 @@ void DnsResolver::watch(const std::shared_ptr<Watch>& watch, bool write) {
         if (watch->closed || !readable_now(watch->fd)) break;
       }
     }
-    if (!watch->closed && (write ? watch->want_write : watch->want_read) && !(write ? watch->writing : watch->reading)) {
+    if (!watch->closed && (write ? watch->want_write : watch->want_read) &&
+        !(write ? watch->writing : watch->reading)) {
       this->watch(watch, write);
     }
     arm_timer();

@@ -5,9 +5,9 @@
 // on a background thread). One channel and one cache per worker: no locks, no shared state.
 // Concurrent lookups of one name share one query.
 
-#include "proxy/upstream/dns_cache.hpp"
-#include "proxy/transport/io.hpp"
 #include "proxy/observe/metrics.hpp"
+#include "proxy/transport/io.hpp"
+#include "proxy/upstream/dns_cache.hpp"
 
 #include <ares.h>
 

@@ -40,6 +40,8 @@ std::size_t ClientShares::addresses() const {
 ClientShares::Share::Share(ClientShares& shares, const config::IpAddress& address)
     : shares_(shares), address_(address), open_(shares.add(address)) {}
 
-ClientShares::Share::~Share() { shares_.remove(address_); }
+ClientShares::Share::~Share() {
+  shares_.remove(address_);
+}
 
 }  // namespace trproxy::proxy

@@ -12,7 +12,7 @@ net::awaitable<tls::LeafPtr> LeafMinter::leaf_for(std::shared_ptr<tls::LeafCache
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     enqueue(std::move(cache), std::move(host), [shared](std::exception_ptr error, tls::LeafPtr leaf) {
       const auto executor = net::get_associated_executor(*shared);
-      net::post(executor, [shared, error, leaf = std::move(leaf)]() mutable { std::move(*shared)(error, leaf); });
+      net::post(executor, [shared, error, leaf = std::move(leaf)]() mutable { std::move (*shared)(error, leaf); });
     });
   };
   co_return co_await net::async_initiate<decltype(net::use_awaitable), void(std::exception_ptr, tls::LeafPtr)>(

@@ -7,9 +7,9 @@
 // pending reads complete at once with EOF, the session unwinds through its normal path and
 // writes its access-log line, and the file descriptor stays owned by its socket object.
 
+#include <cstddef>
 #include <functional>
 #include <list>
-#include <cstddef>
 
 namespace trproxy::proxy {
 

@@ -28,7 +28,8 @@ RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
   runtime->upstream_tls = std::make_shared<tls::UpstreamTls>(c.upstream);
   runtime->config_sha256 = tls::sha256_hex(c.source_text);
   if (!c.tls.ticket_keys.empty()) {
-    runtime->ticket_keys = std::make_shared<const std::vector<tls::TicketKey>>(tls::load_ticket_keys(c.tls.ticket_keys));
+    runtime->ticket_keys =
+        std::make_shared<const std::vector<tls::TicketKey>>(tls::load_ticket_keys(c.tls.ticket_keys));
   }
   return runtime;
 }

@@ -5,11 +5,11 @@
 
 #include "policy/egress.hpp"
 #include "proxy/observe/access_log.hpp"
+#include "proxy/observe/metrics.hpp"
+#include "proxy/observe/sign_in_stats.hpp"
 #include "proxy/worker/client_shares.hpp"
 #include "proxy/worker/leaf_minter.hpp"
-#include "proxy/observe/metrics.hpp"
 #include "proxy/worker/runtime.hpp"
-#include "proxy/observe/sign_in_stats.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -17,10 +17,10 @@
 namespace trproxy::proxy {
 
 struct Services {
-  RuntimeHolder& runtime;  // the current snapshot; workers keep their own copy (Worker::runtime)
-  Metrics& metrics;  // this worker's shard (proxy/observe/metrics.hpp)
+  RuntimeHolder& runtime;                         // the current snapshot; workers keep their own copy (Worker::runtime)
+  Metrics& metrics;                               // this worker's shard (proxy/observe/metrics.hpp)
   std::atomic<std::int64_t>& active_connections;  // process-wide, for limits.max_connections
-  ClientShares& client_shares;  // process-wide, for limits.max_connections_per_client
+  ClientShares& client_shares;                    // process-wide, for limits.max_connections_per_client
   AccessLog& access_log;
   LeafMinter& minter;
   const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)

@@ -6,10 +6,10 @@
 #include "proxy/transport/buffer_pool.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/transport/pipe_pool.hpp"
-#include "proxy/worker/registry.hpp"
 #include "proxy/upstream/dialer.hpp"
-#include "proxy/upstream/resolver.hpp"
 #include "proxy/upstream/pool.hpp"
+#include "proxy/upstream/resolver.hpp"
+#include "proxy/worker/registry.hpp"
 #include "proxy/worker/runtime.hpp"
 #include "proxy/worker/services.hpp"
 
@@ -32,7 +32,10 @@ class Worker {
   void start() {
     thread_ = std::thread([this] { io_.run(); });
   }
-  void stop() { work_.reset(); io_.stop(); }
+  void stop() {
+    work_.reset();
+    io_.stop();
+  }
   void join() {
     if (thread_.joinable()) thread_.join();
   }
@@ -83,9 +86,9 @@ class Worker {
   Services services_;
   net::io_context io_{1};
   net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
-  DnsResolver resolver_{io_};  // after io_: its sockets and timer are destroyed first
+  DnsResolver resolver_{io_};                // after io_: its sockets and timer are destroyed first
   tls::UpstreamSessions upstream_sessions_;  // before the pool: pooled connections refer to it
-  UpstreamPool pool_;          // likewise
+  UpstreamPool pool_;                        // likewise
   Dialer dialer_{DialParts{resolver_, services_.metrics, services_.self, upstream_sessions_}};
   ConnectionRegistry registry_;
   PipePool pipes_;

@@ -5,8 +5,8 @@
 // read on both of the proxy's streams.
 
 #include "proxy/session/exchange.hpp"
-#include "proxy/session/head_reader.hpp"
 #include "proxy/observe/metrics.hpp"
+#include "proxy/session/head_reader.hpp"
 #include "rig.hpp"
 
 #include <cstddef>
@@ -21,7 +21,8 @@ using proxy::HeadRead;
 
 namespace {
 
-constexpr std::string_view inserted = "Restrict-Access-To-Tenants: contoso.com\r\nRestrict-Access-Context: 00000000-0000\r\n";
+constexpr std::string_view inserted =
+    "Restrict-Access-To-Tenants: contoso.com\r\nRestrict-Access-Context: 00000000-0000\r\n";
 constexpr std::string_view spoofed = "Restrict-Access-To-Tenants: evil.example\r\n";
 
 // A request as the client writes it (with a spoofed line to drop) and as the upstream must see it.
@@ -52,8 +53,8 @@ Request post_length(std::string body) {
           body};
 }
 Request post_chunked(std::string framed_body) {
-  return {"POST /common/login HTTP/1.1", {"Host: login.microsoftonline.com", "Transfer-Encoding: chunked"},
-          framed_body};
+  return {
+      "POST /common/login HTTP/1.1", {"Host: login.microsoftonline.com", "Transfer-Encoding: chunked"}, framed_body};
 }
 
 // One turn of the scripted server: read `expect` bytes, then write `reply`.
@@ -122,7 +123,8 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
   for (std::size_t i = 0; i < scenario.requests; ++i) {
     const proxy::HeadDeadline deadline{proxy::Clock::now() + 5s, 5s};
     bool started = false;
-    const auto read = co_await proxy::read_request_head(rig.client, rig.client_buffer, scanner, head, deadline, started);
+    const auto read =
+        co_await proxy::read_request_head(rig.client, rig.client_buffer, scanner, head, deadline, started);
     out.head_reads.push_back(read);
     if (read != HeadRead::complete) break;
     const auto bytes = proxy::view_of(rig.client_buffer);
@@ -132,9 +134,9 @@ net::awaitable<void> run_proxy(Rig& rig, const Scenario& scenario, Outcome& out)
     request.served = scenario.served;
     policy::DecodeBudget budget(1024 * 1024);
     policy::ResponseWatch watch(policy::HostClass::auth, budget);
-    const auto result = co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream,
-                                                 rig.upstream_buffer, rig.limits, rig.metrics,
-                                                 scenario.watch ? &watch : nullptr);
+    const auto result =
+        co_await proxy::exchange(rig.client, rig.client_buffer, request, pieces, rig.upstream, rig.upstream_buffer,
+                                 rig.limits, rig.metrics, scenario.watch ? &watch : nullptr);
     out.results.push_back(result);
     if (scenario.watch) {
       out.codes.push_back(watch.outcome());
@@ -194,7 +196,7 @@ Outcome run(const Scenario& scenario) {
 // Whole reads, then one byte per read on both of the proxy's streams.
 constexpr std::size_t whole = std::numeric_limits<std::size_t>::max();
 // (as<>: Catch 2.13 deduces a generator of references from an lvalue first value.)
-#define FOR_EACH_READ_SIZE(var)                                                  \
+#define FOR_EACH_READ_SIZE(var)                                     \
   const std::size_t var = GENERATE(as<std::size_t>{}, whole, 1, 7); \
   INFO("read_size " << (var == whole ? std::string("whole") : std::to_string(var)))
 
@@ -360,9 +362,9 @@ TEST_CASE("exchange: Expect 100-continue, the client sends its body only after t
 TEST_CASE("exchange: an upstream answering before the request body is complete ends the client connection") {
   FOR_EACH_READ_SIZE(read_size);
   const auto request = post_length("0123456789");
-  const std::string response = GENERATE(
-      std::string("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!"),
-      std::string("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+  const std::string response =
+      GENERATE(std::string("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n\r\nbig!"),
+               std::string("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
   Scenario s;
   s.read_size = read_size;
   s.client_sends = request.head(false) + "012";  // and then nothing: the client waits
@@ -400,19 +402,22 @@ TEST_CASE("exchange: after an early final response the upstream connection is en
 }
 
 TEST_CASE("exchange: a protocol switch is refused with a 502 that names the hosts the exchange serves") {
-  const std::string_view served = GENERATE(std::string_view("intercepted hosts"), std::string_view("plain-HTTP forwards"));
+  const std::string_view served =
+      GENERATE(std::string_view("intercepted hosts"), std::string_view("plain-HTTP forwards"));
   Request request = get("/socket");
   request.fields.push_back("Connection: upgrade");
   request.fields.push_back("Upgrade: websocket");
   Scenario s;
   s.served = served;
   s.client_sends = request.from_client();
-  s.server = {{request.to_upstream().size(), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nframes"}};
+  s.server = {{request.to_upstream().size(),
+               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nframes"}};
   const auto out = run(s);
   REQUIRE(out.results.size() == 1);
   CHECK(out.results[0].status == 502);
   CHECK_THAT(out.client_got, Catch::StartsWith("HTTP/1.1 502 "));
-  CHECK_THAT(out.client_got, Catch::Contains("upstream switched protocols (101); not supported on " + std::string(served)));
+  CHECK_THAT(out.client_got,
+             Catch::Contains("upstream switched protocols (101); not supported on " + std::string(served)));
   CHECK(out.client_got.find("frames") == std::string::npos);
   CHECK_FALSE(out.results[0].upstream_reusable);
 }
@@ -421,10 +426,9 @@ TEST_CASE("exchange: a request body that breaks chunked framing forwards nothing
   FOR_EACH_READ_SIZE(read_size);
   const std::string valid = "5\r\nhello\r\n";
   // A broken chunk and how many of its bytes come before the offending one.
-  const auto [fault, clean] = GENERATE(std::pair<std::string, std::size_t>{"ZZ\r\n", 0},
-                                       std::pair<std::string, std::size_t>{"3\r\nabcX\r\n", 6},
-                                       std::pair<std::string, std::size_t>{"-1\r\n", 0},
-                                       std::pair<std::string, std::size_t>{"5\nhello\r\n", 1});
+  const auto [fault, clean] = GENERATE(
+      std::pair<std::string, std::size_t>{"ZZ\r\n", 0}, std::pair<std::string, std::size_t>{"3\r\nabcX\r\n", 6},
+      std::pair<std::string, std::size_t>{"-1\r\n", 0}, std::pair<std::string, std::size_t>{"5\nhello\r\n", 1});
   const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: evil.example\r\n\r\n";
   const auto request = post_chunked(valid + fault + smuggled);
   INFO("fault " << fault);
@@ -538,7 +542,8 @@ TEST_CASE("exchange: a watched response passes byte for byte and its block code 
   CHECK(out.confirms == 1);
 }
 
-TEST_CASE("exchange: a replayable request on a reused connection the server closed asks for a retry, answering nothing") {
+TEST_CASE(
+    "exchange: a replayable request on a reused connection the server closed asks for a retry, answering nothing") {
   FOR_EACH_READ_SIZE(read_size);
   const auto request = get("/common/discovery");
   SECTION("closed after reading the request") {
@@ -551,7 +556,7 @@ TEST_CASE("exchange: a replayable request on a reused connection the server clos
     const auto out = run(s);
     REQUIRE(out.results.size() == 1);
     CHECK(out.results[0].retry);
-    CHECK(out.client_got.empty());  // no 502: the caller sends the request again
+    CHECK(out.client_got.empty());                           // no 502: the caller sends the request again
     CHECK(out.client_buffer_left == request.from_client());  // the head is still there to resend
     CHECK_FALSE(out.results[0].upstream_reusable);
     CHECK(out.results[0].bytes_to_client == 0);
@@ -599,7 +604,8 @@ TEST_CASE("exchange: no retry once a response byte came, or for a request that w
 
 TEST_CASE("exchange: an NTLM or Negotiate challenge is reported so the session pins the connection") {
   const auto request = get();
-  const std::string challenge = GENERATE(std::string("NTLM"), std::string("Negotiate"), std::string("Basic realm=\"x\""));
+  const std::string challenge =
+      GENERATE(std::string("NTLM"), std::string("Negotiate"), std::string("Basic realm=\"x\""));
   const std::string response =
       "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: " + challenge + "\r\nContent-Length: 0\r\n\r\n";
   Scenario s;

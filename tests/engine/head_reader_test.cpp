@@ -37,7 +37,9 @@ struct Reader {
   }
 };
 
-HeadDeadline in(std::chrono::milliseconds whole_head) { return {Clock::now() + 5s, whole_head}; }
+HeadDeadline in(std::chrono::milliseconds whole_head) {
+  return {Clock::now() + 5s, whole_head};
+}
 
 // Writes `text` a byte at a time, `every` apart, until done or told to stop.
 net::awaitable<void> trickle(TestStream& peer, std::string text, std::chrono::milliseconds every, const bool& stop) {

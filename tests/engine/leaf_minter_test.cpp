@@ -5,10 +5,10 @@
 #include "rig.hpp"
 #include "tls/ca.hpp"
 
+#include <unistd.h>
 #include <atomic>
 #include <filesystem>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 using namespace trproxy;

@@ -17,7 +17,9 @@ using namespace trproxy;
 
 namespace {
 
-config::IpAddress ip(const char* text) { return *config::parse_ip(text); }
+config::IpAddress ip(const char* text) {
+  return *config::parse_ip(text);
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ TEST_CASE("is_local_address: an address added while running is local at once") {
   REQUIRE(child >= 0);
   if (child == 0) {
     if (::unshare(CLONE_NEWNET) != 0) ::_exit(10);
-    if (std::system("ip link set lo up && ip addr add 198.51.100.9/32 dev lo && ip addr add 2001:db8::9/128 dev lo") != 0) {
+    if (std::system("ip link set lo up && ip addr add 198.51.100.9/32 dev lo && ip addr add 2001:db8::9/128 dev lo") !=
+        0) {
       ::_exit(11);
     }
     const bool v4 = proxy::is_local_address(ip("198.51.100.9"));

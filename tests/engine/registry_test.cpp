@@ -2,8 +2,8 @@
 // once and keeps busy ones, says when the last one has gone, and a reload's recheck or the end
 // of the grace period ends connections by shutting their sockets down (the peer reads EOF).
 
-#include "proxy/transport/pipe_pool.hpp"
 #include "proxy/worker/registry.hpp"
+#include "proxy/transport/pipe_pool.hpp"
 #include "proxy/worker/runtime.hpp"
 
 #include <catch2/catch.hpp>

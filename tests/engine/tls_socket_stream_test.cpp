@@ -4,17 +4,17 @@
 // behind the one returned is seen by the reuse check (issue 19: the pool answered the wrong
 // client with such a record).
 
+#include "proxy/transport/tls_socket_stream.hpp"
 #include "proxy/transport/buffer_pool.hpp"
 #include "proxy/transport/stream_ops.hpp"
-#include "proxy/transport/tls_socket_stream.hpp"
 #include "rig.hpp"
 #include "tls/ca.hpp"
 #include "tls/leaf.hpp"
 
+#include <unistd.h>
 #include <ctime>
 #include <filesystem>
 #include <optional>
-#include <unistd.h>
 
 using namespace trproxy;
 using namespace trproxy::test;

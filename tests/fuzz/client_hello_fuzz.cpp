@@ -33,7 +33,9 @@ void check_plain(const HelloResult& result) {
   if (result.status != HelloStatus::sni && !result.host.empty()) std::abort();
 }
 
-bool same(const HelloResult& a, const HelloResult& b) { return a.status == b.status && a.host == b.host; }
+bool same(const HelloResult& a, const HelloResult& b) {
+  return a.status == b.status && a.host == b.host;
+}
 
 // A small deterministic generator seeded by the input, so a crash reproduces.
 class Rng {
@@ -129,8 +131,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!same(result, expected)) std::abort();
 
   // Bytes after the hello (the client's next record) change nothing once it is answered.
-  if (answered && !same(trproxy::tls::peek_client_hello(framed.wire + std::string("\x17\x03\x03\x00\x01x", 6)),
-                        expected)) {
+  if (answered &&
+      !same(trproxy::tls::peek_client_hello(framed.wire + std::string("\x17\x03\x03\x00\x01x", 6)), expected)) {
     std::abort();
   }
 
@@ -143,7 +145,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto start = framed.record_starts[i];
     for (std::size_t d = 0; d <= 5; ++d) cuts.push_back(start + d);
   }
-  for (int i = 0; i < 8 && !framed.wire.empty(); ++i) cuts.push_back(rng.below(static_cast<std::uint32_t>(framed.wire.size())));
+  for (int i = 0; i < 8 && !framed.wire.empty(); ++i)
+    cuts.push_back(rng.below(static_cast<std::uint32_t>(framed.wire.size())));
   if (!framed.wire.empty()) cuts.push_back(framed.wire.size() - 1);
   const bool fills_records = !whole_message;  // the header's length is the payload's
   for (const auto cut : cuts) {

@@ -55,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(count_tenant_restriction_lines(again) == 1);
   for (std::size_t i = 0; i < again.removable_count; ++i) {
     if (again.removable[i].role == LineRole::tenant_restriction) {
-      require(std::string_view(output).substr(again.removable[i].begin, again.removable[i].end - again.removable[i].begin) ==
-              inserted);
+      require(std::string_view(output).substr(again.removable[i].begin,
+                                              again.removable[i].end - again.removable[i].begin) == inserted);
     }
   }
 

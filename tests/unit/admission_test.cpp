@@ -21,11 +21,11 @@ TEST_CASE("admission: allow-list, per-client share, then the process-wide limit 
   };
   const Row rows[] = {
       {inside, 1, 1, std::nullopt},
-      {inside, 10, 3, std::nullopt},                          // both at their bound: still served
-      {inside, 5, 4, AdmissionRefusal::per_client},           // one address past its share
-      {inside, 11, 1, AdmissionRefusal::max_connections},     // the proxy is full
-      {inside, 11, 4, AdmissionRefusal::per_client},          // the address that filled it is told
-      {outside, 1, 1, AdmissionRefusal::not_allowed},         // the allow-list comes first
+      {inside, 10, 3, std::nullopt},                       // both at their bound: still served
+      {inside, 5, 4, AdmissionRefusal::per_client},        // one address past its share
+      {inside, 11, 1, AdmissionRefusal::max_connections},  // the proxy is full
+      {inside, 11, 4, AdmissionRefusal::per_client},       // the address that filled it is told
+      {outside, 1, 1, AdmissionRefusal::not_allowed},      // the allow-list comes first
   };
   for (const auto& row : rows) {
     CAPTURE(row.all, row.mine);
@@ -42,6 +42,7 @@ TEST_CASE("admission: the per-client share defaults to a quarter of max_connecti
   CHECK(test::load_yaml(test::v2_yaml).limits.max_connections_per_client == 2'500);
   CHECK(test::load_yaml(std::string(test::v2_yaml) + "limits:\n  max_connections: 2\n")
             .limits.max_connections_per_client == 1);
-  CHECK(test::load_yaml(std::string(test::v2_yaml) + "limits:\n  max_connections: 100\n  max_connections_per_client: 100\n")
+  CHECK(test::load_yaml(std::string(test::v2_yaml) +
+                        "limits:\n  max_connections: 100\n  max_connections_per_client: 100\n")
             .limits.max_connections_per_client == 100);
 }

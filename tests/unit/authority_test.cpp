@@ -23,14 +23,29 @@ TEST_CASE("numeric host spellings other than a canonical dotted quad are refused
     const char* host;
     bool ambiguous;
   };
-  for (const auto& row : {Row{"2130706433", true},      Row{"127.1", true},          Row{"127.0.1", true},
-                          Row{"0177.0.0.1", true},      Row{"0x7f.0.0.1", true},     Row{"0x7f000001", true},
-                          Row{"0X7F000001", true},      Row{"1.2.3.04", true},       Row{"256.1.1.1", true},
-                          Row{"1.2.3.4.5", true},       Row{"10.0.0.1.", true},      Row{"example.0x10", true},
-                          Row{"example.123", true},     Row{"0x", true},             Row{"1..2.3", true},
-                          Row{"127.0.0.1", false},      Row{"0.0.0.0", false},       Row{"255.255.255.255", false},
-                          Row{"1.2.3.4.example", false}, Row{"0x10.example.com", false}, Row{"login.live.com", false},
-                          Row{"example.0xg", false},    Row{"123a", false}}) {
+  for (const auto& row : {Row{"2130706433", true},
+                          Row{"127.1", true},
+                          Row{"127.0.1", true},
+                          Row{"0177.0.0.1", true},
+                          Row{"0x7f.0.0.1", true},
+                          Row{"0x7f000001", true},
+                          Row{"0X7F000001", true},
+                          Row{"1.2.3.04", true},
+                          Row{"256.1.1.1", true},
+                          Row{"1.2.3.4.5", true},
+                          Row{"10.0.0.1.", true},
+                          Row{"example.0x10", true},
+                          Row{"example.123", true},
+                          Row{"0x", true},
+                          Row{"1..2.3", true},
+                          Row{"127.0.0.1", false},
+                          Row{"0.0.0.0", false},
+                          Row{"255.255.255.255", false},
+                          Row{"1.2.3.4.example", false},
+                          Row{"0x10.example.com", false},
+                          Row{"login.live.com", false},
+                          Row{"example.0xg", false},
+                          Row{"123a", false}}) {
     INFO(row.host);
     CHECK(is_ambiguous_numeric_host(row.host) == row.ambiguous);
     CHECK(parse_authority(row.host, 80, false).has_value() == !row.ambiguous);

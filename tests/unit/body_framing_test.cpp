@@ -10,7 +10,9 @@ using namespace trproxy::policy;
 
 namespace {
 
-BodyProgress feed_all(BodyTracker& tracker, const std::string& data) { return tracker.feed(data); }
+BodyProgress feed_all(BodyTracker& tracker, const std::string& data) {
+  return tracker.feed(data);
+}
 
 BodyError chunked_error(const std::string& body) {
   BodyTracker tracker(BodyFraming::chunked, 0);
@@ -101,12 +103,10 @@ TEST_CASE("a tenant-restriction field in a trailer fails closed, nothing of it c
     const char* trailer;
     bool refused;
   };
-  for (const auto& row : {Row{"sec-Restrict-Tenant-Access-Policy: t:p", true},
-                          Row{"RESTRICT-ACCESS-TO-TENANTS: contoso.com", true},
-                          Row{"Restrict_Access_Context: c", true},
-                          Row{"restrict-access-context:", true},
-                          Row{"X-Restrict-Access-Context: c", false},
-                          Row{"X-Checksum: abc", false}}) {
+  for (const auto& row :
+       {Row{"sec-Restrict-Tenant-Access-Policy: t:p", true}, Row{"RESTRICT-ACCESS-TO-TENANTS: contoso.com", true},
+        Row{"Restrict_Access_Context: c", true}, Row{"restrict-access-context:", true},
+        Row{"X-Restrict-Access-Context: c", false}, Row{"X-Checksum: abc", false}}) {
     INFO(row.trailer);
     const std::string body = std::string("5\r\nhello\r\n0\r\n") + row.trailer + "\r\n\r\n";
     BodyTracker tracker(BodyFraming::chunked, 0);

@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-
 using namespace trproxy::proxy;
 
 namespace {
@@ -68,9 +67,8 @@ TEST_CASE("ca show takes one file") {
 
 TEST_CASE("--help names every command") {
   const auto text = usage_text();
-  for (const char* command :
-        {"--check", "ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]", "ca show FILE",
-        "--version"}) {
+  for (const char* command : {"--check", "ca init --dir DIR [--config FILE] [--days N] [--cn NAME] [--group GROUP]",
+                              "ca show FILE", "--version"}) {
     CHECK_THAT(text, Catch::Contains(command));
   }
 }

@@ -18,7 +18,9 @@ tenant_restrictions:
     policy_id: "1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5"
 )";
 
-Config load(const std::string& yaml) { return load_config_text(yaml, "/etc/trproxy"); }
+Config load(const std::string& yaml) {
+  return load_config_text(yaml, "/etc/trproxy");
+}
 
 std::string error_of(const std::string& yaml) {
   try {
@@ -29,7 +31,9 @@ std::string error_of(const std::string& yaml) {
   return "(no error)";
 }
 
-std::string v2_with(const std::string& extra) { return std::string(minimal_v2) + extra; }
+std::string v2_with(const std::string& extra) {
+  return std::string(minimal_v2) + extra;
+}
 
 }  // namespace
 
@@ -196,8 +200,8 @@ TEST_CASE("a documented exclusion listed as a sign-in host loads: the exclusion 
 TEST_CASE("exclude only adds to the documented exclusions") {
   const auto c = load(v2_with("  exclude: [other.example.com]\n"));
   CHECK(c.tenant_restrictions.exclude == std::vector<std::string>{"device.login.microsoftonline.com",
-                                                                   "enterpriseregistration.windows.net",
-                                                                   "other.example.com"});
+                                                                  "enterpriseregistration.windows.net",
+                                                                  "other.example.com"});
   const auto none = load(v2_with("  exclude: []\n"));
   CHECK(none.tenant_restrictions.exclude.size() == 2);
 }
@@ -295,7 +299,8 @@ watch_files: false
   CHECK_FALSE(load(v2_with("upstream:\n  proxy: \"\"\n")).upstream.proxy);
 
   const std::pair<std::string, std::string> errors[] = {
-      {"proxy_protocol:\n  trusted: [\"10.0.0.1/8\"]\n", "proxy_protocol.trusted[0]: \"10.0.0.1/8\" is not an address prefix"},
+      {"proxy_protocol:\n  trusted: [\"10.0.0.1/8\"]\n",
+       "proxy_protocol.trusted[0]: \"10.0.0.1/8\" is not an address prefix"},
       {"proxy_protocol:\n  trust: []\n", "proxy_protocol.trust: unknown key"},
       {"upstream:\n  proxy: \"gw.corp\"\n", "upstream.proxy: \"gw.corp\" is not a host and port"},
       {"upstream:\n  proxy: \"gw corp:8080\"\n", "upstream.proxy: \"gw corp:8080\" is not a host and port"},
@@ -336,7 +341,8 @@ TEST_CASE("config errors from a place in the file start with FILE:LINE") {
   // minimal_v2 starts with a blank line: tenant_restrictions is line 2, policy_id line 5.
   const Case cases[] = {
       {v2_with("threads: four\n"), "trproxy.yaml:6: threads: \"four\" is not a whole number"},
-      {v2_with("limits:\n  max_connections: 10\n  idle_timout: 5s\n"), "trproxy.yaml:8: limits.idle_timout: unknown key"},
+      {v2_with("limits:\n  max_connections: 10\n  idle_timout: 5s\n"),
+       "trproxy.yaml:8: limits.idle_timout: unknown key"},
       {v2_with("limits:\n  max_connections: 10\n  max_connections_per_client: 11\n"),
        "trproxy.yaml:8: limits.max_connections_per_client: must not exceed limits.max_connections (10)"},
       {v2_with("limits:\n  max_connections_per_client: 0\n"), "trproxy.yaml:7: limits.max_connections_per_client:"},

@@ -47,15 +47,12 @@ TEST_CASE("connection auth: a request that sends NTLM or Negotiate credentials (
     const char* fields;
     bool pins;
   };
-  for (const auto& row : {Row{"Authorization: Negotiate YIIB\r\n", true},
-                          Row{"authorization: ntlm TlRMTVNTUAABAAAA\r\n", true},
-                          Row{"Authorization:Negotiate\r\n", true},
-                          Row{"Authorization: Basic dXNlcjpwYXNz\r\n", false},
-                          Row{"Authorization: Bearer NTLM\r\n", false},
-                          Row{"Authorization: NTLMv2 x\r\n", false},
-                          Row{"Proxy-Authorization: NTLM x\r\n", false},  // the proxy hop's, stripped
-                          Row{"X-Authorization: Negotiate x\r\n", false},
-                          Row{"", false}}) {
+  for (const auto& row :
+       {Row{"Authorization: Negotiate YIIB\r\n", true}, Row{"authorization: ntlm TlRMTVNTUAABAAAA\r\n", true},
+        Row{"Authorization:Negotiate\r\n", true}, Row{"Authorization: Basic dXNlcjpwYXNz\r\n", false},
+        Row{"Authorization: Bearer NTLM\r\n", false}, Row{"Authorization: NTLMv2 x\r\n", false},
+        Row{"Proxy-Authorization: NTLM x\r\n", false},  // the proxy hop's, stripped
+        Row{"X-Authorization: Negotiate x\r\n", false}, Row{"", false}}) {
     INFO(row.fields);
     CHECK(sends_connection_auth(std::string("GET / HTTP/1.1\r\nHost: a\r\n") + row.fields + "\r\n") == row.pins);
   }

@@ -1,13 +1,13 @@
 // The decision core as tables: DESIGN.md's traffic rules, one row per case.
 
+#include "config/syntax.hpp"
+#include "decision_helpers.hpp"
 #include "policy/connect_decision.hpp"
 #include "policy/egress.hpp"
 #include "policy/explain.hpp"
+#include "policy/request_decision.hpp"
 #include "policy/sign_in_guard.hpp"
 #include "policy/tunnel_decision.hpp"
-#include "policy/request_decision.hpp"
-#include "config/syntax.hpp"
-#include "decision_helpers.hpp"
 #include "test_configs.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,11 +15,11 @@
 #include <string>
 
 using namespace trproxy;
-using test::scan;
-using test::Scanned;
 using policy::Action;
 using policy::HelloKind;
 using policy::HostClass;
+using test::scan;
+using test::Scanned;
 
 namespace {
 
@@ -58,8 +58,8 @@ TEST_CASE("plan_connect: what a CONNECT head becomes") {
     if (row.status == 0) {
       REQUIRE(std::holds_alternative<policy::ConnectTarget>(plan));
       CHECK(std::get<policy::ConnectTarget>(plan).host_class == row.host_class);
-      CHECK(std::get<policy::ConnectTarget>(plan).host == config::normalize_host(
-                                                                 scanned.head.target_authority(scanned.bytes).host));
+      CHECK(std::get<policy::ConnectTarget>(plan).host ==
+            config::normalize_host(scanned.head.target_authority(scanned.bytes).host));
     } else {
       REQUIRE(std::holds_alternative<policy::Refusal>(plan));
       CHECK(std::get<policy::Refusal>(plan).status == row.status);
@@ -84,8 +84,8 @@ TEST_CASE("decide_after_hello: CONNECT authority x ClientHello") {
       // A sign-in CONNECT is intercepted as long as the client speaks TLS.
       {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::sni, "login.microsoftonline.com", intercept,
        "login.microsoftonline.com", 443},
-      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::no_sni, "", intercept,
-       "login.microsoftonline.com", 443},
+      {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::no_sni, "", intercept, "login.microsoftonline.com",
+       443},
       {"login.microsoftonline.com", HostClass::auth, 443, HelloKind::sni, "www.example.com", intercept,
        "login.microsoftonline.com", 443},
       // Fail closed: a sign-in host that does not get TLS is closed, never tunnelled.
@@ -104,8 +104,8 @@ TEST_CASE("decide_after_hello: CONNECT authority x ClientHello") {
       {"www.example.com", HostClass::other, 443, HelloKind::no_sni, "", tunnel, "", 0},
       {"www.example.com", HostClass::other, 443, HelloKind::not_tls, "", tunnel, "", 0},
       {"www.example.com", HostClass::other, 443, HelloKind::silent, "", tunnel, "", 0},
-      {"device.login.microsoftonline.com", HostClass::excluded, 443, HelloKind::sni,
-       "device.login.microsoftonline.com", tunnel, "", 0},
+      {"device.login.microsoftonline.com", HostClass::excluded, 443, HelloKind::sni, "device.login.microsoftonline.com",
+       tunnel, "", 0},
       // A blocked SNI is blocked whatever the CONNECT said; a TLS hello that cannot be read is closed.
       {"www.example.com", HostClass::other, 443, HelloKind::sni, "onedrive.live.com", close, "", 0},
       {"www.example.com", HostClass::other, 443, HelloKind::malformed, "", close, "", 0},
@@ -129,9 +129,7 @@ TEST_CASE("decide_after_hello: CONNECT authority x ClientHello") {
         CHECK(policy::is_intercepted(intercepted.host_class));
         break;
       }
-      case tunnel:
-        CHECK(std::holds_alternative<policy::TunnelPlan>(plan));
-        break;
+      case tunnel: CHECK(std::holds_alternative<policy::TunnelPlan>(plan)); break;
       case close:
         REQUIRE(std::holds_alternative<policy::Refusal>(plan));
         CHECK(std::get<policy::Refusal>(plan).status == 0);
@@ -220,8 +218,8 @@ TEST_CASE("plan_intercepted_request: one host per intercepted connection, policy
   }
 
   SECTION("a reload that stops intercepting the host closes the connection") {
-    const policy::Policy reloaded(test::load_yaml(std::string(test::v2_yaml) +
-                                                  "  \nupstream: {}\n"));  // same hosts: still intercepted
+    const policy::Policy reloaded(
+        test::load_yaml(std::string(test::v2_yaml) + "  \nupstream: {}\n"));  // same hosts: still intercepted
     CHECK(policy::still_intercepted(reloaded, channel));
     auto config = test::load_yaml(test::v2_yaml);
     config.tenant_restrictions.auth_hosts = {"login.microsoft.com"};
@@ -368,7 +366,7 @@ TEST_CASE("sign-in address guard: the address decides, the SNI may excuse") {
       {guarded, HelloKind::silent, "", GuardOutcome::refused},
       {guarded, HelloKind::incomplete, "", GuardOutcome::refused},
       {guarded, HelloKind::malformed, "", GuardOutcome::refused},
-      {guarded, HelloKind::sni, "www.attacker.example", GuardOutcome::refused},  // domain fronting
+      {guarded, HelloKind::sni, "www.attacker.example", GuardOutcome::refused},         // domain fronting
       {guarded, HelloKind::sni, "login.microsoftonline-p.com", GuardOutcome::refused},  // an alias of sign-in
       {guarded_v6, HelloKind::sni, "loginex.microsoftonline.com", GuardOutcome::refused},
       {guarded, HelloKind::sni, "graph.microsoft.com", GuardOutcome::tunnelled},
@@ -436,8 +434,8 @@ TEST_CASE("explain answers with the engine's own decisions") {
                  Contains("header: sec-Restrict-Tenant-Access-Policy: aaaabbbb-0000-cccc-1111-dddd2222eeee:"
                           "1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\n"));
   CHECK_THAT(ask("device.login.microsoftonline.com"), Contains("class: excluded\n") && Contains("action: tunnel\n"));
-  CHECK_THAT(ask("https://onedrive.live.com/x"), Contains("class: blocked\n") &&
-                                                    Contains("action: block (block: onedrive.live.com)\n"));
+  CHECK_THAT(ask("https://onedrive.live.com/x"),
+             Contains("class: blocked\n") && Contains("action: block (block: onedrive.live.com)\n"));
   CHECK_THAT(ask("http://169.254.169.254/latest/meta-data/"), Contains("action: deny (egress.deny"));
   CHECK_THAT(ask("[fd00:ec2::254]:443"), Contains("action: deny (egress.deny"));
   CHECK_THAT(ask("www.example.com:8443"), Contains("action: deny (egress.connect_ports)\n"));

@@ -66,8 +66,10 @@ std::vector<BadHead> bad_requests() {
       {post + "Content-Length: 5,5\r\n\r\n", HeadError::bad_content_length},
       {post + "Content-Length: 99999999999999999999\r\n\r\n", HeadError::bad_content_length},
       {post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", HeadError::conflicting_content_length},
-      {post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", HeadError::content_length_with_transfer_encoding},
-      {post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", HeadError::content_length_with_transfer_encoding},
+      {post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+       HeadError::content_length_with_transfer_encoding},
+      {post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+       HeadError::content_length_with_transfer_encoding},
       {post + "Transfer-Encoding: gzip, chunked\r\n\r\n", HeadError::bad_transfer_encoding},
       {post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", HeadError::bad_transfer_encoding},
       {"POST /t HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", HeadError::bad_transfer_encoding},
@@ -102,7 +104,8 @@ std::vector<BadHead> bad_responses() {
       {ok + std::string("X-A: 1\0x\r\n\r\n", 13), HeadError::control_char},
       {ok + "Content-Length: 0x5\r\n\r\n", HeadError::bad_content_length},
       {ok + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", HeadError::conflicting_content_length},
-      {ok + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", HeadError::content_length_with_transfer_encoding},
+      {ok + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+       HeadError::content_length_with_transfer_encoding},
       {ok + "X-Big: " + std::string(100, 'a') + "\r\n\r\n", HeadError::head_too_large, small_head},
       {ok + repeated("X-A: 1\r\n", 4) + "\r\n", HeadError::too_many_fields, few_fields},
   };
@@ -175,7 +178,8 @@ void failgrind_head(const BadHead& row, ScanOnce&& scan_once) {
   for (const auto then : {Then::in_one_piece, Then::byte_by_byte}) {
     for (std::size_t split = 0; split <= row.text.size(); ++split) {
       Scanner scanner(row.limits);
-      const auto statuses = grind_head(row.text, split, then, [&](std::string_view b) { return scan_once(scanner, b); });
+      const auto statuses =
+          grind_head(row.text, split, then, [&](std::string_view b) { return scan_once(scanner, b); });
       INFO("split " << split << (then == Then::byte_by_byte ? ", then byte by byte" : ", then the rest"));
       REQUIRE(statuses.back() == ScanStatus::error);
       CHECK(scanner.error() == row.error);
@@ -205,10 +209,10 @@ TEST_CASE("failgrind tables cover every error") {
   // Errors one side cannot reach: a response has no Host, no removable lines and no
   // request-line, and its Transfer-Encoding is never refused (it means read until close).
   const auto response_errors = errors_in(bad_responses());
-  for (const auto e : {HeadError::bad_request_line, HeadError::bad_version, HeadError::bad_target,
-                       HeadError::bad_transfer_encoding, HeadError::missing_host, HeadError::multiple_host,
-                       HeadError::bad_host, HeadError::too_many_removable_fields,
-                       HeadError::connection_nominates_tenant_field}) {
+  for (const auto e :
+       {HeadError::bad_request_line, HeadError::bad_version, HeadError::bad_target, HeadError::bad_transfer_encoding,
+        HeadError::missing_host, HeadError::multiple_host, HeadError::bad_host, HeadError::too_many_removable_fields,
+        HeadError::connection_nominates_tenant_field}) {
     CHECK(response_errors.count(static_cast<int>(e)) == 0);
   }
 }
@@ -217,7 +221,8 @@ TEST_CASE("failgrind: every bad request head gives its error at every split") {
   for (const auto& row : bad_requests()) {
     INFO(describe(row.error) << ": " << row.text.substr(0, 80));
     RequestHead head;
-    failgrind_head<RequestScanner>(row, [&](RequestScanner& scanner, std::string_view b) { return scanner.scan(b, head); });
+    failgrind_head<RequestScanner>(row,
+                                   [&](RequestScanner& scanner, std::string_view b) { return scanner.scan(b, head); });
   }
 }
 
@@ -225,8 +230,8 @@ TEST_CASE("failgrind: every bad response head gives its error at every split") {
   for (const auto& row : bad_responses()) {
     INFO(describe(row.error) << ": " << row.text.substr(0, 80));
     ResponseHead head;
-    failgrind_head<ResponseScanner>(row,
-                                    [&](ResponseScanner& scanner, std::string_view b) { return scanner.scan(b, false, head); });
+    failgrind_head<ResponseScanner>(
+        row, [&](ResponseScanner& scanner, std::string_view b) { return scanner.scan(b, false, head); });
   }
 }
 

@@ -11,9 +11,9 @@
 #include <set>
 #include <string>
 
+#include "bio_pair.hpp"
 #include "test_configs.hpp"
 #include "tls/ca.hpp"
-#include "bio_pair.hpp"
 #include "tls/contexts.hpp"
 #include "tls/leaf.hpp"
 
@@ -23,7 +23,9 @@ using tls::HandshakeFailure;
 
 namespace {
 
-unsigned long ssl_error(int reason) { return ERR_PACK(ERR_LIB_SSL, 0, reason); }
+unsigned long ssl_error(int reason) {
+  return ERR_PACK(ERR_LIB_SSL, 0, reason);
+}
 
 tls::CertificateAuthority make_ca(const std::string& name, const tls::NameConstraints& constraints) {
   const auto dir = std::filesystem::temp_directory_path() / ("trproxy-hs-" + name + "-" + std::to_string(::getpid()));

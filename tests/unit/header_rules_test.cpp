@@ -10,7 +10,8 @@ using policy::HostClass;
 TEST_CASE("v2 inserts the policy header on auth and MSA hosts") {
   const policy::Policy p(test::load_yaml(test::v2_yaml));
   const auto expected =
-      "sec-Restrict-Tenant-Access-Policy: aaaabbbb-0000-cccc-1111-dddd2222eeee:1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\r\n";
+      "sec-Restrict-Tenant-Access-Policy: "
+      "aaaabbbb-0000-cccc-1111-dddd2222eeee:1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\r\n";
   CHECK(p.headers().inserted_block(HostClass::auth) == expected);
   CHECK(p.headers().inserted_block(HostClass::msa) == expected);
   CHECK(p.headers().inserted_block(HostClass::other).empty());
@@ -45,7 +46,8 @@ TEST_CASE("the --check summary shows exact header lines and sizes") {
   const policy::Policy p(test::load_yaml(test::v1_yaml));
   const auto text = policy::summarize(p);
   CHECK_THAT(text, Catch::Contains("mode: tenant restrictions v1"));
-  CHECK_THAT(text, Catch::Contains("Restrict-Access-Context: bbbbcccc-1111-dddd-2222-eeee3333ffff   [63 bytes on the wire]"));
+  CHECK_THAT(text,
+             Catch::Contains("Restrict-Access-Context: bbbbcccc-1111-dddd-2222-eeee3333ffff   [63 bytes on the wire]"));
   CHECK_THAT(text, Catch::Contains("sec-Restrict-Tenant-Access-Policy: restrict-msa"));
   CHECK_THAT(text, Catch::Contains("excluded hosts (never intercepted): device.login.microsoftonline.com"));
 }

@@ -196,14 +196,11 @@ TEST_CASE("a Connection token naming a tenant-restriction field is refused (issu
     const char* connection;
     bool refused;
   };
-  for (const auto& row : {Row{"keep-alive, sec-Restrict-Tenant-Access-Policy", true},
-                          Row{"Restrict-Access-To-Tenants", true},
-                          Row{"close,restrict-access-context", true},
-                          Row{"  SEC_RESTRICT_TENANT_ACCESS_POLICY\t", true},
-                          Row{"keep-alive, x-sec-restrict-tenant-access-policy", false},
-                          Row{"restrict-access-context-x", false},
-                          Row{"keep-alive, Upgrade", false},
-                          Row{"", false}}) {
+  for (const auto& row :
+       {Row{"keep-alive, sec-Restrict-Tenant-Access-Policy", true}, Row{"Restrict-Access-To-Tenants", true},
+        Row{"close,restrict-access-context", true}, Row{"  SEC_RESTRICT_TENANT_ACCESS_POLICY\t", true},
+        Row{"keep-alive, x-sec-restrict-tenant-access-policy", false}, Row{"restrict-access-context-x", false},
+        Row{"keep-alive, Upgrade", false}, Row{"", false}}) {
     INFO(row.connection);
     const auto s = scan(get + "Connection: " + row.connection + "\r\n\r\n");
     CHECK((s.status == ScanStatus::error) == row.refused);

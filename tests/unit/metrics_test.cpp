@@ -62,9 +62,11 @@ TEST_CASE("every labelled series the configuration allows is present from start,
   for (const char* series :
        {"trproxy_requests_total{action=\"block\"} 0\n", "trproxy_connections_total{action=\"deny\"} 0\n",
         "trproxy_requests_refused_total{status=\"400\"} 0\n", "trproxy_requests_refused_total{status=\"421\"} 0\n",
-        "trproxy_requests_refused_total{status=\"504\"} 0\n", "trproxy_upstream_failures_total{kind=\"tls_verify\"} 0\n",
-        "trproxy_egress_refused_total{rule=\"self\"} 0\n", "trproxy_sign_in_guard_total{outcome=\"refused\"} 0\n",
-        "trproxy_client_tls_handshake_seconds_bucket{le=\"+Inf\"} 0\n", "trproxy_config_reloads_total{result=\"failure\"} 0\n"}) {
+        "trproxy_requests_refused_total{status=\"504\"} 0\n",
+        "trproxy_upstream_failures_total{kind=\"tls_verify\"} 0\n", "trproxy_egress_refused_total{rule=\"self\"} 0\n",
+        "trproxy_sign_in_guard_total{outcome=\"refused\"} 0\n",
+        "trproxy_client_tls_handshake_seconds_bucket{le=\"+Inf\"} 0\n",
+        "trproxy_config_reloads_total{result=\"failure\"} 0\n"}) {
     CHECK_THAT(text, Catch::Contains(series));
   }
   for (const auto reason : tls::all_handshake_failures()) {

@@ -28,7 +28,9 @@ std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
-config::TenantRestrictions default_hosts() { return test::load_yaml(test::v2_yaml).tenant_restrictions; }
+config::TenantRestrictions default_hosts() {
+  return test::load_yaml(test::v2_yaml).tenant_restrictions;
+}
 
 tls::CertificateAuthority make_ca(const std::filesystem::path& dir, const tls::CaOptions& options) {
   tls::CertificateAuthority::create(dir, options);

@@ -35,9 +35,15 @@ std::string zlib_encode(const std::string& text, int window_bits) {
   deflateEnd(&z);
   return out;
 }
-std::string gzip(const std::string& text) { return zlib_encode(text, 15 + 16); }
-std::string deflate_zlib(const std::string& text) { return zlib_encode(text, 15); }
-std::string deflate_raw(const std::string& text) { return zlib_encode(text, -15); }
+std::string gzip(const std::string& text) {
+  return zlib_encode(text, 15 + 16);
+}
+std::string deflate_zlib(const std::string& text) {
+  return zlib_encode(text, 15);
+}
+std::string deflate_raw(const std::string& text) {
+  return zlib_encode(text, -15);
+}
 
 std::string brotli(const std::string& text, int window = 22) {
   std::size_t size = BrotliEncoderMaxCompressedSize(text.size()) + 64;
@@ -101,8 +107,8 @@ TEST_CASE("target_tenant: the first path segment when it names a tenant") {
       {"/appverify", ""},
       {"/common2/x", ""},
       {"/aaaabbbb-0000-cccc-1111-dddd2222eeeg/x", ""},  // not a GUID
-      {"/1.2.3.4/x", ""},                                // an address, not a domain
-      {"/con%74oso.com/x", ""},                          // percent-encoding is not decoded
+      {"/1.2.3.4/x", ""},                               // an address, not a domain
+      {"/con%74oso.com/x", ""},                         // percent-encoding is not decoded
       {"/contoso..com/x", ""},
       {"//common/x", ""},
       {"https://login.microsoftonline.com", ""},
@@ -126,20 +132,20 @@ TEST_CASE("block codes are matched whole, per host class, across any split") {
       {HostClass::auth, "AADSTS5000211", BlockCode::aadsts5000211},  // the whole text
       {HostClass::auth, "AADSTS500021", BlockCode::aadsts500021},
       {HostClass::auth, "x AADSTS1000108.", BlockCode::aadsts1000108},
-      {HostClass::auth, "AADSTS50002111", std::nullopt},   // a longer code
+      {HostClass::auth, "AADSTS50002111", std::nullopt},  // a longer code
       {HostClass::auth, "AADSTS5000210", std::nullopt},
-      {HostClass::auth, "XAADSTS500021", std::nullopt},    // inside a word
+      {HostClass::auth, "XAADSTS500021", std::nullopt},  // inside a word
       {HostClass::auth, "AADSTS50002", std::nullopt},
       {HostClass::auth, "AADSTS50058: not signed in", std::nullopt},
-      {HostClass::auth, "80045C4D", std::nullopt},          // an MSA code on an auth host
-      {HostClass::auth, "aadsts500021", std::nullopt},      // Microsoft writes AADSTS
+      {HostClass::auth, "80045C4D", std::nullopt},      // an MSA code on an auth host
+      {HostClass::auth, "aadsts500021", std::nullopt},  // Microsoft writes AADSTS
       {HostClass::msa, "Error: 80045C4D", BlockCode::msa_80045c4d},
       {HostClass::msa, "code=0x80045c54;", BlockCode::msa_80045c54},
       {HostClass::msa, "80045c4d", BlockCode::msa_80045c4d},
       {HostClass::msa, "180045C4D", std::nullopt},
       {HostClass::msa, "80045C4DA", std::nullopt},
       {HostClass::msa, "Y0x80045C4D", std::nullopt},
-      {HostClass::msa, "AADSTS500021", std::nullopt},       // an auth code on an MSA host
+      {HostClass::msa, "AADSTS500021", std::nullopt},  // an auth code on an MSA host
       {HostClass::other, "AADSTS500021", std::nullopt},
       {HostClass::auth, "AADSTS5000211 then AADSTS500021", BlockCode::aadsts5000211},  // the first one
       {HostClass::auth, "AADSTS50002 AADSTS500021 ", BlockCode::aadsts500021},

@@ -14,8 +14,8 @@ namespace {
 bool listed_in(const std::string& pac, const char* variable, const char* host) {
   const auto start = pac.find(std::string("var ") + variable + " = {");
   const auto end = pac.find('\n', start);
-  return start != std::string::npos && pac.substr(start, end - start).find(std::string("\"") + host + "\": true") !=
-                                           std::string::npos;
+  return start != std::string::npos &&
+         pac.substr(start, end - start).find(std::string("\"") + host + "\": true") != std::string::npos;
 }
 
 }  // namespace
@@ -28,9 +28,13 @@ TEST_CASE("pac: sign-in and blocked hosts go to the proxy, exclusions and the re
     const char* list;  // "proxied", "direct" or nullptr (neither: pac.otherwise by default)
   };
   const Row rows[] = {
-      {"login.microsoftonline.com", "proxied"}, {"login.microsoft.com", "proxied"}, {"login.windows.net", "proxied"},
-      {"login.live.com", "proxied"},             {"onedrive.live.com", "proxied"},  // blocked: the proxy refuses it
-      {"device.login.microsoftonline.com", "direct"}, {"enterpriseregistration.windows.net", "direct"},
+      {"login.microsoftonline.com", "proxied"},
+      {"login.microsoft.com", "proxied"},
+      {"login.windows.net", "proxied"},
+      {"login.live.com", "proxied"},
+      {"onedrive.live.com", "proxied"},  // blocked: the proxy refuses it
+      {"device.login.microsoftonline.com", "direct"},
+      {"enterpriseregistration.windows.net", "direct"},
       {"www.example.com", nullptr},
   };
   for (const auto& row : rows) {
@@ -44,8 +48,8 @@ TEST_CASE("pac: sign-in and blocked hosts go to the proxy, exclusions and the re
 }
 
 TEST_CASE("pac: pac.proxy and pac.otherwise replace the defaults") {
-  const policy::Policy policy(test::load_yaml(std::string(test::v2_yaml) +
-                                              "pac:\n  proxy: \"gw.corp.example:8080\"\n  otherwise: \"PROXY web.corp:3128\"\n"));
+  const policy::Policy policy(test::load_yaml(
+      std::string(test::v2_yaml) + "pac:\n  proxy: \"gw.corp.example:8080\"\n  otherwise: \"PROXY web.corp:3128\"\n"));
   const auto pac = policy::make_pac(policy, "ignored", 1);
   CHECK_THAT(pac, Catch::Contains("return \"PROXY gw.corp.example:8080\";"));
   CHECK_THAT(pac, Catch::EndsWith("  return \"PROXY web.corp:3128\";\n}\n"));
@@ -58,8 +62,12 @@ TEST_CASE("pac: the proxy is named by the Host the PAC was fetched with, never b
     const char* expected;
   };
   const Row rows[] = {
-      {"proxy.corp:9090", "proxy.corp"}, {"[::1]:3128", "[::1]"},   {"10.0.0.5", "10.0.0.5"},
-      {"", "192.0.2.1"},                 {"a b", "192.0.2.1"},      {"evil\";alert(1)//", "192.0.2.1"},
+      {"proxy.corp:9090", "proxy.corp"},
+      {"[::1]:3128", "[::1]"},
+      {"10.0.0.5", "10.0.0.5"},
+      {"", "192.0.2.1"},
+      {"a b", "192.0.2.1"},
+      {"evil\";alert(1)//", "192.0.2.1"},
       {"user@host", "192.0.2.1"},
   };
   for (const auto& row : rows) {

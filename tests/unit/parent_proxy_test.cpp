@@ -53,7 +53,8 @@ TEST_CASE("a parent proxy's answer to CONNECT") {
     CHECK(reply.established() == (row.code / 100 == 2));
   }
   CHECK(parent_refusal_reason(parse_parent_reply(denied)) == "parent proxy refused CONNECT: 403 Forbidden");
-  CHECK(parent_refusal_reason(parse_parent_reply("SSH-2.0\r\n")) == "parent proxy sent an unreadable answer to CONNECT");
+  CHECK(parent_refusal_reason(parse_parent_reply("SSH-2.0\r\n")) ==
+        "parent proxy sent an unreadable answer to CONNECT");
   const auto long_reason = parse_parent_reply("HTTP/1.1 403 " + std::string(300, 'r') + "\r\n\r\n");
   CHECK(long_reason.status_text.size() == 100);
 }

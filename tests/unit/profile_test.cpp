@@ -2,11 +2,11 @@
 // the selection table, what a report profile does to a request, explain and --check.
 
 #include "config/syntax.hpp"
+#include "decision_helpers.hpp"
 #include "policy/explain.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/observe/sign_in_stats.hpp"
-#include "decision_helpers.hpp"
 #include "test_configs.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,9 +14,9 @@
 #include <string>
 
 using namespace trproxy;
+using policy::HostClass;
 using test::scan;
 using test::Scanned;
-using policy::HostClass;
 
 namespace {
 
@@ -55,7 +55,9 @@ std::string error_of(const std::string& yaml) {
   return "(no error)";
 }
 
-std::string with_profile(const std::string& profile) { return std::string(test::v2_yaml) + "profiles:\n" + profile; }
+std::string with_profile(const std::string& profile) {
+  return std::string(test::v2_yaml) + "profiles:\n" + profile;
+}
 
 std::string rewritten(const Scanned& scanned, const policy::RewriteEdits& edits) {
   std::string out;
@@ -76,8 +78,8 @@ TEST_CASE("profiles load in file order with their own values and mode") {
   CHECK(c.profiles[1].mode == config::Mode::v1);
   CHECK(c.tenant_restrictions.enforcement == config::Enforcement::enforce);
   CHECK(test::load_yaml(std::string(test::v2_yaml) + "").profiles.empty());
-  const auto report = test::load_yaml(std::string(test::v2_yaml).replace(
-      std::string(test::v2_yaml).find("  v2:"), 0, "  mode: report\n"));
+  const auto report = test::load_yaml(
+      std::string(test::v2_yaml).replace(std::string(test::v2_yaml).find("  v2:"), 0, "  mode: report\n"));
   CHECK(report.tenant_restrictions.enforcement == config::Enforcement::report);
 }
 
@@ -100,7 +102,8 @@ TEST_CASE("profiles are validated like the default, naming the key") {
       {"  - name: a\n    clients: [10.0.0.0/8]\n    v1: {allowed_tenants: [\"con toso\"], access_context: "
        "\"bbbbcccc-1111-dddd-2222-eeee3333ffff\"}\n",
        "profiles[0].v1.allowed_tenants[0]: \"con toso\" is neither a domain name nor a tenant GUID"},
-      {"  - name: a\n    clients: [10.0.0.1/8]\n" + v2, "profiles[0].clients[0]: \"10.0.0.1/8\" is not an address prefix"},
+      {"  - name: a\n    clients: [10.0.0.1/8]\n" + v2,
+       "profiles[0].clients[0]: \"10.0.0.1/8\" is not an address prefix"},
       {"  - name: a\n    clients: []\n" + v2, "profiles[0].clients: expected at least one address prefix"},
       {"  - name: a\n" + v2, "profiles[0].clients: missing"},
       {"  - clients: [10.0.0.0/8]\n" + v2, "profiles[0].name: missing"},
@@ -110,14 +113,17 @@ TEST_CASE("profiles are validated like the default, naming the key") {
        "profiles[1].name: \"a\" is already the name of a profile"},
       {"  - name: a\n    clients: [10.0.0.0/8]\n    mode: dry-run\n" + v2,
        "profiles[0].mode: \"dry-run\" is not one of enforce, report"},
-      {"  - name: a\n    clients: [10.0.0.0/8]\n    auth_hosts: [x.example]\n" + v2, "profiles[0].auth_hosts: unknown key"},
+      {"  - name: a\n    clients: [10.0.0.0/8]\n    auth_hosts: [x.example]\n" + v2,
+       "profiles[0].auth_hosts: unknown key"},
   };
   for (const auto& row : rows) {
     CAPTURE(row.profile);
     CHECK_THAT(error_of(with_profile(row.profile)), Catch::Contains(row.error));
   }
-  CHECK_THAT(error_of(std::string(test::v2_yaml) + "profiles: {name: a}\n"), Catch::Contains("profiles: expected a list"));
-  CHECK_THAT(error_of(std::string(test::v2_yaml) + "tenant_restrictions_mode: report\n"), Catch::Contains("unknown key"));
+  CHECK_THAT(error_of(std::string(test::v2_yaml) + "profiles: {name: a}\n"),
+             Catch::Contains("profiles: expected a list"));
+  CHECK_THAT(error_of(std::string(test::v2_yaml) + "tenant_restrictions_mode: report\n"),
+             Catch::Contains("unknown key"));
   // The v1 header budget applies to each profile's own list.
   std::string tenants;
   for (int i = 0; i < 400; ++i) tenants += (i ? ", " : "") + std::string("tenant") + std::to_string(i) + ".example.com";
@@ -132,12 +138,11 @@ TEST_CASE("select_profile: the first profile whose clients contain the address, 
     const char* profile;
   };
   const Row rows[] = {
-      {"10.20.1.2", "pilot"},        // in pilot and in discovery: the first wins
-      {"10.30.1.2", "discovery"},    // only in discovery
-      {"192.168.7.9", "macs"},       {"192.168.8.9", "default"},
-      {"172.16.0.1", "default"},     {"fd00:20::1", "pilot"},
-      {"fd00:21::1", "default"},     {"::ffff:10.20.0.1", "pilot"},  // IPv4-mapped is the IPv4 address
-      {"127.0.0.1", "default"},      {nullptr, "default"},
+      {"10.20.1.2", "pilot"},      // in pilot and in discovery: the first wins
+      {"10.30.1.2", "discovery"},  // only in discovery
+      {"192.168.7.9", "macs"},    {"192.168.8.9", "default"},    {"172.16.0.1", "default"}, {"fd00:20::1", "pilot"},
+      {"fd00:21::1", "default"},  {"::ffff:10.20.0.1", "pilot"},  // IPv4-mapped is the IPv4 address
+      {"127.0.0.1", "default"},   {nullptr, "default"},
   };
   for (const auto& row : rows) {
     CAPTURE(row.client ? row.client : "(none)");
@@ -175,7 +180,8 @@ TEST_CASE("an enforce profile inserts its own headers; a report profile forwards
   forward = std::get<policy::ForwardPlan>(plan);
   CHECK(forward.profile == &discovery);
   CHECK(rewritten(request, forward.edits) == request.bytes);  // byte for byte, spoofed fields included
-  const auto msa_request = scan("GET / HTTP/1.1\r\nHost: login.live.com\r\nsec-Restrict-Tenant-Access-Policy: restrict-msa\r\n\r\n");
+  const auto msa_request =
+      scan("GET / HTTP/1.1\r\nHost: login.live.com\r\nsec-Restrict-Tenant-Access-Policy: restrict-msa\r\n\r\n");
   plan = policy::plan_intercepted_request(policy, msa_request.head, msa_request.bytes, msa, discovery);
   REQUIRE(std::holds_alternative<policy::ForwardPlan>(plan));
   CHECK(rewritten(msa_request, std::get<policy::ForwardPlan>(plan).edits) == msa_request.bytes);

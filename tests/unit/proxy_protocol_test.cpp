@@ -134,12 +134,12 @@ TEST_CASE("PROXY v2 headers") {
   }
   SECTION("refused") {
     const std::string rows[] = {
-        v2(0x11, 0x11, v4_block),                  // version 1 in a v2 header
-        v2(0x22, 0x11, v4_block),                  // command 2
-        v2(0x21, 0x12, v4_block),                  // UDP
-        v2(0x21, 0x31, std::string(216, 'x')),     // AF_UNIX
-        v2(0x21, 0x11, v4_block.substr(0, 11)),    // too short for IPv4
-        v2(0x21, 0x21, v4_block),                  // too short for IPv6
+        v2(0x11, 0x11, v4_block),                     // version 1 in a v2 header
+        v2(0x22, 0x11, v4_block),                     // command 2
+        v2(0x21, 0x12, v4_block),                     // UDP
+        v2(0x21, 0x31, std::string(216, 'x')),        // AF_UNIX
+        v2(0x21, 0x11, v4_block.substr(0, 11)),       // too short for IPv4
+        v2(0x21, 0x21, v4_block),                     // too short for IPv6
         signature + bytes({0x21, 0x11, 0xff, 0xff}),  // longer than the buffer
         std::string("\r\n\r\n\0\r\nQUIX\n", 12) + bytes({0x21, 0x11, 0, 0}),
     };

@@ -1,5 +1,5 @@
-#include "policy/policy.hpp"
 #include "policy/rewrite.hpp"
+#include "policy/policy.hpp"
 #include "test_configs.hpp"
 
 #include <catch2/catch.hpp>
@@ -37,13 +37,15 @@ TEST_CASE("rewrite strips every client tenant header and inserts ours before the
       "RESTRICT-ACCESS-CONTEXT: 00000000-0000-0000-0000-000000000000\r\n"
       "\r\nBODY";
   const auto head = scan_ok(text);
-  const auto pieces = rewrite_head(text, head, RewriteEdits{true, false, false, p.headers().inserted_block(HostClass::auth)});
-  CHECK(flatten(pieces) ==
-        "GET /x HTTP/1.1\r\n"
-        "Host: login.microsoftonline.com\r\n"
-        "Cookie: a=b\r\n"
-        "sec-Restrict-Tenant-Access-Policy: aaaabbbb-0000-cccc-1111-dddd2222eeee:1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\r\n"
-        "\r\n");
+  const auto pieces =
+      rewrite_head(text, head, RewriteEdits{true, false, false, p.headers().inserted_block(HostClass::auth)});
+  CHECK(
+      flatten(pieces) ==
+      "GET /x HTTP/1.1\r\n"
+      "Host: login.microsoftonline.com\r\n"
+      "Cookie: a=b\r\n"
+      "sec-Restrict-Tenant-Access-Policy: aaaabbbb-0000-cccc-1111-dddd2222eeee:1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5\r\n"
+      "\r\n");
   CHECK(pieces.total_size() == flatten(pieces).size());
   CHECK(count_tenant_restriction_lines(head) == 3);
   // Zero copy: every original piece points into the input buffer.

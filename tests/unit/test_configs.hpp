@@ -23,6 +23,8 @@ tenant_restrictions:
     restrict_msa: true
 )";
 
-inline config::Config load_yaml(const std::string& yaml) { return config::load_config_text(yaml, "/tmp"); }
+inline config::Config load_yaml(const std::string& yaml) {
+  return config::load_config_text(yaml, "/tmp");
+}
 
 }  // namespace trproxy::test

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <string>
 
-#include "tls/ca.hpp"
 #include "bio_pair.hpp"
+#include "tls/ca.hpp"
 #include "tls/contexts.hpp"
 #include "tls/leaf.hpp"
 
@@ -124,7 +124,7 @@ TEST_CASE("ticket keys: a client resumes on a server sharing the keys, and only 
   CHECK_FALSE(resumed_first);
   REQUIRE(session);
   CHECK(connect(a, ca, session.get()).first);
-  CHECK(connect(b, ca, session.get()).first);        // another replica with the same key file
+  CHECK(connect(b, ca, session.get()).first);            // another replica with the same key file
   CHECK_FALSE(connect(alone, ca, session.get()).first);  // its own generated keys: full handshake
 
   // After one rotation of generated keys a ticket still opens; after three it does not.

@@ -266,7 +266,8 @@ namespace {
 std::vector<std::pair<std::size_t, std::size_t>> records_of(const std::string& wire) {
   std::vector<std::pair<std::size_t, std::size_t>> out;
   for (std::size_t at = 0; at + 5 <= wire.size();) {
-    const std::size_t length = (static_cast<unsigned char>(wire[at + 3]) << 8) | static_cast<unsigned char>(wire[at + 4]);
+    const std::size_t length =
+        (static_cast<unsigned char>(wire[at + 3]) << 8) | static_cast<unsigned char>(wire[at + 4]);
     out.emplace_back(at, length);
     at += 5 + length;
   }
@@ -370,8 +371,8 @@ TEST_CASE("a ClientHello whose records stop being handshake records mid-way is m
     auto bad_version = hello;
     bad_version[records[i].first + 1] = 0x7f;  // not a TLS record version
     CHECK(tls::peek_client_hello(bad_version).status == tls::HelloStatus::malformed);
-    auto empty_record = hello.substr(0, records[i].first) + std::string("\x16\x03\x01\x00\x00", 5) +
-                        hello.substr(records[i].first);
+    auto empty_record =
+        hello.substr(0, records[i].first) + std::string("\x16\x03\x01\x00\x00", 5) + hello.substr(records[i].first);
     CHECK(tls::peek_client_hello(empty_record).status == tls::HelloStatus::malformed);
   }
 }
@@ -412,8 +413,7 @@ TEST_CASE("a ClientHello naming two server names is malformed, whichever comes f
     padding_ext += std::string(pad, '\0');
     return base.substr(0, padding) + ext + padding_ext;
   };
-  CHECK(tls::peek_client_hello(with(hello, server_name_ext("www.example.com"))).status ==
-        tls::HelloStatus::malformed);
+  CHECK(tls::peek_client_hello(with(hello, server_name_ext("www.example.com"))).status == tls::HelloStatus::malformed);
   CHECK(tls::peek_client_hello(with(hello, server_name_ext("login.microsoftonline.com"))).status ==
         tls::HelloStatus::malformed);
   // Control: the same surgery with another extension type keeps curl's SNI.
@@ -433,6 +433,7 @@ TEST_CASE("a ClientHello naming two server names is malformed, whichever comes f
   const auto one = tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com")));
   CHECK(one.status == tls::HelloStatus::sni);
   CHECK(one.host == "www.example.com");
-  CHECK(tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com,login.microsoftonline.com")))
-            .status == tls::HelloStatus::malformed);
+  CHECK(
+      tls::peek_client_hello(with(without_sni, server_name_ext("www.example.com,login.microsoftonline.com"))).status ==
+      tls::HelloStatus::malformed);
 }

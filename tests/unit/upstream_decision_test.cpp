@@ -13,8 +13,8 @@ using policy::DialPurpose;
 using policy::UpstreamFate;
 
 TEST_CASE("upstream route: upstream.resolve entries, address literals and names") {
-  const auto config = test::load_yaml(std::string(test::v2_yaml) +
-                                      "upstream:\n  resolve:\n    login.live.com: \"127.0.0.1:8443\"\n");
+  const auto config =
+      test::load_yaml(std::string(test::v2_yaml) + "upstream:\n  resolve:\n    login.live.com: \"127.0.0.1:8443\"\n");
   struct Row {
     const char* host;
     std::uint16_t port;
@@ -46,9 +46,9 @@ TEST_CASE("dial refusal: egress refusals are deny, other failures keep the path'
     Action expected;
   };
   const Row rows[] = {
-      {403, DialPurpose::tunnel, Action::deny},      {502, DialPurpose::tunnel, Action::tunnel},
-      {504, DialPurpose::tunnel, Action::tunnel},    {403, DialPurpose::forward, Action::deny},
-      {502, DialPurpose::forward, Action::forward},  {403, DialPurpose::intercept, Action::intercept},
+      {403, DialPurpose::tunnel, Action::deny},         {502, DialPurpose::tunnel, Action::tunnel},
+      {504, DialPurpose::tunnel, Action::tunnel},       {403, DialPurpose::forward, Action::deny},
+      {502, DialPurpose::forward, Action::forward},     {403, DialPurpose::intercept, Action::intercept},
       {502, DialPurpose::intercept, Action::intercept},
   };
   for (const auto& row : rows) {
