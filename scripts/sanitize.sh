@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the engine itself, not only of the pure layers:
-#   asan  build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer): the unit
+#   asan  build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer): the unit and engine
 #         tests, then the end-to-end suite against that build's trproxy
 #   tsan  build-tsan/, ThreadSanitizer: the end-to-end suite against that build's trproxy
 # ctest in a build dir hands the suites that dir's trproxy (TRPROXY_BIN). A sanitizer report
@@ -22,7 +22,7 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_
 failed=""
 for kind in ${SANITIZERS:-asan tsan}; do
   case "$kind" in
-    asan) build="$root/build-asan" option=-DTRPROXY_SANITIZE=ON targets="trproxy unit_tests" scale=2 skip=none ;;
+    asan) build="$root/build-asan" option=-DTRPROXY_SANITIZE=ON targets="trproxy unit_tests engine_tests" scale=2 skip=none ;;
     tsan) build="$root/build-tsan" option=-DTRPROXY_TSAN=ON targets="trproxy" scale=3 skip=browser ;;
     *) echo "sanitize: unknown sanitizer '$kind' (asan or tsan)" >&2; exit 2 ;;
   esac
@@ -35,6 +35,7 @@ for kind in ${SANITIZERS:-asan tsan}; do
   status=0
   if [ "$kind" = asan ]; then
     "$build/tests/unit_tests" || status=1
+    "$build/tests/engine_tests" || status=1
   fi
   # Timing assertions keep their lower bounds; their upper bounds stretch by this factor.
   (cd "$build" && TRPROXY_E2E_TIME_SCALE=$scale ctest --output-on-failure -j "$jobs" -L e2e -LE "$skip") || status=1

@@ -43,13 +43,13 @@ http::response<http::string_body> route(const http::request<http::empty_body>& r
     response.set(http::field::content_type, "application/json");
     response.body() = std::move(tenants);
   } else if (path == "/proxy.pac" || path == "/wpad.dat") {
-    const auto runtime = state.services.runtime.get();
+    const auto runtime = state.runtime.get();
     const auto host_header = request[http::field::host];
     response.result(http::status::ok);
     response.set(http::field::content_type, policy::pac_content_type);
     response.set(http::field::cache_control, policy::pac_cache_control);
     const auto pac_host = policy::pac_host_from({host_header.data(), host_header.size()}, local_host);
-    response.body() = policy::make_pac(*runtime->policy, pac_host, state.services.proxy_port);
+    response.body() = policy::make_pac(*runtime->policy, pac_host, state.proxy_port);
   } else {
     plain(http::status::not_found, "not found\n");
   }

@@ -3,14 +3,15 @@
 // io_context and thread so proxy load cannot starve health checks.
 
 #include "proxy/transport/io.hpp"
-#include "proxy/worker/services.hpp"
+#include "proxy/worker/runtime.hpp"
 
 #include <functional>
 
 namespace trproxy::proxy {
 
 struct AdminState {
-  Services& services;
+  RuntimeHolder& runtime;    // the current snapshot, for the PAC file
+  std::uint16_t proxy_port;  // the PAC's default proxy port
   std::function<bool()> ready;
   std::function<std::string()> metrics;  // the /metrics text, rendered at each scrape
   // The /tenants JSON, gathered from every worker on its own thread.

@@ -103,20 +103,17 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   signals.add(SIGINT);
 
   auto listeners = open_listeners(control, config);
-  // Each worker gets its own Services, with its own metrics shard; the admin listener uses the first's.
+  // Each worker gets its own Services, with its own metrics shard.
   const auto services_with = [&](Metrics& shard) {
-    return Services{runtime,
-                    shard,
+    return Services{shard,
                     metrics.active_connections,
                     client_shares,
                     access_log,
                     minter,
                     listeners.self,
                     listeners.proxy.front().local_endpoint().port(),
-                    draining,
                     sign_in};
   };
-  auto services = services_with(metrics.shard(0));
   for (unsigned i = 0; i < threads; ++i) {
     workers.push_back(std::make_unique<Worker>(i, initial, services_with(metrics.shard(i))));
   }
@@ -125,7 +122,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
-  AdminState admin_state{services, ready, [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
+  AdminState admin_state{runtime, listeners.proxy.front().local_endpoint().port(), ready,
+                         [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
                          [&workers] { return gather_tenants(workers); }};
   if (listeners.admin) {
     spdlog::info("admin endpoint on {}", endpoint_string(listeners.admin->local_endpoint()));

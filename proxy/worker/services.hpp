@@ -9,7 +9,6 @@
 #include "proxy/observe/sign_in_stats.hpp"
 #include "proxy/worker/client_shares.hpp"
 #include "proxy/worker/leaf_minter.hpp"
-#include "proxy/worker/runtime.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -17,7 +16,6 @@
 namespace trproxy::proxy {
 
 struct Services {
-  RuntimeHolder& runtime;                         // the current snapshot; workers keep their own copy (Worker::runtime)
   Metrics& metrics;                               // this worker's shard (proxy/observe/metrics.hpp)
   std::atomic<std::int64_t>& active_connections;  // process-wide, for limits.max_connections
   ClientShares& client_shares;                    // process-wide, for limits.max_connections_per_client
@@ -25,8 +23,7 @@ struct Services {
   LeafMinter& minter;
   const policy::SelfEndpoints& self;  // the proxy's own listeners (egress "self" rule)
   std::uint16_t proxy_port = 0;       // the first proxy listener's port, for PAC files
-  std::atomic<bool>& draining;
-  SignInMetrics& sign_in;  // sign-in requests, outcomes and the decoder budget
+  SignInMetrics& sign_in;             // sign-in requests, outcomes and the decoder budget
 };
 
 }  // namespace trproxy::proxy

@@ -10,9 +10,9 @@
 #include "proxy/worker/worker.hpp"
 #include "tls/ca.hpp"
 
-#include <catch2/catch.hpp>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <future>
@@ -39,7 +39,9 @@ struct Client {
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
   }
   ~Client() { ::close(fd); }
-  void send(std::string_view bytes) const { REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
+  void send(std::string_view bytes) const {
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  }
   // Reads until `bytes` more have come, or the proxy closed (fewer), or the bound ran out.
   [[nodiscard]] std::string read(std::size_t bytes) const {
     std::string out;
@@ -101,14 +103,12 @@ struct Echo {
 struct Engine {
   std::filesystem::path dir;
   proxy::RuntimePtr runtime;
-  proxy::RuntimeHolder holder{nullptr};
   proxy::MetricsRegistry metrics{1};
   proxy::ClientShares shares;
   proxy::SignInMetrics sign_in{1};
   proxy::AccessLog access_log{""};
   proxy::LeafMinter minter;
   policy::SelfEndpoints self;
-  std::atomic<bool> draining{false};
   net::io_context control{1};
   tcp::acceptor acceptor{control};
   proxy::Workers workers;
@@ -125,12 +125,12 @@ tenant_restrictions:
     policy_id: "1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5"
 ca: {cert: ca.crt, key: ca.key}
 log: {access: ""}
-egress: {deny: [], connect_ports: [443, )") + std::to_string(connect_port) + "]}\n";
+egress: {deny: [], connect_ports: [443, )") +
+                      std::to_string(connect_port) + "]}\n";
     runtime = proxy::build_runtime(config::load_config_text(yaml, dir), nullptr);
-    holder.set(runtime);
     acceptor = proxy::open_acceptor(control, config::Endpoint{"127.0.0.1", 0});
-    const proxy::Services services{holder, metrics.shard(0), metrics.active_connections, shares, access_log, minter,
-                                   self,   port(),           draining,                    sign_in};
+    const proxy::Services services{
+        metrics.shard(0), metrics.active_connections, shares, access_log, minter, self, port(), sign_in};
     workers.push_back(std::make_unique<proxy::Worker>(0, runtime, services));
     workers.front()->start();
     net::co_spawn(control, proxy::accept_loop(acceptor, workers), net::detached);
@@ -210,7 +210,9 @@ TEST_CASE("session: a request head the scanner refuses gets its status and one-l
   Echo echo;
   Engine engine(echo.port);
   Client client(engine.port());
-  client.send("GET http://plain.example/ HTTP/1.1\r\nHost: plain.example\r\nConnection: keep-alive, Restrict-Access-Context\r\n\r\n");
+  client.send(
+      "GET http://plain.example/ HTTP/1.1\r\nHost: plain.example\r\nConnection: keep-alive, "
+      "Restrict-Access-Context\r\n\r\n");
   const auto answer = client.response();
   CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 400 "));
   CHECK_THAT(answer, Catch::Contains("Connection header names a tenant-restriction field"));
