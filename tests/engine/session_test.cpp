@@ -109,9 +109,9 @@ struct Engine {
   proxy::AccessLog access_log{""};
   proxy::LeafMinter minter;
   policy::SelfEndpoints self;
-  net::io_context control{1};
+  proxy::Workers workers;      // before the control context: its pending accept holds a
+  net::io_context control{1};  // socket of the worker's context (as in run_server)
   tcp::acceptor acceptor{control};
-  proxy::Workers workers;
   std::thread control_thread;
 
   explicit Engine(std::uint16_t connect_port)
