@@ -104,25 +104,19 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
 
   auto listeners = open_listeners(control, config);
   // Each worker gets its own Services, with its own metrics shard.
-  const auto services_with = [&](Metrics& shard) {
-    return Services{shard,
-                    metrics.active_connections,
-                    client_shares,
-                    access_log,
-                    minter,
-                    listeners.self,
-                    listeners.proxy.front().local_endpoint().port(),
-                    sign_in};
-  };
+  const auto proxy_port = listeners.proxy.front().local_endpoint().port();
   for (unsigned i = 0; i < threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, initial, services_with(metrics.shard(i))));
+    const Services services{
+        metrics.shard(i), metrics.active_connections, client_shares, access_log, minter, listeners.self, proxy_port,
+        sign_in};
+    workers.push_back(std::make_unique<Worker>(i, initial, services));
   }
   for (auto& worker : workers) worker->start();
   accept_on(control, listeners.proxy, workers);
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
-  AdminState admin_state{runtime, listeners.proxy.front().local_endpoint().port(), ready,
+  AdminState admin_state{runtime, proxy_port, ready,
                          [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
                          [&workers] { return gather_tenants(workers); }};
   if (listeners.admin) {

@@ -71,7 +71,9 @@ net::awaitable<std::optional<ConnectHandoff>> serve_requests(ClientConnection& c
   const auto& head = loop.head();
   for (;;) {
     RequestLog line;
-    const auto read = co_await loop.read_next();
+    if (!loop.start_next()) break;
+    const auto read = co_await loop.read();
+    loop.read_done();
     if (read == HeadRead::closed) break;
     if (!loop.kept_alive() && !balanced && policy::starts_like_proxy_header(view_of(buffer))) {
       const policy::Refusal refusal{400, policy::Action::deny, untrusted_proxy_header_reason};

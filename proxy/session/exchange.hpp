@@ -146,43 +146,43 @@ net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
   }
 }
 
-// Reads until `scanner` has a whole response head in the upstream buffer. False when the
-// exchange ended instead: a malformed head or a closed or silent upstream (answered with our
-// 502/504), or a reused connection found dead before any byte (retry).
+// A response head that cannot be had: malformed, or the upstream closed or went silent before
+// it was whole (answered with our 502/504), or a reused connection found dead before any byte
+// (retry). The rare path, out of the hot loop.
 template <class Client, class Upstream>
-net::awaitable<bool> read_response_head(Exchange<Client, Upstream>& x, policy::ResponseScanner& scanner,
-                                        policy::ResponseHead& response, bool first_head) {
-  expire_after(x.upstream, x.limits.upstream_response_timeout);
-  for (;;) {
-    const auto status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response);
-    if (status == policy::ScanStatus::complete) co_return true;
-    if (status == policy::ScanStatus::error) {
-      // Named, not a temporary: GCC 12 destroys some temporaries of a co_await expression twice.
-      auto reason = "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")";
-      co_await x.fail(502, reason);
-      x.close_both();
-      co_return false;
-    }
-    auto [ec, n] =
-        co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
-    x.upstream_buffer.commit(n);
-    if (!ec || n > 0) continue;
-    if (x.request_failed) co_return false;
-    if (x.request.replayable && first_head && x.upstream_buffer.size() == 0 && ec != beast::error::timeout) {
-      x.result.retry = true;  // closed while idle: nothing reached the client, send it again
-      x.result.failure = "reused upstream connection closed: " + ec.message();
-      close_lowest(x.upstream);
-      co_return false;
-    }
-    if (ec == beast::error::timeout) {
-      x.metrics.upstream_failure(UpstreamFailure::timeout);
-      co_await x.fail(504, "upstream did not answer in time");
-    } else {
-      co_await x.fail(502, "upstream closed the connection without a response");
-    }
-    x.close_both();
-    co_return false;
+net::awaitable<void> response_head_failed(Exchange<Client, Upstream>& x, const policy::ResponseScanner& scanner,
+                                          error_code ec, bool first_head) {
+  if (!ec) {
+    // Named, not a temporary: GCC 12 destroys some temporaries of a co_await expression twice.
+    auto reason = "malformed response from upstream (" + std::string(policy::describe(scanner.error())) + ")";
+    co_await x.fail(502, reason);
+  } else if (x.request_failed) {
+    co_return;
+  } else if (x.request.replayable && first_head && x.upstream_buffer.size() == 0 && ec != beast::error::timeout) {
+    x.result.retry = true;  // closed while idle: nothing reached the client, send it again
+    x.result.failure = "reused upstream connection closed: " + ec.message();
+    close_lowest(x.upstream);
+    co_return;
+  } else if (ec == beast::error::timeout) {
+    x.metrics.upstream_failure(UpstreamFailure::timeout);
+    co_await x.fail(504, "upstream did not answer in time");
+  } else {
+    co_await x.fail(502, "upstream closed the connection without a response");
   }
+  x.close_both();
+}
+
+// What every response head is noted for: the upstream's latency (first head) and whether it
+// challenges with NTLM/Negotiate (the session then pins the connection).
+template <class Client, class Upstream>
+void note_response_head(Exchange<Client, Upstream>& x, const policy::ResponseHead& response, bool first_head,
+                        std::chrono::steady_clock::time_point sent_at) {
+  if (first_head) {
+    x.metrics.observe_upstream_latency(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count());
+  }
+  const auto head_bytes = view_of(x.upstream_buffer).substr(0, response.end);
+  x.result.connection_auth = x.result.connection_auth || policy::requests_connection_auth(head_bytes);
 }
 
 // The final response's body after what left with its head, byte for byte as its framing
@@ -260,14 +260,24 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   policy::BodyProgress with_head{};               // what of it left together with the head
   policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
   for (;;) {                                      // interim 1xx heads, then the final one
-    if (!co_await read_response_head(x, scanner, response, first_head)) co_return;
-    if (first_head) {
-      x.metrics.observe_upstream_latency(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at).count());
-      first_head = false;
+    expire_after(x.upstream, x.limits.upstream_response_timeout);
+    for (auto status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response);
+         status != policy::ScanStatus::complete;
+         status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response)) {
+      error_code ec;
+      if (status != policy::ScanStatus::error) {
+        auto [read_ec, n] =
+            co_await x.upstream.async_read_some(x.upstream_buffer.prepare(read_room(x.upstream_buffer)), use_tuple);
+        x.upstream_buffer.commit(n);
+        if (!read_ec || n > 0) continue;
+        ec = read_ec;
+      }
+      co_await response_head_failed(x, scanner, ec, first_head);
+      co_return;
     }
+    note_response_head(x, response, first_head, sent_at);
+    first_head = false;
     const auto head_bytes_seen = view_of(x.upstream_buffer).substr(0, response.end);
-    x.result.connection_auth = x.result.connection_auth || policy::requests_connection_auth(head_bytes_seen);
     if (response.status == 101) {
       // Protocol switches are not relayed: refuse rather than pass bytes unseen.
       auto reason = "upstream switched protocols (101); not supported on " + std::string(x.request.served);
@@ -307,7 +317,9 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     x.close_both();
     co_return;
   }
-  const auto ended_by_close = co_await forward_response_body(x, *tracker, body_watch, response.framing);
+  // A small response's body left with its head: no body loop (and no coroutine frame) for it.
+  std::optional<bool> ended_by_close = false;
+  if (!tracker->done()) ended_by_close = co_await forward_response_body(x, *tracker, body_watch, response.framing);
   if (!ended_by_close) co_return;
   finish_response(x, response, *ended_by_close);
 }

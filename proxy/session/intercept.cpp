@@ -30,8 +30,13 @@ net::awaitable<void> close_tls(Stream& stream) {
   beast::get_lowest_layer(stream).socket().close(ignored);
 }
 
-void count_rewrite(Metrics& metrics, policy::HostClass host_class, config::Mode mode) {
-  const bool v1 = mode == config::Mode::v1;
+// An enforcing profile's request: the client's copies it strips and the rewrite it makes. A
+// report profile forwards the head unchanged, so neither is counted.
+void count_rewrite(Metrics& metrics, const policy::RequestHead& head, policy::HostClass host_class,
+                   const policy::ProfileRules& profile) {
+  if (profile.reports()) return;
+  metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
+  const bool v1 = profile.mode == config::Mode::v1;
   if (host_class == policy::HostClass::auth) {
     (v1 ? metrics.rewritten_auth_v1 : metrics.rewritten_auth_v2).add();
   } else {
@@ -74,24 +79,28 @@ class InterceptedUpstream {
     return stream_ != nullptr;
   }
 
-  // A verified connection to the sign-in host: the one held, or a new one. False when the dial
-  // failed and the client was answered.
-  net::awaitable<bool> ensure(TlsSocketStream& client, const Runtime& runtime, RequestLog& line) {
-    if (!stream_) {
-      const DialTarget target{plan_.host, plan_.upstream_port};
-      auto& dialer = connection_.worker.dialer();
-      if (auto failure = co_await dialer.dial_tls(stream_, runtime.config(), *runtime.upstream_tls, target)) {
-        const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::intercept);
-        co_await refuse(client, connection_, refusal, line);
-        co_return false;
-      }
-      buffer_.clear();
+  [[nodiscard]] bool held() const { return stream_ != nullptr; }
+
+  // A new verified connection to the sign-in host. False when the dial failed and the client was
+  // answered.
+  net::awaitable<bool> dial(TlsSocketStream& client, const Runtime& runtime, RequestLog& line) {
+    const DialTarget target{plan_.host, plan_.upstream_port};
+    auto& dialer = connection_.worker.dialer();
+    if (auto failure = co_await dialer.dial_tls(stream_, runtime.config(), *runtime.upstream_tls, target)) {
+      const auto refusal = policy::dial_refusal(std::move(failure->refusal), policy::DialPurpose::intercept);
+      co_await refuse(client, connection_, refusal, line);
+      co_return false;
     }
+    buffer_.clear();
+    co_return true;
+  }
+
+  // The held connection is this request's: tracked for drain, named on the access line.
+  void use(RequestLog& line) {
     auto& socket = beast::get_lowest_layer(*stream_).socket();
     connection_.tracked.upstream_fd = socket.native_handle();
     error_code ignored;
     line.upstream = endpoint_string(socket.remote_endpoint(ignored));
-    co_return true;
   }
 
   TlsSocketStream& stream() { return *stream_; }
@@ -125,25 +134,14 @@ class InterceptedUpstream {
   bool pinned_ = false;
 };
 
-// One request's exchange with the sign-in host. A pooled connection may have been closed by the
-// server just now; an idempotent request without a body then goes once more on a fresh
-// connection (the head is still unread). nullopt: the dial failed and the client was answered.
-net::awaitable<std::optional<ExchangeResult>> exchange_once_or_twice(
-    ClientConnection& connection, TlsSocketStream& client, beast::flat_buffer& buffer, InterceptedUpstream& upstream,
-    ExchangeRequest request, const policy::HeadPieces& pieces, const Runtime& runtime,
-    std::optional<policy::ResponseWatch>& watch, policy::HostClass host_class, RequestLog& line) {
-  auto& metrics = connection.services.metrics;
-  for (;;) {
-    if (!co_await upstream.ensure(client, runtime, line)) co_return std::nullopt;
-    // A retry comes before any response byte, so each attempt watches a fresh response.
-    watch.emplace(host_class, connection.services.sign_in.decode_budget);
-    auto result = co_await exchange(client, buffer, request, pieces, upstream.stream(), upstream.buffer(),
-                                    runtime.config().limits, metrics, &*watch);
-    if (!result.retry) co_return result;
-    metrics.upstream_pool_retries.add();
-    upstream.drop();
-    request.replayable = false;
-  }
+// A request's access line starts with what every line of the connection repeats.
+RequestLog request_line_of(const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
+  RequestLog line;
+  line.action = policy::Action::intercept;
+  line.host = plan.host;
+  line.sni = connection_fields.sni;
+  line.tls = connection_fields.tls;
+  return line;
 }
 
 // The request loop over an established client TLS stream.
@@ -162,12 +160,10 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
   RequestLoop loop(connection, client, buffer, Clock::now(), &connection.worker.buffers());
   const auto& head = loop.head();
   for (;;) {
-    RequestLog line;
-    line.action = policy::Action::intercept;
-    line.host = plan.host;
-    line.sni = connection_fields.sni;
-    line.tls = connection_fields.tls;
-    const auto read = co_await loop.read_next();
+    auto line = request_line_of(plan, connection_fields);
+    if (!loop.start_next()) break;
+    const auto read = co_await loop.read();
+    loop.read_done();
     if (read == HeadRead::closed) break;
     if (read == HeadRead::timed_out || read == HeadRead::invalid) {
       const auto refusal = loop.refusal_for(read, policy::Action::intercept);
@@ -195,18 +191,32 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     auto request = ExchangeRequest::of(head);
     request.replayable = upstream.prepare(*runtime) && policy::replayable_request(line.method, head.framing);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
-    if (!profile.reports()) {
-      metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
-      count_rewrite(metrics, plan.host_class, profile.mode);
-    }
+    count_rewrite(metrics, head, plan.host_class, profile);
+    // A pooled connection may have been closed by the server just now; an idempotent request
+    // without a body then goes once more on a fresh connection (the head is still unread).
     std::optional<policy::ResponseWatch> watch;
-    const auto result = co_await exchange_once_or_twice(connection, client, buffer, upstream, request, pieces, *runtime,
-                                                        watch, plan.host_class, line);
-    if (!result) break;
+    ExchangeResult result;
+    bool dialled = true;
+    for (;;) {
+      if (!upstream.held() && !co_await upstream.dial(client, *runtime, line)) {
+        dialled = false;
+        break;
+      }
+      upstream.use(line);
+      // A retry comes before any response byte, so each attempt watches a fresh response.
+      watch.emplace(plan.host_class, connection.services.sign_in.decode_budget);
+      result = co_await exchange(client, buffer, request, pieces, upstream.stream(), upstream.buffer(),
+                                 runtime->config().limits, metrics, &*watch);
+      if (!result.retry) break;
+      metrics.upstream_pool_retries.add();
+      upstream.drop();
+      request.replayable = false;
+    }
+    if (!dialled) break;
     record_outcome(connection, *watch, sign_in, profile, line);
-    log_exchange(connection, plan.host_class, *result, line);
-    upstream.settle(*result, sends_auth, *runtime);
-    if (!result->client_reusable || connection.worker.registry().draining() ||
+    log_exchange(connection, plan.host_class, result, line);
+    upstream.settle(result, sends_auth, *runtime);
+    if (!result.client_reusable || connection.worker.registry().draining() ||
         !policy::still_intercepted(*connection.runtime().policy, channel)) {
       break;
     }
