@@ -19,19 +19,6 @@ constexpr std::array<const char*, status_classes> status_class_names{"2xx", "3xx
 // Refusals the proxy can send, present from start (others appear when first sent).
 constexpr std::array<int, 8> refusal_statuses{400, 403, 408, 421, 431, 502, 503, 504};
 
-// Whole values (timestamps, gauges) print as integers: to_chars' shortest form would write
-// 1900000000 as 1.9e+09, valid for Prometheus but unreadable for the people reading /metrics.
-std::string number(double value) {
-  constexpr double exact_integer_limit = 9007199254740992.0;  // 2^53
-  if (value < exact_integer_limit && value > -exact_integer_limit &&
-      value == static_cast<double>(static_cast<std::int64_t>(value))) {
-    return std::to_string(static_cast<std::int64_t>(value));
-  }
-  char text[64];
-  const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
-  return ec == std::errc{} ? std::string(text, end) : "NaN";
-}
-
 template <std::size_t N>
 void render_histogram(Exposition& out, const MetricsRegistry& registry, std::string_view name,
                       const std::array<double, N>& bounds, Histogram<N> Metrics::*field) {
@@ -39,7 +26,7 @@ void render_histogram(Exposition& out, const MetricsRegistry& registry, std::str
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i <= N; ++i) {
     cumulative += registry.sum([&](const Metrics& m) { return (m.*field).buckets[i].get(); });
-    out.sample(bucket, label_pair("le", i < N ? number(bounds[i]) : "+Inf"), cumulative);
+    out.sample(bucket, label_pair("le", i < N ? prometheus_number(bounds[i]) : "+Inf"), cumulative);
   }
   const auto micros = registry.sum([&](const Metrics& m) { return (m.*field).sum_micros.get(); });
   out.sample(std::string(name) + "_sum", "", static_cast<double>(micros) / 1e6);
@@ -54,64 +41,6 @@ ResponseHost response_host(policy::HostClass host_class) {
     case policy::HostClass::msa: return ResponseHost::msa;
     default: return ResponseHost::other;
   }
-}
-
-void Exposition::family(std::string_view name, std::string_view type, std::string_view help) {
-  out_ += "# HELP ";
-  out_ += name;
-  out_ += ' ';
-  out_ += help;
-  out_ += "\n# TYPE ";
-  out_ += name;
-  out_ += ' ';
-  out_ += type;
-  out_ += '\n';
-}
-
-void Exposition::start(std::string_view name, std::string_view labels) {
-  out_ += name;
-  if (!labels.empty()) {
-    out_ += '{';
-    out_ += labels;
-    out_ += '}';
-  }
-  out_ += ' ';
-}
-
-void Exposition::sample(std::string_view name, std::string_view labels, std::uint64_t value) {
-  start(name, labels);
-  out_ += std::to_string(value);
-  out_ += '\n';
-}
-
-template <class Value>
-void Exposition::single(std::string_view name, std::string_view type, std::string_view help, Value value) {
-  family(name, type, help);
-  sample(name, "", value);
-}
-template void Exposition::single(std::string_view, std::string_view, std::string_view, std::uint64_t);
-template void Exposition::single(std::string_view, std::string_view, std::string_view, double);
-
-void Exposition::sample(std::string_view name, std::string_view labels, double value) {
-  start(name, labels);
-  out_ += number(value);
-  out_ += '\n';
-}
-
-std::string label_pair(std::string_view key, std::string_view value) {
-  std::string out(key);
-  out += "=\"";
-  for (const char c : value) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 MetricsRegistry::MetricsRegistry(std::size_t shards) {

@@ -15,6 +15,7 @@
 #include "policy/host_class.hpp"
 #include "policy/sign_in_guard.hpp"
 #include "proxy/observe/process_stats.hpp"
+#include "proxy/observe/prometheus.hpp"
 #include "tls/handshake_failure.hpp"
 
 #include <array>
@@ -139,24 +140,6 @@ struct ScrapeState {
   bool ready = false;
   std::optional<ProcessStats> process;
 };
-
-// Writes the Prometheus text format: a family's HELP and TYPE, then its samples.
-class Exposition {
- public:
-  void family(std::string_view name, std::string_view type, std::string_view help);
-  // labels: `key="value"` pairs already joined (label_pair escapes a value).
-  void sample(std::string_view name, std::string_view labels, std::uint64_t value);
-  void sample(std::string_view name, std::string_view labels, double value);
-  // A family of one unlabelled sample (std::uint64_t or double).
-  template <class Value>
-  void single(std::string_view name, std::string_view type, std::string_view help, Value value);
-  [[nodiscard]] std::string take() && { return std::move(out_); }
-
- private:
-  void start(std::string_view name, std::string_view labels);
-  std::string out_;
-};
-std::string label_pair(std::string_view key, std::string_view value);
 
 // The process's metrics: the shards, the active-connection count (shared: the connection limit
 // needs the total at accept time), and what the control thread counts (reloads).

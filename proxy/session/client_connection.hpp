@@ -6,6 +6,7 @@
 #include "policy/action.hpp"
 #include "policy/http_head.hpp"
 #include "proxy/observe/access_record.hpp"
+#include "proxy/session/respond.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/worker/registry.hpp"
 #include "proxy/worker/services.hpp"

@@ -132,19 +132,19 @@ net::awaitable<bool> take_proxy_header(beast::tcp_stream& client, ClientConnecti
   const auto outcome = co_await read_proxy_header(client, buffer, limits.max_head_bytes, deadline);
   RequestLog line;
   switch (outcome.read) {
-    case ProxyHeaderRead::closed: co_return false;  // e.g. a balancer's TCP health check
-    case ProxyHeaderRead::timed_out: {
+    case HeadRead::closed: co_return false;  // e.g. a balancer's TCP health check
+    case HeadRead::timed_out: {
       const policy::Refusal refusal{408, policy::Action::deny, "PROXY protocol header not received in time"};
       co_await refuse(client, connection, refusal, line);
       co_return false;
     }
-    case ProxyHeaderRead::invalid: {
+    case HeadRead::invalid: {
       const auto reason = "bad PROXY protocol header: " + std::string(outcome.header.reason);
       const policy::Refusal refusal{400, policy::Action::deny, reason};
       co_await refuse(client, connection, refusal, line);
       co_return false;
     }
-    case ProxyHeaderRead::complete: break;
+    case HeadRead::complete: break;
   }
   if (outcome.header.client) {
     connection.address = *outcome.header.client;

@@ -11,6 +11,7 @@
 #include "policy/response_watch.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/observe/metrics.hpp"
+#include "proxy/session/respond.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/transport/stream_ops.hpp"
 

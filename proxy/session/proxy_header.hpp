@@ -4,14 +4,14 @@
 // deadline, so a balancer that stalls cannot hold a connection longer than any client could.
 
 #include "policy/proxy_protocol.hpp"
+#include "proxy/session/head_reader.hpp"
 #include "proxy/transport/io.hpp"
 
 namespace trproxy::proxy {
 
-enum class ProxyHeaderRead { complete, closed, invalid, timed_out };
-
+// How the read ended (the same outcomes as a request head's).
 struct ProxyHeaderOutcome {
-  ProxyHeaderRead read = ProxyHeaderRead::closed;
+  HeadRead read = HeadRead::closed;
   policy::ProxyHeader header;
 };
 

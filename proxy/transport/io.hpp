@@ -24,10 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 inline constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// A short plain-text error response that closes the connection.
-std::string error_response(int status, std::string_view reason);
-std::string_view status_text(int status);
-
 // "ip:port" of an endpoint, IPv4-mapped addresses shown as IPv4, IPv6 bracketed.
 std::string endpoint_string(const tcp::endpoint& endpoint);
 // The address a connection arrived on ("10.0.0.5"), or 127.0.0.1 when the socket cannot say.
