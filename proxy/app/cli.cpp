@@ -91,6 +91,8 @@ std::string usage_text() {
          "  trproxy explain [--config FILE] [--client IP] TARGET\n"
          "                                   what the policy does with TARGET (https://host/path,\n"
          "                                   http://host/path or host[:port]) for that client, offline\n"
+         "  trproxy probe URL [--timeout S]  GET an admin URL (http://127.0.0.1:9090/readyz): exit 0 on a 200,\n"
+         "                                   else 1 with a one-line reason (health checks that need no curl)\n"
          "  trproxy --version | --help\n"
          "exit codes: 0 success, 1 runtime failure, 2 bad usage or bad config\n"
          "signals:\n"
@@ -129,10 +131,42 @@ std::variant<Command, CliError> parse_explain(const std::vector<std::string>& ar
   return command;
 }
 
+constexpr const char* probe_usage = "usage: trproxy probe http://HOST:PORT/PATH [--timeout SECONDS]";
+
+std::variant<Command, CliError> parse_probe(const std::vector<std::string>& args) {
+  Command command;
+  command.kind = Command::Kind::probe;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const auto& arg = args[i];
+    if (arg == "--timeout") {
+      if (i + 1 >= args.size()) return CliError{"--timeout needs SECONDS"};
+      const auto& value = args[++i];
+      const bool digits =
+          !value.empty() && value.size() <= 3 && value.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoi(value) < 1 || std::stoi(value) > 300) {
+        return CliError{"--timeout \"" + value + "\" is not a whole number of seconds from 1 to 300"};
+      }
+      command.probe_timeout_seconds = std::stoi(value);
+    } else if (!arg.empty() && arg[0] == '-') {
+      return CliError{"unknown argument '" + arg + "' (" + probe_usage + ")"};
+    } else if (command.probe_url.empty()) {
+      // The admin endpoint speaks plain HTTP on a local address; nothing else is probed.
+      if (arg.rfind("http://", 0) != 0)
+        return CliError{"probe URL \"" + arg + "\" is not http:// (" + probe_usage + ")"};
+      command.probe_url = arg;
+    } else {
+      return CliError{"probe takes one URL"};
+    }
+  }
+  if (command.probe_url.empty()) return CliError{probe_usage};
+  return command;
+}
+
 }  // namespace
 
 std::variant<Command, CliError> parse_command_line(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "explain") return parse_explain(args);
+  if (!args.empty() && args[0] == "probe") return parse_probe(args);
   Command command;
   if (!args.empty() && args[0] == "ca") return parse_ca(args);
   bool check = false;

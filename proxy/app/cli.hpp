@@ -21,12 +21,14 @@ struct CaInitOptions {
 };
 
 struct Command {
-  enum class Kind { run, check, ca_init, ca_show, explain, version, help } kind = Kind::run;
+  enum class Kind { run, check, ca_init, ca_show, explain, probe, version, help } kind = Kind::run;
   std::string config_path = "config/trproxy.yaml";
   CaInitOptions ca_init;
   std::string ca_show_file;
   std::string explain_target;  // explain: the URL or host[:port]
   std::string explain_client;  // explain: --client IP, "" when not given
+  std::string probe_url;       // probe: http://host:port/path of the admin endpoint
+  int probe_timeout_seconds = 5;
 };
 
 struct CliError {

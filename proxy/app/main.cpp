@@ -7,6 +7,7 @@
 #include "policy/sign_in_aliases.hpp"
 #include "proxy/app/ca_commands.hpp"
 #include "proxy/app/cli.hpp"
+#include "proxy/app/probe.hpp"
 #include "proxy/observe/operational_log.hpp"
 #include "proxy/observe/version.hpp"
 #include "proxy/server/server.hpp"
@@ -59,6 +60,7 @@ int run(const proxy::Command& command) {
     case Kind::ca_init: return proxy::run_ca_init(command.ca_init);
     case Kind::ca_show: return proxy::run_ca_show(command.ca_show_file);
     case Kind::explain: return explain(command);
+    case Kind::probe: return proxy::run_probe(command.probe_url, std::chrono::seconds(command.probe_timeout_seconds));
     case Kind::check:
     case Kind::run: break;
   }

@@ -102,6 +102,24 @@ class AdminAndPac(unittest.TestCase):
     def setUpClass(cls):
         cls.proxy = env.proxy("admin")
 
+    def test_probe_needs_no_curl(self):
+        """trproxy probe: exit 0 on a 200 from the admin endpoint, else 1 with a one-line reason."""
+        admin = f"http://127.0.0.1:{self.proxy.admin_port}"
+        for path in ("/healthz", "/readyz"):
+            r = h.run_trproxy("probe", admin + path)
+            self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = h.run_trproxy("probe", admin + "/nope")
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, f"trproxy probe: {admin}/nope: 404 Not Found\n")
+        closed = h.free_port()
+        r = h.run_trproxy("probe", f"http://127.0.0.1:{closed}/healthz", "--timeout", "5")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("refused", r.stderr.lower())
+        self.assertEqual(len(r.stderr.splitlines()), 1)
+        r = h.run_trproxy("probe", "https://127.0.0.1:1/healthz")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("is not http://", r.stderr)
+
     def test_health_ready_metrics(self):
         admin = f"http://127.0.0.1:{self.proxy.admin_port}"
         self.assertEqual(http_get(admin + "/healthz")[0], 200)

@@ -72,3 +72,18 @@ TEST_CASE("--help names every command") {
     CHECK_THAT(text, Catch::Contains(command));
   }
 }
+
+TEST_CASE("probe takes one http:// URL and an optional --timeout") {
+  const auto plain = parsed({"probe", "http://127.0.0.1:9090/readyz"});
+  CHECK(plain.kind == Command::Kind::probe);
+  CHECK(plain.probe_url == "http://127.0.0.1:9090/readyz");
+  CHECK(plain.probe_timeout_seconds == 5);
+  CHECK(parsed({"probe", "--timeout", "30", "http://[::1]:9090/healthz"}).probe_timeout_seconds == 30);
+  CHECK_THAT(error_of({"probe"}), Catch::StartsWith("usage: trproxy probe"));
+  CHECK_THAT(error_of({"probe", "https://127.0.0.1:9090/"}), Catch::Contains("is not http://"));
+  CHECK_THAT(error_of({"probe", "http://a/", "http://b/"}), Catch::Contains("one URL"));
+  CHECK_THAT(error_of({"probe", "http://a/", "--timeout", "0"}), Catch::Contains("from 1 to 300"));
+  CHECK_THAT(error_of({"probe", "http://a/", "--timeout", "x"}), Catch::Contains("from 1 to 300"));
+  CHECK_THAT(error_of({"probe", "http://a/", "--timeout"}), Catch::Contains("needs SECONDS"));
+  CHECK_THAT(error_of({"probe", "http://a/", "--insecure"}), Catch::Contains("unknown argument"));
+}
