@@ -42,7 +42,8 @@ COPY --from=build /src/build/trproxy /usr/local/bin/trproxy
 # /etc/trproxy/ca.
 USER 10001:10001
 EXPOSE 3128 9090
+# The binary checks its own health (`trproxy probe`): no shell or curl needed in the image.
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD ["/usr/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9090 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '200' <&3"]
+  CMD ["/usr/local/bin/trproxy", "probe", "http://127.0.0.1:9090/healthz", "--timeout", "2"]
 ENTRYPOINT ["/usr/local/bin/trproxy"]
 CMD ["--config", "/etc/trproxy/config/trproxy.yaml"]

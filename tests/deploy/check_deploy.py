@@ -93,7 +93,7 @@ class Dockerfile(unittest.TestCase):
         self.assertIn("--gid 10001", self.runtime_stage)
         self.assertIn("EXPOSE 3128 9090", self.text)
         self.assertIn("HEALTHCHECK", self.text)
-        self.assertIn("/dev/tcp/127.0.0.1/9090", self.text)
+        self.assertIn('"probe", "http://127.0.0.1:9090/healthz"', self.text)  # no shell needed
         self.assertIn('CMD ["--config", "/etc/trproxy/config/trproxy.yaml"]', self.text)
         self.assertNotRegex(self.text, r"COPY .*ca\.key")
         ignored = read(".dockerignore").split()
