@@ -91,8 +91,8 @@ struct Limits {
   std::size_t max_head_bytes = 64 * 1024;
   std::size_t max_header_fields = 128;
   std::size_t max_connections = 10'000;
-  // One client address's share of max_connections; unset, a quarter of it (loader).
-  std::size_t max_connections_per_client = 2'500;
+  // One client address's share of max_connections; unset, all but an eighth of it (loader).
+  std::size_t max_connections_per_client = 8'750;
   std::chrono::milliseconds head_timeout{15'000};
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds upstream_response_timeout{60'000};

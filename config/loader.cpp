@@ -575,9 +575,10 @@ void load_limits(const YAML::Node& node, Config& config) {
            "must not exceed limits.max_connections (" + std::to_string(limits.max_connections) + ")");
     }
   } else {
-    // A quarter: a NAT or terminal server may carry many users behind one address, and one
-    // address still cannot take the whole proxy.
-    limits.max_connections_per_client = std::max<std::size_t>(1, limits.max_connections / 4);
+    // All but an eighth: one address cannot take the slots every other client needs, and a NAT
+    // or terminal server carrying many users behind one address is not refused by a tight
+    // default. Small limits keep their meaning (4 stays 4 for one client).
+    limits.max_connections_per_client = limits.max_connections - limits.max_connections / 8;
   }
   const std::pair<const char*, std::chrono::milliseconds*> timeouts[] = {
       {"head_timeout", &limits.head_timeout},

@@ -38,11 +38,13 @@ TEST_CASE("admission: allow-list, per-client share, then the process-wide limit 
   CHECK_THAT(share.reason, Catch::Contains("limits.max_connections_per_client"));
 }
 
-TEST_CASE("admission: the per-client share defaults to a quarter of max_connections") {
-  CHECK(test::load_yaml(test::v2_yaml).limits.max_connections_per_client == 2'500);
-  CHECK(test::load_yaml(std::string(test::v2_yaml) + "limits:\n  max_connections: 2\n")
-            .limits.max_connections_per_client == 1);
-  CHECK(test::load_yaml(std::string(test::v2_yaml) +
-                        "limits:\n  max_connections: 100\n  max_connections_per_client: 100\n")
-            .limits.max_connections_per_client == 100);
+TEST_CASE("admission: the per-client share defaults to all but an eighth of max_connections") {
+  const auto share_for = [](const char* limits) {
+    return test::load_yaml(std::string(test::v2_yaml) + limits).limits.max_connections_per_client;
+  };
+  CHECK(test::load_yaml(test::v2_yaml).limits.max_connections_per_client == 8'750);
+  CHECK(share_for("limits:\n  max_connections: 100\n") == 88);
+  CHECK(share_for("limits:\n  max_connections: 4\n") == 4);  // small limits keep their meaning
+  CHECK(share_for("limits:\n  max_connections: 1\n") == 1);
+  CHECK(share_for("limits:\n  max_connections: 100\n  max_connections_per_client: 100\n") == 100);
 }
