@@ -28,15 +28,6 @@ void ClientShares::remove(const config::IpAddress& address) {
   if (--it->second == 0) shard.open.erase(it);
 }
 
-std::size_t ClientShares::addresses() const {
-  std::size_t total = 0;
-  for (const auto& shard : shards_) {
-    const std::lock_guard guard(shard.lock);
-    total += shard.open.size();
-  }
-  return total;
-}
-
 ClientShares::Share::Share(ClientShares& shares, const config::IpAddress& address)
     : shares_(shares), address_(address), open_(shares.add(address)) {}
 

@@ -35,8 +35,6 @@ class ClientShares {
   ClientShares(const ClientShares&) = delete;
   ClientShares& operator=(const ClientShares&) = delete;
 
-  [[nodiscard]] std::size_t addresses() const;  // with a connection open now
-
  private:
   struct AddressHash {
     std::size_t operator()(const config::IpAddress& address) const noexcept;

@@ -571,6 +571,26 @@ def connect_tunnel(proxy, authority, timeout=DEADLINE):
     return s, head.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
+def get_through_tunnel(test, cafile, proxy, authority, sni, host, path, check_hostname=False):
+    """CONNECT, then TLS verified against `cafile` with `sni` (None: no server_name) and one GET;
+    returns the echo fields, or None when the proxy closed the connection."""
+    s, status = connect_tunnel(proxy, authority)
+    with s:
+        test.assertIn(" 200 ", status)
+        ctx = ssl.create_default_context(cafile=cafile)
+        ctx.check_hostname = check_hostname
+        try:
+            with ctx.wrap_socket(s, server_hostname=sni) as tls:
+                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                status, _, body = read_response(tls)
+        except (ssl.SSLError, ConnectionError):
+            return None
+    if status is None:
+        return None
+    test.assertEqual(status, 200)
+    return echo_fields(body.decode())
+
+
 def tls_through(proxy, host, cafile, port=443, server_hostname=None, alpn=("http/1.1",)):
     """A TLS connection to host through a CONNECT tunnel, verified against cafile."""
     s, status = connect_tunnel(proxy, f"{host}:{port}")

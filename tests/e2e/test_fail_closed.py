@@ -180,26 +180,6 @@ def wait_for_access_line(proxy, pattern):
                         what=f"an access-log line matching {pattern!r}")
 
 
-def get_through_tunnel(test, proxy, authority, sni, host, path, check_hostname=False):
-    """CONNECT, then TLS to nginx's own certificate with `sni` (None: no server_name) and one GET;
-    returns the echo fields, or None when the proxy closed the connection."""
-    s, status = h.connect_tunnel(proxy, authority)
-    with s:
-        test.assertIn(" 200 ", status)
-        ctx = ssl.create_default_context(cafile=env.pki.root_crt)
-        ctx.check_hostname = check_hostname
-        try:
-            with ctx.wrap_socket(s, server_hostname=sni) as tls:
-                tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                status, _, body = h.read_response(tls)
-        except (ssl.SSLError, ConnectionError):
-            return None
-    if status is None:
-        return None
-    test.assertEqual(status, 200)
-    return h.echo_fields(body.decode())
-
-
 def open_egress(port):
     return f"egress:\n  connect_ports: [443, {port}]\n  deny: []\n"
 
@@ -284,7 +264,7 @@ class SignInAddressGuard(unittest.TestCase):
                                 extra=open_egress(cls.good) + cls.GUARD + "  action: log\n")
 
     def tls_attempt(self, proxy, authority, sni, host=SIGN_IN):
-        return get_through_tunnel(self, proxy, authority, sni, host, "/b")
+        return h.get_through_tunnel(self, env.pki.root_crt, proxy, authority, sni, host, "/b")
 
     def assert_refused(self, authority, sni):
         before_nginx = env.nginx.seen_settled("good")
@@ -418,14 +398,14 @@ class WildcardBlockAndAllow(unittest.TestCase):
                 self.assertIn(" 403 ", status)
 
     def test_connect_to_the_allowed_name_is_tunnelled(self):
-        seen = get_through_tunnel(self, self.proxy, f"{h.OTHER_HOST}:443", h.OTHER_HOST, h.OTHER_HOST, "/d",
+        seen = h.get_through_tunnel(self, env.pki.root_crt, self.proxy, f"{h.OTHER_HOST}:443", h.OTHER_HOST, h.OTHER_HOST, "/d",
                                   check_hostname=True)
         self.assertIsNotNone(seen, "the allowed name was not tunnelled")
         self.assertEqual(seen["uri"], "/d")
 
     def test_blocked_sni_behind_an_unlisted_connect_is_closed(self):
         before = env.nginx.seen_settled("good")
-        seen = get_through_tunnel(self, self.proxy, f"{self.UNLISTED}:443", "evil.example.com", "evil.example.com",
+        seen = h.get_through_tunnel(self, env.pki.root_crt, self.proxy, f"{self.UNLISTED}:443", "evil.example.com", "evil.example.com",
                                   "/d-sni")
         self.assertIsNone(seen, "a TLS connection with a blocked SNI was tunnelled")
         self.assertEqual(env.nginx.seen_settled("good"), before, "nothing may reach nginx")

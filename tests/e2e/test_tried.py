@@ -312,18 +312,7 @@ class GuardBehindParent(unittest.TestCase):
 
     def attempt(self, sni, host):
         """CONNECT localhost:443, TLS with `sni`, one GET; the echo fields, or None if closed."""
-        s, status = h.connect_tunnel(self.proxy, "localhost:443")
-        with s:
-            self.assertIn(" 200 ", status)
-            ctx = ssl.create_default_context(cafile=env.pki.root_crt)
-            ctx.check_hostname = False
-            try:
-                with ctx.wrap_socket(s, server_hostname=sni) as tls:
-                    tls.sendall(f"GET /guard HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-                    code, _, body = h.read_response(tls)
-            except (ssl.SSLError, ConnectionError):
-                return None
-        return None if code is None else h.echo_fields(body.decode())
+        return h.get_through_tunnel(self, env.pki.root_crt, self.proxy, "localhost:443", sni, host, "/guard")
 
     def test_fronted_name_is_refused(self):
         before = h.scrape(self.proxy).get('trproxy_sign_in_guard_total{outcome="refused"}', 0)
