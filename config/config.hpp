@@ -78,10 +78,28 @@ struct TenantRestrictions : TenantHeaders {
   std::vector<std::string> exclude;
 };
 
+// One header line an app inserts, its value rendered (lists joined with ",", no spaces).
+struct AppHeader {
+  std::string name;
+  std::string value;
+  bool operator==(const AppHeader&) const = default;
+};
+
+// One SaaS app of `apps` (DESIGN.md, "Tenant control for other SaaS apps"): a built-in one
+// (config/app_catalog.hpp) or one of apps.custom. Its hosts are intercepted like the sign-in
+// hosts; every request to them carries exactly these header lines.
+struct App {
+  std::string name;
+  bool custom = false;
+  std::vector<std::string> hosts;  // normalised exact names and "*." wildcards
+  std::vector<AppHeader> headers;
+};
+
 // Header values for the clients in `clients` (first matching profile wins, else the default).
 struct Profile : TenantHeaders {
   std::string name;
   std::vector<Cidr> clients;
+  std::optional<std::vector<App>> apps;  // set: replaces the top-level apps for these clients
 };
 
 inline constexpr std::string_view default_profile_name = "default";
@@ -205,6 +223,7 @@ struct Config {
   UpstreamConfig upstream;
   TenantRestrictions tenant_restrictions;
   std::vector<Profile> profiles;  // in file order: the first whose clients match applies
+  std::vector<App> apps;          // the default profile's apps; [] = none
   // Host patterns: exact names or "*.suffix" (any name ending in ".suffix"), normalised.
   std::vector<std::string> block;
   std::vector<std::string> allow;  // exceptions to block
@@ -244,6 +263,24 @@ inline std::vector<std::string> intercepted_hosts(const TenantRestrictions& tr) 
     }
   }
   return hosts;
+}
+
+// Every app host pattern the config names (top level and profiles), each once: what the CA
+// must permit besides the sign-in hosts.
+inline std::vector<std::string> app_host_patterns(const Config& config) {
+  std::vector<std::string> out;
+  const auto add = [&out](const std::vector<App>& apps) {
+    for (const auto& app : apps) {
+      for (const auto& host : app.hosts) {
+        if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(host);
+      }
+    }
+  };
+  add(config.apps);
+  for (const auto& profile : config.profiles) {
+    if (profile.apps) add(*profile.apps);
+  }
+  return out;
 }
 
 const char* to_string(LeafKeyType type);

@@ -6,11 +6,13 @@
 namespace trproxy::policy {
 namespace {
 
-constexpr std::array<std::string_view, block_code_count> names{"AADSTS500021", "AADSTS5000211", "AADSTS1000108",
-                                                               "80045C4D", "80045C54"};
+constexpr std::array<std::string_view, block_code_count> names{
+    "AADSTS500021", "AADSTS5000211", "AADSTS1000108", "80045C4D", "80045C54", "tenant_restriction_violation"};
 constexpr std::array<BlockCode, 3> auth_codes{BlockCode::aadsts500021, BlockCode::aadsts5000211,
                                               BlockCode::aadsts1000108};
 constexpr std::array<BlockCode, 2> msa_codes{BlockCode::msa_80045c4d, BlockCode::msa_80045c54};
+constexpr std::array<BlockCode, 1> app_codes{BlockCode::app_tenant_restriction_violation};
+static_assert(static_cast<std::size_t>(BlockCode::app_tenant_restriction_violation) == sign_in_block_code_count);
 
 bool is_code_char(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -23,7 +25,7 @@ char fold(char c) {
 bool matches_at(std::string_view text, std::size_t pos, std::string_view code) {
   if (text.size() - pos < code.size()) return false;
   for (std::size_t i = 0; i < code.size(); ++i) {
-    if (fold(text[pos + i]) != code[i]) return false;
+    if (fold(text[pos + i]) != fold(code[i])) return false;
   }
   return true;
 }
@@ -37,11 +39,14 @@ std::string_view to_string(BlockCode code) {
 std::span<const BlockCode> block_codes_for(HostClass host_class) {
   if (host_class == HostClass::auth) return auth_codes;
   if (host_class == HostClass::msa) return msa_codes;
+  if (host_class == HostClass::app) return app_codes;
   return {};
 }
 
 BlockCodeMatcher::BlockCodeMatcher(HostClass host_class) : codes_(block_codes_for(host_class)) {
-  anchor_ = host_class == HostClass::msa ? std::string_view("80045") : std::string_view("AADSTS");
+  anchor_ = host_class == HostClass::msa   ? std::string_view("80045")
+            : host_class == HostClass::app ? std::string_view("tenant_restriction_violation")
+                                           : std::string_view("AADSTS");
 }
 
 bool BlockCodeMatcher::feed(std::string_view text) {

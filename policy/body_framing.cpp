@@ -56,7 +56,7 @@ LineScan scan_chunk_size_line(std::string_view bytes, std::uint64_t& size) {
 
 // One trailer field line or the empty line that ends the trailer section. Like a head, it is
 // judged once its LF is there; `bytes` holds at most max_line_bytes.
-LineScan scan_trailer_line(std::string_view bytes) {
+LineScan scan_trailer_line(std::string_view bytes, const FieldNames* custom_app_fields) {
   const auto* lf = static_cast<const char*>(std::memchr(bytes.data(), '\n', bytes.size()));
   if (lf == nullptr) return {};
   const auto line = bytes.substr(0, static_cast<std::size_t>(lf - bytes.data()) + 1);
@@ -66,7 +66,8 @@ LineScan scan_trailer_line(std::string_view bytes) {
   if (detail::scan_field_line(line, 0, field, head_error) != ScanStatus::complete || field.end != line.size()) {
     return line_error(BodyError::bad_trailer, line.size());
   }
-  if (detail::classify_field(field.name) == detail::FieldKind::tenant_restriction) {
+  const auto kind = detail::classify_field(field.name, custom_app_fields);
+  if (kind == detail::FieldKind::tenant_restriction || kind == detail::FieldKind::app_field) {
     return line_error(BodyError::tenant_field_in_trailer, line.size());
   }
   return {BodyStatus::done, BodyError::none, line.size()};
@@ -87,8 +88,9 @@ std::string_view describe(BodyError error) {
   return "malformed body";
 }
 
-BodyTracker::BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes)
-    : max_trailer_bytes_(max_trailer_bytes) {
+BodyTracker::BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes,
+                         const FieldNames* custom_app_fields)
+    : max_trailer_bytes_(max_trailer_bytes), custom_app_fields_(custom_app_fields) {
   switch (framing) {
     case BodyFraming::none: state_ = State::done; break;
     case BodyFraming::content_length:
@@ -148,7 +150,7 @@ BodyProgress BodyTracker::feed(std::string_view data, PayloadObserver* observer)
         state_ = State::chunk_size_line;
         break;
       case State::trailer_line: {
-        const auto line = scan_trailer_line(line_bytes);
+        const auto line = scan_trailer_line(line_bytes, custom_app_fields_);
         const std::size_t seen = line.status == BodyStatus::more ? line_bytes.size() : line.length;
         if (trailer_bytes_ + seen > max_trailer_bytes_ || (line.status == BodyStatus::more && line_cut_short)) {
           return fail(BodyError::trailer_too_large, pos);

@@ -5,6 +5,7 @@
 // tenant-restriction field in a trailer is a client's copy of the header that the head rewrite
 // never sees (servers that merge trailers into the fields would read it).
 
+#include "policy/app_fields.hpp"
 #include "policy/http_head.hpp"
 
 #include <cstddef>
@@ -19,7 +20,7 @@ enum class BodyError : std::uint8_t {
   bad_chunk_extension,      // control bytes or bare CR/LF in an extension
   bad_chunk_line_end,       // chunk line or chunk data not followed by CRLF
   bad_trailer,              // malformed trailer field
-  tenant_field_in_trailer,  // a tenant-restriction name as a trailer field (fail closed)
+  tenant_field_in_trailer,  // a tenant-restriction or app tenant name as a trailer field (fail closed)
   trailer_too_large,        // last: tests/unit/failgrind_test.cpp grinds every error up to here
 };
 
@@ -56,7 +57,11 @@ class BodyTracker {
   static constexpr std::size_t max_line_bytes = 4096;
 
   BodyTracker() = default;
-  BodyTracker(BodyFraming framing, std::uint64_t content_length, std::size_t max_trailer_bytes = 8192);
+  // `custom_app_fields`: the apps.custom names refused as trailers too (must outlive the body).
+  static constexpr std::size_t default_max_trailer_bytes = 8192;
+
+  BodyTracker(BodyFraming framing, std::uint64_t content_length,
+              std::size_t max_trailer_bytes = default_max_trailer_bytes, const FieldNames* custom_app_fields = nullptr);
 
   // `observer`, when given, sees every payload byte among the consumed ones, once.
   BodyProgress feed(std::string_view data, PayloadObserver* observer = nullptr);
@@ -80,6 +85,7 @@ class BodyTracker {
   std::uint64_t remaining_ = 0;
   std::size_t trailer_bytes_ = 0;  // of the trailer lines validated so far
   std::size_t max_trailer_bytes_ = 8192;
+  const FieldNames* custom_app_fields_ = nullptr;
   BodyError error_ = BodyError::none;
 };
 

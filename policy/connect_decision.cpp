@@ -20,8 +20,13 @@ std::optional<Refusal> refuse_host_class(HostClass host_class) {
 }
 
 ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes) {
+  return plan_connect(policy, head, bytes, policy.default_profile());
+}
+
+ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                         const ProfileRules& profile) {
   const auto authority = head.target_authority(bytes);
-  const auto host_class = policy.hosts().classify(authority.host);
+  const auto [host_class, app] = policy.match(authority.host, profile);
   if (auto refusal = refuse_host_class(host_class)) return std::move(*refusal);
   if (head.framing != BodyFraming::none) {
     return Refusal{400, Action::deny, "CONNECT with a body"};
@@ -29,11 +34,17 @@ ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::str
   if (auto refused = check_egress_port(policy.config().egress, EgressKind::connect, authority.port)) {
     return std::move(refused->refusal);
   }
-  return ConnectTarget{config::normalize_host(authority.host), authority.port, host_class};
+  return ConnectTarget{config::normalize_host(authority.host), authority.port, host_class, app};
 }
 
 HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello) {
-  const auto sni_class = hello.kind == HelloKind::sni ? policy.hosts().classify(hello.sni) : HostClass::other;
+  return decide_after_hello(policy, target, hello, policy.default_profile());
+}
+
+HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello,
+                             const ProfileRules& profile) {
+  const auto sni = hello.kind == HelloKind::sni ? policy.match(hello.sni, profile) : HostMatch{};
+  const auto sni_class = sni.host_class;
   const bool connect_sign_in = is_intercepted(target.host_class);
   const bool sni_sign_in = is_intercepted(sni_class);
 
@@ -47,9 +58,9 @@ HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, 
     }
     if (sni_sign_in) {
       return InterceptPlan{config::normalize_host(hello.sni), sni_class,
-                           connect_sign_in ? target.port : std::uint16_t{443}};
+                           connect_sign_in ? target.port : std::uint16_t{443}, sni.app};
     }
-    return InterceptPlan{target.host, target.host_class, target.port};
+    return InterceptPlan{target.host, target.host_class, target.port, target.app};
   }
   if (sni_class == HostClass::blocked) {
     return close_connection(Action::block, "server name blocked by policy");

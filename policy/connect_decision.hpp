@@ -22,6 +22,7 @@ struct ConnectTarget {
   std::string host;  // normalised: lower-case, no trailing dot, no brackets
   std::uint16_t port = 0;
   HostClass host_class = HostClass::other;
+  AppId app = no_app;  // for an app host
 };
 
 using ConnectPlan = std::variant<Refusal, ConnectTarget>;
@@ -30,7 +31,10 @@ using ConnectPlan = std::variant<Refusal, ConnectTarget>;
 // 403), whichever request form named it.
 std::optional<Refusal> refuse_host_class(HostClass host_class);
 
-// `bytes` is the buffer `head` was scanned from.
+// `bytes` is the buffer `head` was scanned from; an app host counts as one only for a client
+// whose `profile` names the app (without it, the default profile).
+ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes,
+                         const ProfileRules& profile);
 ConnectPlan plan_connect(const Policy& policy, const RequestHead& head, std::string_view bytes);
 
 // What the client's first bytes after `200 Connection established` turned out to be.
@@ -49,14 +53,17 @@ struct HelloFacts {
 };
 
 struct InterceptPlan {
-  std::string host;  // the sign-in host the leaf is minted for and the upstream verified as
+  std::string host;  // the sign-in or app host the leaf is minted for and the upstream verified as
   HostClass host_class = HostClass::auth;
   std::uint16_t upstream_port = 443;
+  AppId app = no_app;  // for an app host
 };
 struct TunnelPlan {};
 
 using HelloPlan = std::variant<InterceptPlan, TunnelPlan, Refusal>;  // Refusal: status 0, close
 
+HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello,
+                             const ProfileRules& profile);
 HelloPlan decide_after_hello(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello);
 
 // How long the proxy waits for a ClientHello: a sign-in CONNECT must send one (head_timeout),

@@ -79,12 +79,12 @@ void print_headers(std::ostringstream& out, std::string_view block) {
 
 // What a sign-in request of this profile carries: the inserted lines verbatim, or nothing in
 // report mode.
-void print_profile_headers(std::ostringstream& out, const ProfileRules& profile, HostClass host_class) {
+void print_profile_headers(std::ostringstream& out, const ProfileRules& profile, HostMatch host) {
   if (profile.reports()) {
     out << "headers: none inserted (report mode: the request head is forwarded unchanged, nothing stripped)\n";
     return;
   }
-  print_headers(out, profile.inserted_block(host_class));
+  print_headers(out, profile.inserted_block(host.host_class, host.app));
 }
 
 // The address rules, for an IP literal decided now, for a name deferred to its addresses.
@@ -133,11 +133,13 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
     return ExplainError{std::string("cannot read the target: ") + std::string(describe(scanner.error()))};
   }
   const auto authority = head.target_authority(bytes);
-  const auto host_class = policy.hosts().classify(authority.host);
+  const auto& profile = policy.profile_for(client);
+  const auto host = policy.match(authority.host, profile);
+  const auto host_class = host.host_class;
   std::ostringstream out;
   out << "target: " << text << '\n';
   out << "class: " << to_string(host_class) << '\n';
-  const auto& profile = policy.profile_for(client);
+  if (host_class == HostClass::app) out << "app: " << policy.apps()[host.app].name << '\n';
   out << "profile: " << profile.name << '\n';
   if (is_intercepted(host_class)) out << "enforcement: " << config::to_string(profile.enforcement) << '\n';
   const auto& c = policy.config();
@@ -154,17 +156,17 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   if (const auto* forward = std::get_if<ForwardPlan>(&plan)) {
     if (!explain_addresses(out, policy, authority.host, authority.port, false, host_class)) return out.str();
     out << "action: forward\n";
-    if (forward->profile != nullptr) print_profile_headers(out, *forward->profile, host_class);
+    if (forward->profile != nullptr) print_profile_headers(out, *forward->profile, host);
     return out.str();
   }
   const auto& connect = std::get<ConnectTarget>(plan);
   // What a client that asked for this URL sends: SNI = the host, unless it is an address.
   const bool literal = config::parse_ip(authority.host).has_value();
   const HelloFacts hello{literal ? HelloKind::no_sni : HelloKind::sni, literal ? std::string_view{} : authority.host};
-  const auto after = decide_after_hello(policy, connect, hello);
+  const auto after = decide_after_hello(policy, connect, hello, profile);
   if (const auto* intercept = std::get_if<InterceptPlan>(&after)) {
     out << "action: intercept\n";
-    print_profile_headers(out, profile, intercept->host_class);
+    print_profile_headers(out, profile, {intercept->host_class, intercept->app});
     return out.str();
   }
   if (const auto* refusal = std::get_if<Refusal>(&after)) {

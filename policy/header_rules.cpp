@@ -18,6 +18,12 @@ std::string header_line(std::string_view name, std::string_view value, const std
 
 }  // namespace
 
+std::string render_app_block(const config::App& app, const std::string& path) {
+  std::string block;
+  for (const auto& header : app.headers) block += header_line(header.name, header.value, path);
+  return block;
+}
+
 HeaderRules::HeaderRules(const config::TenantHeaders& tr, const std::string& path) {
   if (tr.mode == config::Mode::v2) {
     const auto value = tr.v2.tenant_id + ":" + tr.v2.policy_id;

@@ -23,6 +23,10 @@ inline constexpr std::array<std::string_view, 3> tenant_restriction_header_names
 // (IIS MaxFieldLength, nginx large_client_header_buffers) reject longer fields.
 inline constexpr std::size_t max_inserted_header_line = 8 * 1024;
 
+// The lines one app inserts, in its configured order; throws config::ConfigError naming `path`
+// when a line would exceed 8 KiB.
+std::string render_app_block(const config::App& app, const std::string& path);
+
 class HeaderRules {
  public:
   // Throws config::ConfigError naming the key (under `path`, e.g. "profiles[0]") when a header

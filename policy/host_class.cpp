@@ -17,6 +17,7 @@ const char* to_string(HostClass host_class) {
   switch (host_class) {
     case HostClass::auth: return "auth";
     case HostClass::msa: return "msa";
+    case HostClass::app: return "app";
     case HostClass::excluded: return "excluded";
     case HostClass::blocked: return "blocked";
     case HostClass::other: return "other";
@@ -36,7 +37,7 @@ bool is_plain_ascii_host(std::string_view host) {
   });
 }
 
-HostClassifier::HostClassifier(const config::Config& config) {
+HostClassifier::HostClassifier(const config::Config& config) : apps_(config) {
   const auto& tr = config.tenant_restrictions;
   auto add = [this](const std::vector<std::string>& hosts, HostClass host_class) {
     for (const auto& host : hosts) {
@@ -55,24 +56,27 @@ HostClassifier::HostClassifier(const config::Config& config) {
   allow_ = config.allow;
 }
 
-HostClass HostClassifier::classify(std::string_view host) const {
+HostMatch HostClassifier::match(std::string_view host) const {
   if (!host.empty() && host.back() == '.') {
     host.remove_suffix(1);
   }
   if (!is_plain_ascii_host(host)) {
-    return HostClass::invalid;
+    return {HostClass::invalid};
   }
-  HostClass named = HostClass::other;
+  HostMatch named;
   for (const auto& [name, host_class] : hosts_) {
     if (chars::iequals(host, name)) {  // `name` is normalised (lower case, no trailing dot)
-      named = host_class;
+      named.host_class = host_class;
       break;
     }
   }
+  if (named.host_class == HostClass::other && !apps_.empty()) {
+    if (const auto app = apps_.app_of(host)) named = {HostClass::app, *app};
+  }
   // Exclusions win over everything; a block (exact or "*.") wins over the rest unless `allow`
   // excepts the host (the loader refuses a block that would catch a sign-in host).
-  if (named == HostClass::excluded) return named;
-  if (config::host_matches_any(host, block_) && !config::host_matches_any(host, allow_)) return HostClass::blocked;
+  if (named.host_class == HostClass::excluded) return named;
+  if (config::host_matches_any(host, block_) && !config::host_matches_any(host, allow_)) return {HostClass::blocked};
   return named;
 }
 

@@ -1,5 +1,6 @@
 #include "policy/http_field.hpp"
 
+#include "policy/app_fields.hpp"
 #include "policy/header_rules.hpp"
 #include "policy/http_chars.hpp"
 
@@ -19,19 +20,6 @@ HeadError line_end_error(char c) {
   if (c == '\n') return HeadError::bare_lf;
   if (c == '\r') return HeadError::bare_cr;
   return HeadError::control_char;
-}
-
-// A tenant-restriction name in any case, with '_' in place of any '-' too: some servers fold
-// '_' into '-' (CGI-style variables), so "Restrict_Access_Context" would reach them as the real
-// header next to ours (DESIGN.md "Header field names are not bent"). Names are rare at these
-// lengths, so the byte loop costs nothing on the common path.
-bool names_tenant_header(std::string_view name, std::string_view lower_token) {
-  if (name.size() != lower_token.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i] == '_' ? '-' : name[i];
-    if (chars::lower(c) != lower_token[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -86,8 +74,14 @@ ScanStatus scan_field_line(std::string_view b, std::size_t pos, FieldLine& line,
 static_assert(restrict_access_context.size() == 23 && restrict_access_to_tenants.size() == 26 &&
               restrict_tenant_access_policy.size() == 33);
 
-FieldKind classify_field(std::string_view name) {
+namespace {
+
+// The Entra names in any case, with '_' in place of any '-' too: some servers fold '_' into '-'
+// (CGI-style variables), so "Restrict_Access_Context" would reach them as the real header next
+// to ours (DESIGN.md "Header field names are not bent").
+FieldKind classify_fixed(std::string_view name) {
   const auto iequals = chars::token_iequals;
+  const auto names_tenant_header = names_field;
   switch (name.size()) {
     case 4: return iequals(name, "host") ? FieldKind::host : FieldKind::other;
     case 6: return iequals(name, "expect") ? FieldKind::expect : FieldKind::other;
@@ -108,13 +102,25 @@ FieldKind classify_field(std::string_view name) {
   }
 }
 
+}  // namespace
+
+FieldKind classify_field(std::string_view name, const FieldNames* custom_app_fields) {
+  const auto kind = classify_fixed(name);
+  if (kind != FieldKind::other) return kind;
+  if (builtin_app_fields().contains(name)) return FieldKind::app_field;
+  if (custom_app_fields != nullptr && custom_app_fields->contains(name)) return FieldKind::app_field;
+  return FieldKind::other;
+}
+
 bool has_token(std::string_view list, std::string_view token) {
   return any_token(list, [token](std::string_view item) { return chars::iequals(item, token); });
 }
 
-bool nominates_tenant_field(std::string_view connection_list) {
-  return any_token(connection_list,
-                   [](std::string_view item) { return classify_field(item) == FieldKind::tenant_restriction; });
+bool nominates_tenant_field(std::string_view connection_list, const FieldNames* custom_app_fields) {
+  return any_token(connection_list, [custom_app_fields](std::string_view item) {
+    const auto kind = classify_field(item, custom_app_fields);
+    return kind == FieldKind::tenant_restriction || kind == FieldKind::app_field;
+  });
 }
 
 bool FieldSection::record(FieldKind kind, std::string_view value, HeadError& error) {

@@ -3,6 +3,7 @@
 // HTTP version, one field line, which fields the proxy acts on, and the one loop over a field
 // section that request and response heads both run. Internal to policy/.
 
+#include "policy/app_fields.hpp"
 #include "policy/http_chars.hpp"
 #include "policy/http_head.hpp"
 
@@ -38,9 +39,10 @@ enum class FieldKind : std::uint8_t {
   expect,
   upgrade,
   proxy_hop,
-  tenant_restriction
+  tenant_restriction,
+  app_field,  // a SaaS app's tenant header (built in, or `custom_app_fields`)
 };
-FieldKind classify_field(std::string_view name);
+FieldKind classify_field(std::string_view name, const FieldNames* custom_app_fields = nullptr);
 
 // True when `matches` holds for an item of the comma-separated list (OWS trimmed).
 template <class Predicate>
@@ -61,9 +63,10 @@ bool any_token(std::string_view list, Predicate matches) {
 // True when the comma-separated list holds `token` (ASCII case-insensitive, OWS trimmed).
 bool has_token(std::string_view list, std::string_view token);
 
-// True when a Connection list nominates a tenant-restriction field (any spelling classify_field
-// knows): every hop after the proxy would delete the header it inserted (RFC 9110 7.6.1).
-bool nominates_tenant_field(std::string_view connection_list);
+// True when a Connection list nominates a tenant-restriction or app field (any spelling
+// classify_field knows): every hop after the proxy would delete the header it inserted (RFC 9110
+// 7.6.1).
+bool nominates_tenant_field(std::string_view connection_list, const FieldNames* custom_app_fields = nullptr);
 
 // What a field section says about framing and persistence, gathered the same way for requests
 // and responses; each scanner then applies its own rules to it.
@@ -106,7 +109,7 @@ ScanStatus scan_fields(std::string_view b, std::size_t& pos, const ScanLimits& l
       return ScanStatus::error;
     }
     // Most fields are none of the proxy's business: skip the bookkeeping for them.
-    if (const auto kind = classify_field(line.name); kind != FieldKind::other) {
+    if (const auto kind = classify_field(line.name, limits.custom_app_fields); kind != FieldKind::other) {
       if (!section.record(kind, line.value, error)) return ScanStatus::error;
       if (const HeadError refused = visit(line, kind, pos); refused != HeadError::none) {
         error = refused;

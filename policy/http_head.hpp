@@ -56,7 +56,7 @@ enum class TargetForm : std::uint8_t { origin, absolute, authority, asterisk };
 enum class BodyFraming : std::uint8_t { none, content_length, chunked, until_close };
 
 // Field lines the rewrite may drop, depending on where the request goes.
-enum class LineRole : std::uint8_t { tenant_restriction, proxy_hop };
+enum class LineRole : std::uint8_t { tenant_restriction, proxy_hop, app_field };
 
 struct LineSpan {
   std::uint32_t begin;  // first byte of the field name
@@ -66,9 +66,14 @@ struct LineSpan {
 
 inline constexpr std::size_t max_removable_lines = 64;
 
+class FieldNames;
+
 struct ScanLimits {
   std::size_t max_head_bytes = 64 * 1024;
   std::size_t max_fields = 128;
+  // The apps.custom header names, also removable (policy::Policy::custom_app_fields()); the
+  // policy they come from must outlive the scan.
+  const FieldNames* custom_app_fields = nullptr;
 };
 
 // A run of bytes in the buffer a head was scanned from. Offsets, never pointers: a later

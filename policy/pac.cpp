@@ -25,7 +25,8 @@ std::string make_pac(const Policy& policy, std::string_view proxy_host, std::uin
   std::vector<std::string> proxied;
   std::vector<std::string> direct = tr.exclude;
   std::vector<std::string> wildcards;
-  for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts, &c.block}) {
+  const auto app_hosts = config::app_host_patterns(c);
+  for (const auto* list : {&tr.auth_hosts, &tr.msa_hosts, &app_hosts, &c.block}) {
     for (const auto& host : *list) {
       if (host.rfind("*.", 0) == 0) {
         wildcards.push_back(host);
@@ -45,7 +46,7 @@ std::string make_pac(const Policy& policy, std::string_view proxy_host, std::uin
   const auto route = "\"PROXY " + proxy + "\"";
   const auto otherwise = "\"" + c.pac.otherwise + "\"";
   std::string out =
-      "// trproxy PAC: Microsoft sign-in hosts and blocked hosts go through the tenant-restrictions\n"
+      "// trproxy PAC: Microsoft sign-in hosts, SaaS app hosts and blocked hosts go through the tenant-restrictions\n"
       "// proxy, everything else goes to pac.otherwise. Generated from the running configuration.\n"
       "function FindProxyForURL(url, host) {\n"
       "  host = host.toLowerCase();\n"

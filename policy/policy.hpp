@@ -21,6 +21,10 @@ class Policy {
 
   [[nodiscard]] const config::Config& config() const { return config_; }
   [[nodiscard]] const HostClassifier& hosts() const { return hosts_; }
+  [[nodiscard]] const AppTable& apps() const { return hosts_.apps(); }
+  // A host's class for a client of `profile`: an app host is `other` unless the profile names
+  // the app.
+  [[nodiscard]] HostMatch match(std::string_view host, const ProfileRules& profile) const;
   // The default profile's header rules (tenant_restrictions).
   [[nodiscard]] const HeaderRules& headers() const { return profiles_.front().headers; }
   // Every profile, the default first, then config().profiles in order.

@@ -4,6 +4,21 @@
 
 namespace trproxy::policy {
 
+ProfileRules::ProfileRules(std::string profile_name, const config::TenantHeaders& values, const std::string& path,
+                           const std::vector<config::App>& apps, const std::string& apps_path, const AppTable& table)
+    : name(std::move(profile_name)),
+      mode(values.mode),
+      enforcement(values.enforcement),
+      headers(values, path),
+      app_blocks(table.size()) {
+  std::size_t custom = 0;
+  for (const auto& app : apps) {
+    const auto app_path =
+        app.custom ? apps_path + ".custom[" + std::to_string(custom++) + "]" : apps_path + "." + app.name;
+    if (const auto id = table.find(app.name)) app_blocks[*id] = render_app_block(app, app_path);
+  }
+}
+
 std::optional<std::size_t> select_profile(const std::vector<config::Profile>& profiles,
                                           const std::optional<config::IpAddress>& client) {
   if (!client) return std::nullopt;

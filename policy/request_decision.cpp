@@ -21,23 +21,26 @@ PlainPlan plan_absolute(const Policy& policy, const RequestHead& head, std::stri
     return Refusal{400, Action::deny, "https:// targets must be requested with CONNECT"};
   }
   const auto authority = head.target_authority(bytes);
-  const auto host_class = policy.hosts().classify(authority.host);
+  const auto [host_class, app] = policy.match(authority.host, profile);
   if (auto refusal = refuse_host_class(host_class)) return std::move(*refusal);
   if (auto refused = check_egress_port(policy.config().egress, EgressKind::forward, authority.port)) {
     return std::move(refused->refusal);
   }
   const bool sign_in = is_intercepted(host_class);
   if (sign_in && !host_header_names(head.host.in(bytes), authority.host, http_port, authority.port)) {
-    return Refusal{421, Action::forward, "Host header does not name the requested sign-in host"};
+    return Refusal{421, Action::forward,
+                   host_class == HostClass::app ? "Host header does not name the requested app host"
+                                                : "Host header does not name the requested sign-in host"};
   }
   // A report profile leaves the tenant-restriction fields alone; the proxy fields and the
   // origin-form target are the forward's own business.
   return ForwardPlan{config::normalize_host(authority.host),
                      authority.port,
                      host_class,
+                     app,
                      Action::forward,
                      RewriteEdits{sign_in && !profile.reports(), true, true,
-                                  sign_in ? profile.inserted_block(host_class) : std::string_view{}},
+                                  sign_in ? profile.inserted_block(host_class, app) : std::string_view{}},
                      sign_in ? &profile : nullptr};
 }
 
@@ -52,7 +55,7 @@ PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std:
   switch (head.form) {
     case TargetForm::absolute: return plan_absolute(policy, head, bytes, profile);
     case TargetForm::authority: {
-      auto plan = plan_connect(policy, head, bytes);
+      auto plan = plan_connect(policy, head, bytes, profile);
       if (auto* refusal = std::get_if<Refusal>(&plan)) return std::move(*refusal);
       return std::get<ConnectTarget>(std::move(plan));
     }
@@ -66,8 +69,12 @@ PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std:
   return Refusal{400, Action::deny, "OPTIONS * is not proxied"};
 }
 
+bool still_intercepted(const Policy& policy, const InterceptedChannel& channel, const ProfileRules& profile) {
+  return policy.match(channel.host, profile) == HostMatch{channel.host_class, channel.app};
+}
+
 bool still_intercepted(const Policy& policy, const InterceptedChannel& channel) {
-  return policy.hosts().classify(channel.host) == channel.host_class;
+  return still_intercepted(policy, channel, policy.default_profile());
 }
 
 InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
@@ -85,15 +92,21 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
   if (!target_names_host || !host_header_names(head.host.in(bytes), channel.host, https_port, channel.port)) {
     return Refusal{421, Action::intercept, "this connection only serves " + std::string(channel.host)};
   }
-  if (!still_intercepted(policy, channel)) {
+  if (!still_intercepted(policy, channel, profile)) {
     return Refusal{0, Action::intercept, "the host is no longer intercepted after a reload"};
   }
-  return ForwardPlan{std::string(channel.host),
-                     channel.port,
-                     channel.host_class,
-                     Action::intercept,
-                     RewriteEdits{!profile.reports(), false, false, profile.inserted_block(channel.host_class)},
-                     &profile};
+  return ForwardPlan{
+      std::string(channel.host),
+      channel.port,
+      channel.host_class,
+      channel.app,
+      Action::intercept,
+      RewriteEdits{!profile.reports(), false, false, profile.inserted_block(channel.host_class, channel.app)},
+      &profile};
+}
+
+bool relays_protocol_switch(HostClass host_class, const RequestHead& head) {
+  return host_class == HostClass::app && head.upgrade && head.framing == BodyFraming::none;
 }
 
 Refusal broken_head_refusal(std::optional<HeadError> error, Action action) {

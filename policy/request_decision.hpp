@@ -22,6 +22,7 @@ struct ForwardPlan {
   std::string host;  // normalised upstream host
   std::uint16_t port = 0;
   HostClass host_class = HostClass::other;
+  AppId app = no_app;
   Action action = Action::forward;
   RewriteEdits edits;  // `inserted` points into the policy's rendered header blocks
   // The client's profile, for a request to a sign-in host (else null); points into the Policy.
@@ -35,15 +36,17 @@ struct PacPlan {};
 // GET/HEAD of /proxy.pac or /wpad.dat is the PAC file.
 using PlainPlan = std::variant<Refusal, ForwardPlan, ConnectTarget, PacPlan>;
 // `profile` is the client's (Policy::profile_for); without it, the default profile.
+// A request to an app host carries the profile's lines for the app (a ForwardPlan's `profile`).
 PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes,
                              const ProfileRules& profile);
 PlainPlan plan_plain_request(const Policy& policy, const RequestHead& head, std::string_view bytes);
 
-// The sign-in host an intercepted connection was opened for.
+// The sign-in or app host an intercepted connection was opened for.
 struct InterceptedChannel {
   std::string_view host;
   HostClass host_class = HostClass::auth;
   std::uint16_t port = 443;
+  AppId app = no_app;
 };
 
 // Inside an intercepted connection: the request must name the connection's host; a reload that
@@ -59,7 +62,14 @@ InterceptedPlan plan_intercepted_request(const Policy& policy, const RequestHead
 // (`error`: 400 or 431 with the scanner's reason), or none at all in time (nullopt: 408).
 Refusal broken_head_refusal(std::optional<HeadError> error, Action action);
 
-// Whether an intercepted connection may stay open under `policy` (after a reload).
+// Whether the upstream's 101 to this intercepted request is relayed (the connection then carries
+// bytes both ways until either side closes) or refused with 502: relayed for an Upgrade request
+// without a body to an app host (Slack and ChatGPT run on WebSocket), refused anywhere else.
+bool relays_protocol_switch(HostClass host_class, const RequestHead& head);
+
+// Whether an intercepted connection of a client of `profile` may stay open under `policy` (after
+// a reload): the host is intercepted as it was, the same app.
+bool still_intercepted(const Policy& policy, const InterceptedChannel& channel, const ProfileRules& profile);
 bool still_intercepted(const Policy& policy, const InterceptedChannel& channel);
 
 }  // namespace trproxy::policy

@@ -55,10 +55,16 @@ bool parse_target(std::string_view b, RequestHead& head) {
   return true;
 }
 
+LineRole role_of(detail::FieldKind kind) {
+  if (kind == detail::FieldKind::proxy_hop) return LineRole::proxy_hop;
+  return kind == detail::FieldKind::app_field ? LineRole::app_field : LineRole::tenant_restriction;
+}
+
 // The request's own fields. Framing and persistence fields are in the FieldSection already.
 struct RequestFields {
   RequestHead& head;
   std::string_view b;
+  const FieldNames* custom_app_fields;
   unsigned host_count = 0;
 
   HeadError operator()(const detail::FieldLine& line, detail::FieldKind kind, std::size_t line_begin) {
@@ -69,16 +75,17 @@ struct RequestFields {
         head.host = span_of(b, line.value);
         break;
       case FieldKind::connection:
-        if (detail::nominates_tenant_field(line.value)) return HeadError::connection_nominates_tenant_field;
+        if (detail::nominates_tenant_field(line.value, custom_app_fields))
+          return HeadError::connection_nominates_tenant_field;
         head.upgrade = head.upgrade || detail::has_token(line.value, "upgrade");
         break;
       case FieldKind::expect: head.expect_continue = chars::iequals(line.value, "100-continue"); break;
       case FieldKind::proxy_hop:
       case FieldKind::tenant_restriction:
+      case FieldKind::app_field:
         if (head.removable_count == max_removable_lines) return HeadError::too_many_removable_fields;
         head.removable[head.removable_count++] =
-            LineSpan{static_cast<std::uint32_t>(line_begin), static_cast<std::uint32_t>(line.end),
-                     kind == FieldKind::proxy_hop ? LineRole::proxy_hop : LineRole::tenant_restriction};
+            LineSpan{static_cast<std::uint32_t>(line_begin), static_cast<std::uint32_t>(line.end), role_of(kind)};
         break;
       default: break;
     }
@@ -125,7 +132,7 @@ ScanStatus RequestScanner::scan(std::string_view b, RequestHead& head) {
   if (!parse_target(b, head)) return fail(HeadError::bad_target);
 
   detail::FieldSection section;
-  RequestFields fields{head, b};
+  RequestFields fields{head, b, limits_.custom_app_fields};
   if (const auto s = detail::scan_fields(b, pos, limits_, section, error_, fields); s != ScanStatus::complete) {
     return unfinished(b, s);
   }

@@ -229,7 +229,7 @@ BodyWatch::~BodyWatch() = default;
 void ResponseWatch::head(std::string_view head_bytes) {
   facts_ = read_response_facts(head_bytes);
   body_.reset();
-  if (facts_.text != BodyText::other && !block_codes_for(host_class_).empty()) {
+  if (search_body_ && facts_.text != BodyText::other && !block_codes_for(host_class_).empty()) {
     body_ = std::make_unique<BodyWatch>(host_class_, facts_.coding, budget_);
   }
 }

@@ -98,7 +98,10 @@ std::string_view to_string(BodyWatch::Stop stop);
 // payload (body()) and the body's end.
 class ResponseWatch {
  public:
-  ResponseWatch(HostClass host_class, DecodeBudget& budget) : host_class_(host_class), budget_(budget) {}
+  // `search_body` false: the head is read, the body is not searched (an app whose vendor
+  // documents no block text).
+  ResponseWatch(HostClass host_class, DecodeBudget& budget, bool search_body = true)
+      : host_class_(host_class), budget_(budget), search_body_(search_body) {}
 
   // The final response head (a 1xx is not one). An HTML or JSON body gets a BodyWatch.
   void head(std::string_view head_bytes);
@@ -115,6 +118,7 @@ class ResponseWatch {
  private:
   HostClass host_class_;
   DecodeBudget& budget_;
+  bool search_body_;
   ResponseFacts facts_;
   std::unique_ptr<BodyWatch> body_;
 };

@@ -27,7 +27,7 @@ std::size_t HeadPieces::total_size() const {
 std::size_t count_tenant_restriction_lines(const RequestHead& head) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < head.removable_count; ++i) {
-    n += head.removable[i].role == LineRole::tenant_restriction ? 1 : 0;
+    n += head.removable[i].role != LineRole::proxy_hop ? 1 : 0;
   }
   return n;
 }
@@ -47,8 +47,7 @@ HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const 
   }
   for (std::size_t i = 0; i < head.removable_count; ++i) {
     const auto& line = head.removable[i];
-    const bool drop =
-        line.role == LineRole::tenant_restriction ? edits.strip_tenant_restriction : edits.strip_proxy_hop;
+    const bool drop = line.role == LineRole::proxy_hop ? edits.strip_proxy_hop : edits.strip_tenant_restriction;
     if (!drop) continue;
     emit(cursor, line.begin);
     cursor = line.end;

@@ -13,10 +13,11 @@
 namespace trproxy::policy {
 
 struct RewriteEdits {
-  bool strip_tenant_restriction = true;  // every intercepted request
-  bool strip_proxy_hop = false;          // plain-HTTP forward only
-  bool origin_form = false;              // replace an absolute-form target by its path
-  std::string_view inserted;             // header lines to add, each ending in CRLF
+  // Every enforced request to an intercepted host: the Entra and app tenant fields.
+  bool strip_tenant_restriction = true;
+  bool strip_proxy_hop = false;  // plain-HTTP forward only
+  bool origin_form = false;      // replace an absolute-form target by its path
+  std::string_view inserted;     // header lines to add, each ending in CRLF
 };
 
 // The most pieces rewrite_head can emit, by where they come from.
@@ -46,7 +47,8 @@ struct HeadPieces {
 // `edits.inserted`, so both must outlive the write.
 HeadPieces rewrite_head(std::string_view buffer, const RequestHead& head, const RewriteEdits& edits);
 
-// How many client-supplied tenant-restriction lines the head carried (spoofing attempts).
+// How many client-supplied tenant-restriction and app tenant lines the head carried (spoofing
+// attempts).
 std::size_t count_tenant_restriction_lines(const RequestHead& head);
 
 }  // namespace trproxy::policy

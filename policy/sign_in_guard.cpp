@@ -30,7 +30,9 @@ GuardDecision guard_covered(const Policy& policy, const HelloFacts& hello, bool 
   const auto& guard = policy.config().sign_in_guard;
   if (hello.kind == HelloKind::sni) {
     const auto sni_class = policy.hosts().classify(hello.sni);
-    if (is_intercepted(sni_class)) return {GuardOutcome::intercepted, {}};
+    // Only a sign-in name is intercepted whoever asks; an app name reaches the guard only when
+    // the client's profile does not name the app, and then it is a name like any other.
+    if (sni_class == HostClass::auth || sni_class == HostClass::msa) return {GuardOutcome::intercepted, {}};
     if (sni_class == HostClass::excluded || config::host_matches_any(hello.sni, guard.tunnel_names)) {
       return {GuardOutcome::tunnelled, {}};
     }

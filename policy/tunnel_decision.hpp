@@ -20,7 +20,7 @@ struct TunnelDecision {
 // `destination`: where the dialled upstream reaches (nullptr: nothing was dialled, the target
 // is intercepted). A guard refusal closes the connection; `logged` tunnels and is reported.
 TunnelDecision decide_tunnel(const Policy& policy, const ConnectTarget& target, const HelloFacts& hello,
-                             const GuardDestination* destination);
+                             const GuardDestination* destination, const ProfileRules& profile);
 
 // How long the proxy waits for a ClientHello: a sign-in CONNECT must send one (head_timeout),
 // anything else may be a server-speaks-first protocol (ordinary_peek_ms, then relayed as is).
@@ -31,6 +31,7 @@ Action closed_before_hello(HostClass host_class);
 
 // While the policy still lets a running tunnel run (DESIGN: a tunnel whose host becomes blocked
 // or intercepted by a reload is closed): both the CONNECT host and the SNI are judged.
-bool tunnel_still_allowed(const Policy& policy, std::string_view connect_host, std::string_view sni);
+bool tunnel_still_allowed(const Policy& policy, std::string_view connect_host, std::string_view sni,
+                          const ProfileRules& profile);
 
 }  // namespace trproxy::policy

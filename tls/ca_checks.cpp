@@ -7,9 +7,20 @@
 namespace trproxy::tls {
 
 void require_permits_intercepted_hosts(const CertificateAuthority& ca, const std::filesystem::path& cert_file,
-                                       const config::TenantRestrictions& tenant_restrictions) {
+                                       const config::TenantRestrictions& tenant_restrictions,
+                                       const std::vector<std::string>& app_hosts) {
   const auto& constraints = ca.name_constraints();
   if (!constraints) return;
+  for (const auto& pattern : app_hosts) {
+    // A wildcard's subtree itself stands for every name under it.
+    const auto verdict = check_dns_name(*constraints, subtree_of(pattern));
+    if (verdict != DnsVerdict::permitted) {
+      throw CaError("ca.cert " + cert_file.string() + ": its name constraints do not permit " + pattern +
+                    " (an app host, " + to_string(verdict) +
+                    "), so clients would refuse its certificate; make a CA for this config with "
+                    "`trproxy ca init --config`");
+    }
+  }
   for (const auto& host : config::intercepted_hosts(tenant_restrictions)) {
     const auto verdict = check_dns_name(*constraints, host);
     if (verdict != DnsVerdict::permitted) {

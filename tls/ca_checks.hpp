@@ -19,7 +19,8 @@ inline constexpr std::time_t ca_expiry_warning_seconds = 30L * 24 * 3600;
 // constraints do not permit: every leaf minted for it would be refused by clients that
 // enforce them. A CA without name constraints passes (see ca_warnings).
 void require_permits_intercepted_hosts(const CertificateAuthority& ca, const std::filesystem::path& cert_file,
-                                       const config::TenantRestrictions& tenant_restrictions);
+                                       const config::TenantRestrictions& tenant_restrictions,
+                                       const std::vector<std::string>& app_hosts = {});
 
 // Warnings (one line each, no prefix) about a CA that loads: no name constraints on DNS
 // names, or an end of validity within ca_expiry_warning_seconds of `now`.

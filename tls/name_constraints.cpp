@@ -122,9 +122,20 @@ bool limits_dns_names(const NameConstraints& constraints) {
   return !constraints.permitted_dns.empty();
 }
 
-NameConstraints constraints_for(const config::TenantRestrictions& tenant_restrictions) {
+std::string_view subtree_of(std::string_view host_pattern) {
+  return host_pattern.rfind("*.", 0) == 0 ? host_pattern.substr(2) : host_pattern;
+}
+
+NameConstraints constraints_for(const config::TenantRestrictions& tenant_restrictions,
+                                const std::vector<std::string>& app_hosts) {
   NameConstraints constraints;
   constraints.permitted_dns = config::intercepted_hosts(tenant_restrictions);
+  for (const auto& pattern : app_hosts) {
+    std::string subtree(subtree_of(pattern));
+    const bool covered = std::any_of(constraints.permitted_dns.begin(), constraints.permitted_dns.end(),
+                                     [&](const std::string& permitted) { return dns_name_within(subtree, permitted); });
+    if (!covered) constraints.permitted_dns.push_back(std::move(subtree));
+  }
   for (const auto& host : tenant_restrictions.exclude) {
     const bool under_permitted =
         std::any_of(constraints.permitted_dns.begin(), constraints.permitted_dns.end(),

@@ -49,7 +49,12 @@ bool limits_dns_names(const NameConstraints& constraints);
 // What `ca init` writes for a configuration: permitted = the intercepted hosts; excluded = the
 // exclusions that lie under a permitted name (device.login.microsoftonline.com under
 // login.microsoftonline.com) and every IPv4 and IPv6 address.
-NameConstraints constraints_for(const config::TenantRestrictions& tenant_restrictions);
+// App host patterns are permitted too, a "*.suffix" wildcard as the subtree "suffix".
+NameConstraints constraints_for(const config::TenantRestrictions& tenant_restrictions,
+                                const std::vector<std::string>& app_hosts = {});
+
+// The DNS subtree that covers an app host pattern: "*.google.com" -> "google.com".
+std::string_view subtree_of(std::string_view host_pattern);
 
 // The extension value for OpenSSL's X509V3_EXT_conf_nid ("critical,permitted;DNS:...").
 std::string to_openssl_conf(const NameConstraints& constraints);

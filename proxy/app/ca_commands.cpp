@@ -15,13 +15,18 @@ namespace trproxy::proxy {
 namespace {
 
 // The sign-in hosts of --config FILE, or the defaults when no file is given.
-config::TenantRestrictions sign_in_hosts_for(const std::string& config_path) {
-  if (!config_path.empty()) return config::load_config_file(config_path).tenant_restrictions;
+// The constraints a CA for this config carries: its sign-in and app hosts (the defaults without
+// a config).
+tls::NameConstraints constraints_for_config(const std::string& config_path) {
+  if (!config_path.empty()) {
+    const auto config = config::load_config_file(config_path);
+    return tls::constraints_for(config.tenant_restrictions, config::app_host_patterns(config));
+  }
   config::TenantRestrictions defaults;
   defaults.auth_hosts = config::default_auth_hosts();
   defaults.msa_hosts = config::default_msa_hosts();
   defaults.exclude = config::documented_exclusions();
-  return defaults;
+  return tls::constraints_for(defaults);
 }
 
 // --group: a number as it is (a container's GID need not exist on the host), else a group name.
@@ -44,7 +49,7 @@ int run_ca_init(const CaInitOptions& options) {
     tls::CaOptions ca;
     ca.days = options.days;
     ca.common_name = options.common_name;
-    ca.constraints = tls::constraints_for(sign_in_hosts_for(options.config_path));
+    ca.constraints = constraints_for_config(options.config_path);
     if (!options.key_group.empty()) {
       ca.key_group = resolve_group(options.key_group);
       if (!ca.key_group) {

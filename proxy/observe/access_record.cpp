@@ -155,6 +155,7 @@ std::string format_access_line(const RequestLog& r, std::string_view client, std
   w.optional_text("tls", r.tls);
   w.optional_text("profile", r.profile);
   w.optional_text("enforcement", r.enforcement);
+  w.optional_text("app", r.app);
   w.optional_text("tenant", r.tenant);
   w.optional_text("outcome", r.outcome);
   w.optional_text("reason", r.reason);

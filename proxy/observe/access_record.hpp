@@ -31,6 +31,7 @@ struct RequestLog {
   std::string profile;      // the profile whose headers applied
   std::string enforcement;  // enforce | report
   std::string tenant;       // the target tenant of a sign-in request
+  std::string app;          // the SaaS app of a request to an app host
   std::string outcome;      // a block code seen in the response, e.g. AADSTS500021
   std::string reason;       // why the proxy refused or closed
 };

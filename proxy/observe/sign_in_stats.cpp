@@ -30,6 +30,68 @@ std::vector<ProfileCells*> SignInMetrics::cells_for(const policy::Policy& policy
   return out;
 }
 
+std::vector<AppCells*> SignInMetrics::app_cells_for(const policy::Policy& policy, std::size_t shard) {
+  std::lock_guard lock(mutex_);
+  std::vector<AppCells*> out;
+  for (const auto& profile : policy.profiles()) {
+    for (const auto& app : policy.apps().all()) {
+      auto& cells = app_cells_[{app.name, profile.name}];
+      if (cells.empty()) {
+        for (std::size_t i = 0; i < shards_; ++i) cells.push_back(std::make_unique<AppCells>());
+      }
+      out.push_back(cells[shard].get());
+    }
+  }
+  return out;
+}
+
+std::string SignInMetrics::render_apps(const policy::Policy& current) const {
+  std::lock_guard lock(mutex_);
+  struct Totals {
+    std::array<std::uint64_t, 2> requests{};
+    std::uint64_t blocked = 0;
+    const policy::ProfileRules* profile = nullptr;  // configured now, naming the app
+    const policy::AppRule* app = nullptr;
+  };
+  std::map<std::pair<std::string_view, std::string_view>, Totals> rows;
+  for (const auto& [names, cells] : app_cells_) {
+    auto& sum = rows[{names.first, names.second}];
+    for (const auto& cell : cells) {
+      for (std::size_t e = 0; e < 2; ++e) sum.requests[e] += cell->requests[e].get();
+      sum.blocked += cell->blocked.get();
+    }
+  }
+  for (const auto& profile : current.profiles()) {
+    for (std::size_t a = 0; a < current.apps().size(); ++a) {
+      if (!profile.has_app(static_cast<policy::AppId>(a))) continue;
+      auto& row = rows[{current.apps()[static_cast<policy::AppId>(a)].name, profile.name}];
+      row.profile = &profile;
+      row.app = &current.apps()[static_cast<policy::AppId>(a)];
+    }
+  }
+  std::ostringstream out;
+  out << "# HELP trproxy_app_requests_total Requests to SaaS app hosts by app, client profile and enforcement "
+         "(enforce: the app's headers set; report: forwarded unchanged).\n"
+         "# TYPE trproxy_app_requests_total counter\n";
+  for (const auto& [names, row] : rows) {
+    for (std::size_t e = 0; e < 2; ++e) {
+      if (row.requests[e] == 0 && !(row.profile && row.profile->enforcement == enforcements[e])) continue;
+      out << "trproxy_app_requests_total{app=\"" << names.first << "\",profile=\"" << names.second
+          << "\",enforcement=\"" << config::to_string(enforcements[e]) << "\"} " << row.requests[e] << '\n';
+    }
+  }
+  out << "# HELP trproxy_app_blocked_total Responses from SaaS app hosts matching the vendor's documented block "
+         "response (GitHub: 403; Claude: tenant_restriction_violation), by app and client profile.\n"
+         "# TYPE trproxy_app_blocked_total counter\n";
+  for (const auto& [names, row] : rows) {
+    const bool documented = row.app != nullptr && row.app->block != config::BlockSignal::none;
+    if (row.blocked == 0 && !documented) continue;
+    out << "trproxy_app_blocked_total{app=\"" << names.first << "\",profile=\"" << names.second << "\"} " << row.blocked
+        << '\n';
+  }
+  return out.str();
+}
+
 std::string SignInMetrics::render(const policy::Policy& current) const {
   std::lock_guard lock(mutex_);
   // Every profile with counters (summed over the workers), and the current ones (at zero until

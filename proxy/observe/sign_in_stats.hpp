@@ -36,6 +36,15 @@ struct alignas(64) ProfileCells {
   void block(policy::BlockCode code) { blocked[static_cast<std::size_t>(code)].add(); }
 };
 
+// The counters of one app for one profile name on one worker (DESIGN.md, "Tenant control for
+// other SaaS apps", metrics). Like ProfileCells, never freed.
+struct alignas(64) AppCells {
+  std::array<Counter, 2> requests;  // [enforce, report]
+  Counter blocked;                  // the vendor's documented block response
+
+  void request(config::Enforcement enforcement) { requests[enforcement == config::Enforcement::report].add(); }
+};
+
 class SignInMetrics {
  public:
   // Response bodies are decoded with at most this much memory in all (zlib and brotli states).
@@ -47,6 +56,9 @@ class SignInMetrics {
   // Worker `shard`'s cells of every profile of `policy`, in Policy::profiles() order. Takes a
   // lock: call it once per configuration (Worker does), not per request.
   std::vector<ProfileCells*> cells_for(const policy::Policy& policy, std::size_t shard);
+  // Worker `shard`'s cells of every app of every profile of `policy`: profile i's app a is at
+  // i * policy.apps().size() + a. Same locking as cells_for.
+  std::vector<AppCells*> app_cells_for(const policy::Policy& policy, std::size_t shard);
 
   // A sign-in response carried Restrict-Access-Confirm (counted on worker `shard`).
   void confirmed(std::size_t shard) { confirms_[shard].count.add(); }
@@ -57,6 +69,10 @@ class SignInMetrics {
   // trproxy_restrict_access_confirm_total: every series `current` makes possible (its profiles,
   // their enforcement, both sign-in host classes, every code), plus any other that has counted.
   [[nodiscard]] std::string render(const policy::Policy& current) const;
+  // trproxy_app_requests_total and trproxy_app_blocked_total: the pairs of app and profile that
+  // `current` configures (blocked: where the vendor documents a block response), plus any other
+  // that has counted.
+  [[nodiscard]] std::string render_apps(const policy::Policy& current) const;
 
  private:
   struct alignas(64) ConfirmShard {
@@ -68,6 +84,8 @@ class SignInMetrics {
   mutable std::mutex mutex_;
   // Per profile name, one cell per shard.
   std::map<std::string, std::vector<std::unique_ptr<ProfileCells>>, std::less<>> cells_;
+  // Per (app, profile) name pair, one cell per shard.
+  std::map<std::pair<std::string, std::string>, std::vector<std::unique_ptr<AppCells>>> app_cells_;
 };
 
 // One target tenant as the /tenants report shows it.

@@ -60,7 +60,7 @@ std::string render_metrics(const MetricsRegistry& metrics, const SignInMetrics& 
   state.ca_not_after = current.leaves->ca().not_after();
   state.ready = ready;
   state.process = read_process_stats();
-  return metrics.render(state) + sign_in.render(*current.policy);
+  return metrics.render(state) + sign_in.render(*current.policy) + sign_in.render_apps(*current.policy);
 }
 
 // Hands each listener's connections to the least-loaded worker.

@@ -70,8 +70,8 @@ net::awaitable<bool> dial_tunnel(ClientConnection& connection, beast::tcp_stream
 net::awaitable<void> relay_blind(ClientConnection& connection, beast::tcp_stream& client, beast::tcp_stream& upstream,
                                  beast::flat_buffer& buffer, const config::Limits& limits, std::string host,
                                  std::string sni, RequestLog line) {
-  connection.tracked.still_allowed = [host, sni](const Runtime& next) {
-    return policy::tunnel_still_allowed(*next.policy, host, sni);
+  connection.tracked.still_allowed = [host, sni, client = connection.address](const Runtime& next) {
+    return policy::tunnel_still_allowed(*next.policy, host, sni, next.policy->profile_for(client));
   };
   const std::uint64_t early = buffer.size();
   if (early > 0) {
@@ -134,7 +134,8 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
         co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(), {target.host, target.port});
   }
   const auto decision =
-      policy::decide_tunnel(*runtime->policy, target, peek->facts(), destination ? &*destination : nullptr);
+      policy::decide_tunnel(*runtime->policy, target, peek->facts(), destination ? &*destination : nullptr,
+                            runtime->policy->profile_for(connection.address));
   const auto& plan = decision.plan;
   if (decision.guard.outcome != policy::GuardOutcome::not_guarded) {
     services.metrics.sign_in_guard(decision.guard.outcome);

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "policy/body_framing.hpp"
 #include "policy/connection_auth.hpp"
+#include "policy/policy.hpp"
 #include "policy/response_watch.hpp"
 #include "policy/rewrite.hpp"
 #include "proxy/observe/metrics.hpp"
@@ -37,11 +38,24 @@ struct ExchangeRequest {
   // What a refused protocol switch (101) is called in the one-line reason: the hosts this
   // exchange serves ("intercepted hosts", "plain-HTTP forwards").
   std::string_view served = "intercepted hosts";
+  // The apps.custom names refused as request trailers (null: none); from the policy the caller
+  // holds for the exchange.
+  const policy::FieldNames* custom_app_fields = nullptr;
+  // The request asked to switch protocols (Upgrade) to a host where that is relayed (an app
+  // host: WebSocket). A 101 then goes to the client and the caller relays bytes (result.switched);
+  // anywhere else a 101 is refused with 502.
+  bool may_switch_protocols = false;
 
   static ExchangeRequest of(const policy::RequestHead& head) {
     return {head.end, head.method_head, head.framing, head.content_length, head.keep_alive};
   }
 };
+
+// What ExchangeRequest::custom_app_fields is for requests under `policy`.
+inline const policy::FieldNames* custom_app_fields(const policy::Policy& policy) {
+  const auto& names = policy.apps().custom_fields();
+  return names.empty() ? nullptr : &names;
+}
 
 struct ExchangeResult {
   int status = 0;           // the upstream's final status, or our own error status
@@ -52,6 +66,7 @@ struct ExchangeResult {
   bool upstream_reusable = false;
   bool retry = false;            // a replayable request met a dead reused connection: nothing was answered
   bool connection_auth = false;  // the upstream challenged with NTLM/Negotiate: pin the connection
+  bool switched = false;         // 101 sent to the client: both connections now carry another protocol
   std::string failure;           // why the exchange broke off (for the operational log)
 };
 
@@ -97,7 +112,8 @@ struct Exchange {
 
 template <class Client, class Upstream>
 net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
-  policy::BodyTracker tracker(x.request.framing, x.request.content_length);
+  policy::BodyTracker tracker(x.request.framing, x.request.content_length,
+                              policy::BodyTracker::default_max_trailer_bytes, x.request.custom_app_fields);
   for (;;) {
     if (tracker.done()) {  // an empty body (Content-Length: 0) is done before any byte
       x.request_body_done = true;
@@ -252,6 +268,25 @@ void finish_response(Exchange<Client, Upstream>& x, const policy::ResponseHead& 
   }
 }
 
+// A 101 the request asked for: the head and whatever followed it go to the client; the caller
+// relays the rest. Neither connection carries HTTP again.
+template <class Client, class Upstream>
+net::awaitable<void> switch_protocols(Exchange<Client, Upstream>& x) {
+  expire_after(x.client, x.limits.idle_timeout);
+  auto [ec, n] = co_await net::async_write(x.client, x.upstream_buffer.data(), use_tuple);
+  x.response_started = true;
+  x.result.bytes_to_client += n;
+  x.upstream_buffer.consume(n);
+  x.result.status = x.result.upstream_status = 101;
+  x.response_done = true;
+  if (ec) {
+    x.result.failure = "client write failed: " + ec.message();
+    x.close_both();
+    co_return;
+  }
+  x.result.switched = true;
+}
+
 template <class Client, class Upstream>
 net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::steady_clock::time_point sent_at) {
   policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
@@ -279,8 +314,13 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
     note_response_head(x, response, first_head, sent_at);
     first_head = false;
     const auto head_bytes_seen = view_of(x.upstream_buffer).substr(0, response.end);
+    if (response.status == 101 && x.request.may_switch_protocols) {
+      co_await switch_protocols(x);
+      co_return;
+    }
     if (response.status == 101) {
-      // Protocol switches are not relayed: refuse rather than pass bytes unseen.
+      // Protocol switches are relayed only where asked for on an app host: refuse rather than
+      // pass bytes unseen.
       auto reason = "upstream switched protocols (101); not supported on " + std::string(x.request.served);
       co_await x.fail(502, reason);
       x.close_both();

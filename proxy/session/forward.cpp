@@ -48,18 +48,21 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   if (plan.edits.strip_tenant_restriction) {
     services.metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
   }
-  // A plain-HTTP request to a sign-in host is a sign-in request like an intercepted one.
-  ProfileCells* sign_in = nullptr;
+  // A plain-HTTP request to a sign-in or app host is counted like an intercepted one.
+  std::optional<OutcomeCells> outcome;
   std::optional<policy::ResponseWatch> watch;
   if (plan.profile != nullptr) {
-    sign_in = &start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, line);
-    watch.emplace(plan.host_class, services.sign_in.decode_budget);
+    outcome = start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, plan.app, line);
+    watch.emplace(response_watch_for(connection_, *runtime->policy, *outcome));
   }
   auto request = ExchangeRequest::of(head);
+  request.custom_app_fields = custom_app_fields(*runtime->policy);
   request.served = "plain-HTTP forwards";
   auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_, runtime->config().limits,
                                   services.metrics, watch ? &*watch : nullptr);
-  if (sign_in != nullptr) record_outcome(connection_, *watch, *sign_in, *plan.profile, line);
+  if (outcome) {
+    record_outcome(connection_, *runtime->policy, *watch, *outcome, *plan.profile, result.upstream_status, line);
+  }
   line.action = plan.action;
   log_exchange(connection_, plan.host_class, result, line);
   if (!result.upstream_reusable) close();

@@ -9,6 +9,7 @@
 #include "proxy/session/head_reader.hpp"
 #include "proxy/session/request_loop.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
+#include "proxy/transport/stream_relay.hpp"
 #include "proxy/transport/tls_socket_stream.hpp"
 #include "proxy/upstream/dialer.hpp"
 #include "tls/handshake_failure.hpp"
@@ -37,6 +38,7 @@ void count_rewrite(Metrics& metrics, const policy::RequestHead& head, policy::Ho
   if (profile.reports()) return;
   metrics.spoofed_headers_stripped.add(policy::count_tenant_restriction_lines(head));
   const bool v1 = profile.mode == config::Mode::v1;
+  if (host_class == policy::HostClass::app) return;  // counted per app (trproxy_app_requests_total)
   if (host_class == policy::HostClass::auth) {
     (v1 ? metrics.rewritten_auth_v1 : metrics.rewritten_auth_v2).add();
   } else {
@@ -125,6 +127,20 @@ class InterceptedUpstream {
     if (stream_) co_await close_tls(*stream_);
   }
 
+  // After a 101 the request asked for: both directions relayed as bytes until either side closes
+  // or neither moves one for limits.tunnel_idle_timeout; counted into `result`. Ends the
+  // upstream connection.
+  net::awaitable<void> relay_switched(TlsSocketStream& client, beast::flat_buffer& client_buffer,
+                                      const config::Limits& limits, ExchangeResult& result) {
+    expire_never(client);
+    expire_never(*stream_);
+    const auto totals = co_await relay_streams(client, client_buffer, *stream_, buffer_, limits.tunnel_idle_timeout);
+    result.bytes_from_client += totals.client_to_upstream;
+    result.bytes_to_client += totals.upstream_to_client;
+    drop();
+    connection_.tracked.upstream_fd = -1;
+  }
+
  private:
   ClientConnection& connection_;
   const policy::InterceptPlan& plan_;
@@ -133,6 +149,11 @@ class InterceptedUpstream {
   beast::flat_buffer buffer_;
   bool pinned_ = false;
 };
+
+bool still_intercepted_now(ClientConnection& connection, const policy::InterceptedChannel& channel) {
+  const auto& policy = *connection.runtime().policy;
+  return policy::still_intercepted(policy, channel, policy.profile_for(connection.address));
+}
 
 // A request's access line starts with what every line of the connection repeats.
 RequestLog request_line_of(const policy::InterceptPlan& plan, const RequestLog& connection_fields) {
@@ -150,11 +171,12 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
                                        beast::flat_buffer& buffer, const policy::InterceptPlan& plan,
                                        const RequestLog& connection_fields) {
   auto& metrics = connection.services.metrics;
-  const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port};
+  const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port, plan.app};
   // A reload that stops intercepting the host ends an idle connection now; a busy one closes
   // after its current response (checked below).
-  connection.tracked.still_allowed = [&tracked = connection.tracked, channel](const Runtime& next) {
-    return !tracked.idle || policy::still_intercepted(*next.policy, channel);
+  connection.tracked.still_allowed = [&tracked = connection.tracked, channel,
+                                      client = connection.address](const Runtime& next) {
+    return !tracked.idle || policy::still_intercepted(*next.policy, channel, next.policy->profile_for(client));
   };
   InterceptedUpstream upstream(connection, plan);
   RequestLoop loop(connection, client, buffer, Clock::now(), &connection.worker.buffers());
@@ -187,9 +209,12 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     const auto& forward = std::get<policy::ForwardPlan>(decision);
     // Read now: the exchange moves on past the head in `buffer`.
     const bool sends_auth = policy::sends_connection_auth(bytes.substr(0, head.end));
-    auto& sign_in = start_sign_in(connection, *runtime->policy, profile, plan.host_class, line);
+    const auto outcome = start_sign_in(connection, *runtime->policy, profile, plan.host_class, plan.app, line);
     auto request = ExchangeRequest::of(head);
+    request.custom_app_fields = custom_app_fields(*runtime->policy);
+    request.custom_app_fields = custom_app_fields(*runtime->policy);
     request.replayable = upstream.prepare(*runtime) && policy::replayable_request(line.method, head.framing);
+    request.may_switch_protocols = policy::relays_protocol_switch(plan.host_class, head);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
     count_rewrite(metrics, head, plan.host_class, profile);
     // A pooled connection may have been closed by the server just now; an idempotent request
@@ -204,7 +229,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
       }
       upstream.use(line);
       // A retry comes before any response byte, so each attempt watches a fresh response.
-      watch.emplace(plan.host_class, connection.services.sign_in.decode_budget);
+      watch.emplace(response_watch_for(connection, *runtime->policy, outcome));
       result = co_await exchange(client, buffer, request, pieces, upstream.stream(), upstream.buffer(),
                                  runtime->config().limits, metrics, &*watch);
       if (!result.retry) break;
@@ -213,11 +238,16 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
       request.replayable = false;
     }
     if (!dialled) break;
-    record_outcome(connection, *watch, sign_in, profile, line);
+    record_outcome(connection, *runtime->policy, *watch, outcome, profile, result.upstream_status, line);
+    if (result.switched) {
+      co_await upstream.relay_switched(client, buffer, runtime->config().limits, result);
+      log_exchange(connection, plan.host_class, result, line);
+      break;
+    }
     log_exchange(connection, plan.host_class, result, line);
     upstream.settle(result, sends_auth, *runtime);
     if (!result.client_reusable || connection.worker.registry().draining() ||
-        !policy::still_intercepted(*connection.runtime().policy, channel)) {
+        !still_intercepted_now(connection, channel)) {
       break;
     }
   }

@@ -23,8 +23,14 @@ class RequestLoop {
   // Before the next head: its deadlines, and the idle mark the drain reads. False when the
   // connection was idle as a drain began: it ends quietly.
   bool start_next() {
-    const auto& limits = connection_.config().limits;
-    scanner_.emplace(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields});
+    const auto& runtime = connection_.worker.runtime();
+    const auto& limits = runtime->config().limits;
+    // apps.custom names are stripped like the built-in ones; the snapshot that holds them is kept
+    // for the read (only when there are any: no reference count on the common path).
+    const auto& custom = runtime->policy->apps().custom_fields();
+    custom_names_holder_ = custom.empty() ? nullptr : runtime;
+    scanner_.emplace(
+        policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields, custom.empty() ? nullptr : &custom});
     deadline_ = next_head_deadline(limits, first_, opened_);
     kept_alive_ = !first_;
     first_ = false;
@@ -66,6 +72,7 @@ class RequestLoop {
   Clock::time_point opened_;
   BufferPool* spares_;
   std::optional<policy::RequestScanner> scanner_;
+  RuntimePtr custom_names_holder_;
   HeadDeadline deadline_{};
   bool started_ = false;
   policy::RequestHead head_;

@@ -13,7 +13,7 @@ RuntimePtr build_runtime(config::Config config, const Runtime* previous) {
   runtime->policy = std::make_shared<const policy::Policy>(std::move(config), revision);
   const auto& c = runtime->policy->config();
   auto ca = std::make_shared<const tls::CertificateAuthority>(tls::CertificateAuthority::load(c.ca.cert, c.ca.key));
-  tls::require_permits_intercepted_hosts(*ca, c.ca.cert, c.tenant_restrictions);
+  tls::require_permits_intercepted_hosts(*ca, c.ca.cert, c.tenant_restrictions, config::app_host_patterns(c));
   runtime->warnings = policy::config_warnings(c);
   for (auto& warning : tls::ca_warnings(*ca, c.ca.cert, std::time(nullptr))) {
     runtime->warnings.push_back(std::move(warning));

@@ -71,17 +71,28 @@ class Worker {
   // looked up once per revision (under SignInMetrics' lock), not per request.
   ProfileCells& sign_in_cells(SignInMetrics& metrics, const policy::Policy& policy,
                               const policy::ProfileRules& profile) {
-    if (cells_revision_ != policy.revision()) {
-      cells_ = metrics.cells_for(policy, index_);
-      cells_revision_ = policy.revision();
-    }
+    refresh_cells(metrics, policy);
     return *cells_[static_cast<std::size_t>(&profile - policy.profiles().data())];
+  }
+  // The counters of `app` for `profile`, looked up the same way.
+  AppCells& app_cells(SignInMetrics& metrics, const policy::Policy& policy, const policy::ProfileRules& profile,
+                      policy::AppId app) {
+    refresh_cells(metrics, policy);
+    const auto index = static_cast<std::size_t>(&profile - policy.profiles().data());
+    return *app_cells_[index * policy.apps().size() + app];
   }
 
   // Connections pinned here; read by the acceptor (another thread) to pick the least loaded.
   std::atomic<std::size_t>& load() { return load_; }
 
  private:
+  void refresh_cells(SignInMetrics& metrics, const policy::Policy& policy) {
+    if (cells_revision_ == policy.revision()) return;
+    cells_ = metrics.cells_for(policy, index_);
+    app_cells_ = metrics.app_cells_for(policy, index_);
+    cells_revision_ = policy.revision();
+  }
+
   unsigned index_;
   Services services_;
   net::io_context io_{1};
@@ -98,6 +109,7 @@ class Worker {
   TenantTable tenants_;
   std::uint64_t cells_revision_ = 0;  // the policy revision cells_ belong to (revisions start at 1)
   std::vector<ProfileCells*> cells_;
+  std::vector<AppCells*> app_cells_;
   std::thread thread_;
 };
 

@@ -474,7 +474,8 @@ TEST_CASE("tunnel decision: the guard merged into the plan, peek time, reload su
   };
   for (const auto& row : rows) {
     CAPTURE(row.target->host, row.sni, static_cast<int>(row.kind));
-    const auto decision = policy::decide_tunnel(policy, *row.target, {row.kind, row.sni}, row.destination);
+    const auto decision =
+        policy::decide_tunnel(policy, *row.target, {row.kind, row.sni}, row.destination, policy.default_profile());
     CHECK(static_cast<int>(decision.plan.index()) == row.plan);
     CHECK(decision.guard.outcome == row.guard);
     if (row.plan == 2) {
@@ -485,7 +486,8 @@ TEST_CASE("tunnel decision: the guard merged into the plan, peek time, reload su
     }
   }
   const policy::Policy logging(test::load_yaml(std::string(test::v2_yaml) + "sign_in_guard: {action: log}\n"));
-  const auto logged = policy::decide_tunnel(logging, ordinary, {HelloKind::no_sni, ""}, &to_guarded);
+  const auto logged =
+      policy::decide_tunnel(logging, ordinary, {HelloKind::no_sni, ""}, &to_guarded, logging.default_profile());
   CHECK(std::holds_alternative<policy::TunnelPlan>(logged.plan));
   CHECK(logged.guard.outcome == GuardOutcome::logged);
 
@@ -496,8 +498,10 @@ TEST_CASE("tunnel decision: the guard merged into the plan, peek time, reload su
   CHECK(policy::closed_before_hello(HostClass::auth) == Action::intercept);
   CHECK(policy::closed_before_hello(HostClass::other) == Action::tunnel);
 
-  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", "www.example.com"));
-  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", ""));
-  CHECK_FALSE(policy::tunnel_still_allowed(policy, "onedrive.live.com", ""));  // blocked in v2_yaml
-  CHECK_FALSE(policy::tunnel_still_allowed(policy, "93.184.216.34", "login.microsoftonline.com"));
+  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", "www.example.com", policy.default_profile()));
+  CHECK(policy::tunnel_still_allowed(policy, "www.example.com", "", policy.default_profile()));
+  CHECK_FALSE(
+      policy::tunnel_still_allowed(policy, "onedrive.live.com", "", policy.default_profile()));  // blocked in v2_yaml
+  CHECK_FALSE(
+      policy::tunnel_still_allowed(policy, "93.184.216.34", "login.microsoftonline.com", policy.default_profile()));
 }
