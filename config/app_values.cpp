@@ -20,9 +20,8 @@ char lower(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // A slug: lower-case letters and digits, hyphens inside (GitHub's enterprise URLs); an ID: digits.
@@ -53,17 +52,28 @@ bool is_visible_text(std::string_view v) {
 bool is_token(std::string_view name) {
   constexpr std::string_view specials = "!#$%&'*+-.^_`|~";
   return !name.empty() && name.size() <= 63 && std::all_of(name.begin(), name.end(), [&](char c) {
-           return is_lower_alnum(lower(c)) || specials.find(c) != std::string_view::npos;
-         });
+    return is_lower_alnum(lower(c)) || specials.find(c) != std::string_view::npos;
+  });
 }
 
 // Fields the proxy frames, routes or strips itself: a custom app must not choose their values.
-constexpr std::array<std::string_view, 17> reserved_names{
-    "host",           "content-length",     "transfer-encoding",          "connection",
-    "upgrade",        "expect",             "te",                         "trailer",
-    "keep-alive",     "proxy-connection",   "proxy-authorization",        "proxy-authenticate",
-    "authorization",  "cookie",             "restrict-access-to-tenants", "restrict-access-context",
-    "sec-restrict-tenant-access-policy"};
+constexpr std::array<std::string_view, 17> reserved_names{"host",
+                                                          "content-length",
+                                                          "transfer-encoding",
+                                                          "connection",
+                                                          "upgrade",
+                                                          "expect",
+                                                          "te",
+                                                          "trailer",
+                                                          "keep-alive",
+                                                          "proxy-connection",
+                                                          "proxy-authorization",
+                                                          "proxy-authenticate",
+                                                          "authorization",
+                                                          "cookie",
+                                                          "restrict-access-to-tenants",
+                                                          "restrict-access-context",
+                                                          "sec-restrict-tenant-access-policy"};
 
 }  // namespace
 

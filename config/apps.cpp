@@ -60,8 +60,8 @@ App load_builtin(const AppSpec& spec, const YAML::Node& node, const std::string&
   App app{std::string(spec.name), false, {}, {}};
   for (const auto& header : spec.headers) {
     const auto key = std::string(header.key);
-    app.headers.push_back({std::string(header.name), header_value(required(node, key.c_str(), path), join(path, key),
-                                                                  header)});
+    app.headers.push_back(
+        {std::string(header.name), header_value(required(node, key.c_str(), path), join(path, key), header)});
   }
   if (const auto hosts = node["hosts"]) {
     app.hosts = app_hosts(hosts, path + ".hosts");

@@ -148,7 +148,6 @@ YAML::Node required(const YAML::Node& parent, const char* key, const std::string
   return node;
 }
 
-
 // A profile name goes into logs and metric labels: keep it to a short plain token.
 bool is_label_name(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -156,7 +155,6 @@ bool is_label_name(std::string_view name) {
            c == '.';
   });
 }
-
 
 // Exact host names or "*." wildcards ("*.sharepoint.com").
 std::vector<std::string> host_pattern_list(const YAML::Node& node, const std::string& path) {

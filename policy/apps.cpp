@@ -29,8 +29,8 @@ AppTable::AppTable(const config::Config& config) {
     for (const auto& header : app.headers) custom_names.push_back(header.name);
   });
   if (apps_.size() > max_apps) {
-    throw config::ConfigError("apps", "apps: " + std::to_string(apps_.size()) + " apps configured, at most " +
-                                          std::to_string(max_apps));
+    throw config::ConfigError(
+        "apps", "apps: " + std::to_string(apps_.size()) + " apps configured, at most " + std::to_string(max_apps));
   }
   std::stable_sort(suffixes_.begin(), suffixes_.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
