@@ -85,7 +85,7 @@ constexpr std::array<AppSpec, 8> apps{{
      chatgpt_headers,
      BlockSignal::none,
      {},
-     "Microsoft Global Secure Access, universal tenant restrictions for ChatGPT",
+     "https://learn.microsoft.com/en-us/entra/global-secure-access/how-to-configure-custom-headers",
      "ChatGPT Enterprise or Team workspace; HTTP/1.1 with QUIC blocked"},
     {"claude", claude_hosts, claude_headers, BlockSignal::body_contains, "tenant_restriction_violation",
      "https://support.claude.com/en/articles/13198485", "Claude Enterprise or Team organization"},
@@ -94,7 +94,7 @@ constexpr std::array<AppSpec, 8> apps{{
      webex_headers,
      BlockSignal::none,
      {},
-     "https://help.webex.com (restrict access to your organization)",
+     "https://help.webex.com/article/ndir4th",
      "Webex Control Hub organization; the domains are the organization's verified email domains"},
 }};
 

@@ -212,7 +212,6 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     const auto outcome = start_sign_in(connection, *runtime->policy, profile, plan.host_class, plan.app, line);
     auto request = ExchangeRequest::of(head);
     request.custom_app_fields = custom_app_fields(*runtime->policy);
-    request.custom_app_fields = custom_app_fields(*runtime->policy);
     request.replayable = upstream.prepare(*runtime) && policy::replayable_request(line.method, head.framing);
     request.may_switch_protocols = policy::relays_protocol_switch(plan.host_class, head);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);

@@ -32,14 +32,15 @@ policy::ResponseWatch response_watch_for(ClientConnection& connection, const pol
 
 namespace {
 
-// An app's documented block response: its error text, or GitHub's 403 to a request that carried
-// the header (in report mode nothing was inserted, so a 403 is not the header's doing).
+// An app's documented block response to a request that carried the app's header: its error text,
+// or GitHub's 403. In report mode nothing was inserted, so neither is the header's doing.
 void record_app_outcome(const policy::Policy& policy, const policy::ResponseWatch& watch, const OutcomeCells& cells,
                         const policy::ProfileRules& profile, int upstream_status, RequestLog& line) {
   const auto& app = policy.apps()[cells.app_id];
+  if (profile.reports()) return;
   if (const auto code = watch.outcome()) {
     line.outcome = policy::to_string(*code);
-  } else if (app.block == config::BlockSignal::status_403 && upstream_status == 403 && !profile.reports()) {
+  } else if (app.block == config::BlockSignal::status_403 && upstream_status == 403) {
     line.outcome = "blocked (403)";
   } else {
     return;

@@ -3,22 +3,22 @@
 
 #include "config/app_catalog.hpp"
 #include "config/loader.hpp"
+#include "decision_helpers.hpp"
 #include "policy/connect_decision.hpp"
 #include "policy/pac.hpp"
 #include "policy/policy.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/rewrite.hpp"
-#include "tls/name_constraints.hpp"
-#include "decision_helpers.hpp"
 #include "test_configs.hpp"
+#include "tls/name_constraints.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
 using namespace trproxy;
-using policy::HostClass;
 using policy::HelloKind;
+using policy::HostClass;
 
 namespace {
 
@@ -35,8 +35,12 @@ const std::string every_app = with_apps(
     "  slack:   { requester: T0123ABCD, workspaces: [T0123ABCD, E0456EFGH] }\n"
     "  dropbox: { teams: ['dbtid:AAC1234567890'] }\n"
     "  youtube: { restrict: strict }\n"
-    "  chatgpt: { workspaces: [" + uuid_a + "] }\n"
-    "  claude:  { organizations: [" + uuid_a + ", " + uuid_b + "] }\n"
+    "  chatgpt: { workspaces: [" +
+    uuid_a +
+    "] }\n"
+    "  claude:  { organizations: [" +
+    uuid_a + ", " + uuid_b +
+    "] }\n"
     "  webex:   { domains: [contoso.com] }\n"
     "  custom:\n"
     "    - name: intranet-saas\n"
@@ -86,15 +90,18 @@ TEST_CASE("apps: a bad value is a config error naming the key and its line") {
       {"  github: { enterprises: [Octo Corp] }\n", "apps.github.enterprises[0]: \"Octo Corp\" is not a GitHub"},
       {"  github: { enterprises: [-octo] }\n", "is not a GitHub enterprise slug"},
       {"  github: { enterprises: [octo, octo] }\n", "apps.github.enterprises[1]: \"octo\" is listed twice"},
-      {"  github: { enterprises: [a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u] }\n", "has 21 values; the vendor takes at most 20"},
+      {"  github: { enterprises: [a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u] }\n",
+       "has 21 values; the vendor takes at most 20"},
       {"  github: {}\n", "apps.github.enterprises: missing"},
       {"  github: { enterprise: [octo] }\n", "apps.github.enterprise: unknown key"},
       {"  google: { domains: [\"contoso\"] }\n", "is not a domain name"},
       {"  google: { domains: [contoso.com, CONTOSO.com] }\n", "is listed twice"},
-      {"  slack: { requester: t0123abcd, workspaces: [T0123ABCD] }\n", "apps.slack.requester: \"t0123abcd\" is not a Slack"},
+      {"  slack: { requester: t0123abcd, workspaces: [T0123ABCD] }\n",
+       "apps.slack.requester: \"t0123abcd\" is not a Slack"},
       {"  slack: { requester: T0123ABCD, workspaces: [X0123ABCD] }\n", "apps.slack.workspaces[0]"},
       {"  slack: { workspaces: [T0123ABCD] }\n", "apps.slack.requester: missing"},
-      {"  slack: { requester: [T0123ABCD], workspaces: [T0123ABCD] }\n", "apps.slack.requester: expected a single value"},
+      {"  slack: { requester: [T0123ABCD], workspaces: [T0123ABCD] }\n",
+       "apps.slack.requester: expected a single value"},
       {"  dropbox: { teams: [AAC1234567890] }\n", "is not a Dropbox team ID"},
       {"  youtube: { restrict: strictest }\n", "is not strict or moderate"},
       {"  youtube: { restrict: \"\" }\n", "is not strict or moderate"},
@@ -193,8 +200,9 @@ TEST_CASE("apps: a profile's own apps replace the top level's for its clients") 
   const auto github = policy.hosts().match("github.com");
   CHECK(def.inserted_block(HostClass::app, github.app) == "sec-GitHub-allowed-enterprise: octo-corp\r\n");
   CHECK(audit.inserted_block(HostClass::app, github.app).empty());  // report mode inserts nothing
-  CHECK(test::explained(policy, "https://slack.com/", "10.1.2.3").find("header: X-Slack-Allowed-Workspaces: T0123ABCD") !=
-        std::string::npos);
+  CHECK(
+      test::explained(policy, "https://slack.com/", "10.1.2.3").find("header: X-Slack-Allowed-Workspaces: T0123ABCD") !=
+      std::string::npos);
   CHECK(test::explained(policy, "https://slack.com/", "127.0.0.1").find("action: tunnel") != std::string::npos);
 }
 
@@ -236,8 +244,9 @@ TEST_CASE("apps: strip every client copy (any case, '_' spelling, custom names),
   const auto& forward = std::get<policy::ForwardPlan>(plan);
   std::string out;
   for (const auto part : policy::rewrite_head(request, head, forward.edits)) out += part;
-  CHECK(out ==
-        "GET /orgs HTTP/1.1\r\nHost: github.com\r\nAccept: */*\r\nsec-GitHub-allowed-enterprise: octo-corp,4242\r\n\r\n");
+  CHECK(
+      out ==
+      "GET /orgs HTTP/1.1\r\nHost: github.com\r\nAccept: */*\r\nsec-GitHub-allowed-enterprise: octo-corp,4242\r\n\r\n");
   CHECK(policy::count_tenant_restriction_lines(head) == 4);
   // Another host inside the connection: 421.
   const auto other = test::scan("GET / HTTP/1.1\r\nHost: api.github.com\r\n\r\n");
@@ -245,14 +254,14 @@ TEST_CASE("apps: strip every client copy (any case, '_' spelling, custom names),
         421);
   // Connection may not nominate an app field (every later hop would drop the inserted line).
   policy::RequestScanner strict({64 * 1024, 128, &custom});
-  const std::string nominating =
-      "GET / HTTP/1.1\r\nHost: github.com\r\nConnection: x-example-allowed-tenant\r\n\r\n";
+  const std::string nominating = "GET / HTTP/1.1\r\nHost: github.com\r\nConnection: x-example-allowed-tenant\r\n\r\n";
   CHECK(strict.scan(nominating, head) == policy::ScanStatus::error);
   CHECK(strict.error() == policy::HeadError::connection_nominates_tenant_field);
 }
 
 TEST_CASE("apps: WebSocket is relayed only where asked for on an app host") {
-  const auto upgrade = test::scan("GET /ws HTTP/1.1\r\nHost: app.slack.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const auto upgrade =
+      test::scan("GET /ws HTTP/1.1\r\nHost: app.slack.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
   const auto plain = test::scan("GET /ws HTTP/1.1\r\nHost: app.slack.com\r\n\r\n");
   CHECK(policy::relays_protocol_switch(HostClass::app, upgrade.head));
   CHECK_FALSE(policy::relays_protocol_switch(HostClass::auth, upgrade.head));  // Entra as it was: 502
