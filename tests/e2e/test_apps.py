@@ -48,8 +48,11 @@ EXPECTED = {
 }
 HEADER_NAMES = sorted({line.split(":")[0] for lines in EXPECTED.values() for line in lines})
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
-DOWNLOAD = 1 << 30
-UPLOAD = 256 << 20
+# Sanitizer runs (TRPROXY_E2E_TIME_SCALE > 1) move an eighth as much, and their allocators keep
+# freed memory in quarantine, so the memory bound is asserted on the plain build only.
+SANITIZED = h.TIME_SCALE > 1
+DOWNLOAD = (1 << 30) // (8 if SANITIZED else 1)
+UPLOAD = (256 << 20) // (8 if SANITIZED else 1)
 
 env = upstream = proxy = report = ca_dir = None
 
@@ -325,7 +328,8 @@ class Bulk(unittest.TestCase):
         print(f"\nproxy RSS: start {start} KiB, after 1 GiB down {after_download} KiB, peak {peak} KiB "
               f"after 256 MiB up", flush=True)
         # Far below either transfer: a proxy that buffered a body would hold hundreds of MiB.
-        self.assertLess(peak - start, 64 * 1024)
+        if not SANITIZED:
+            self.assertLess(peak - start, 64 * 1024)
 
 
 if __name__ == "__main__":
