@@ -89,4 +89,14 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
   return cidr;
 }
 
+std::string to_string(const IpAddress& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.is_v4_mapped()) {
+    inet_ntop(AF_INET, address.bytes.data() + 12, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET6, address.bytes.data(), text, sizeof text);
+  }
+  return text;
+}
+
 }  // namespace trproxy::config

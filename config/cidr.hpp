@@ -19,6 +19,9 @@ struct IpAddress {
 
 std::optional<IpAddress> parse_ip(std::string_view text);
 
+// "192.0.2.1" for an IPv4-mapped address, else the RFC 5952 IPv6 text (no brackets).
+std::string to_string(const IpAddress& address);
+
 struct Cidr {
   IpAddress network;
   unsigned prefix_bits = 0;  // counted over the 128-bit form

@@ -47,6 +47,9 @@ struct UpstreamConfig {
   std::chrono::milliseconds connect_timeout{10'000};
   // A parent HTTP proxy every upstream connection goes through (CONNECT), host name or IP.
   std::optional<Endpoint> proxy;
+  // SO_MARK on every upstream socket (0 = none): the packet filter's loop guard skips packets
+  // carrying it (DESIGN.md, "Transparent mode"). Setting it needs CAP_NET_ADMIN.
+  std::uint32_t mark = 0;
   [[nodiscard]] bool trusts_system() const { return trust_bundle.empty(); }
 };
 
@@ -199,6 +202,18 @@ struct PacConfig {
   std::string otherwise = "DIRECT";  // for every host the proxy does not handle
 };
 
+// How the packet filter hands a flow to a transparent listener (DESIGN.md, "Transparent mode").
+enum class TransparentMethod {
+  redirect,  // nftables redirect/dnat: the original destination from SO_ORIGINAL_DST
+  tproxy,    // nftables tproxy: an IP_TRANSPARENT listener, the local address is the destination
+};
+
+struct TransparentConfig {
+  std::vector<Endpoint> listen;  // [] = off
+  TransparentMethod method = TransparentMethod::redirect;
+  [[nodiscard]] bool enabled() const { return !listen.empty(); }
+};
+
 struct AdminConfig {
   std::optional<Endpoint> listen;  // disabled when empty
 };
@@ -229,6 +244,7 @@ struct Config {
   std::vector<std::string> allow;  // exceptions to block
   SignInGuard sign_in_guard;
   AdminConfig admin;
+  TransparentConfig transparent;
   LogConfig log;
   Limits limits;
   EgressRules egress;
@@ -289,5 +305,6 @@ const char* to_string(Enforcement enforcement);
 const char* to_string(LogLevel level);
 const char* to_string(LogFormat format);
 const char* to_string(GuardAction action);
+const char* to_string(TransparentMethod method);
 
 }  // namespace trproxy::config

@@ -156,8 +156,48 @@ void load_tls(const YAML::Node& node, const std::filesystem::path& base, Config&
   }
 }
 
+// A firewall mark: decimal or 0x-hexadecimal, 32 bits.
+std::uint32_t packet_mark(const YAML::Node& node, const std::string& path) {
+  const auto text = scalar(node, path);
+  const bool hex = text.size() > 2 && (text.rfind("0x", 0) == 0 || text.rfind("0X", 0) == 0);
+  const auto digits = hex ? text.substr(2) : text;
+  const auto valid = [hex](char c) {
+    return (c >= '0' && c <= '9') || (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+  };
+  if (digits.empty() || digits.size() > (hex ? 8U : 10U) || !std::all_of(digits.begin(), digits.end(), valid)) {
+    fail_value(path, text, "is not a packet mark (0 to 4294967295, or 0x hexadecimal)");
+  }
+  const auto value = std::stoull(digits, nullptr, hex ? 16 : 10);
+  if (value > 0xffffffffULL) fail_value(path, text, "is not a packet mark (0 to 4294967295, or 0x hexadecimal)");
+  return static_cast<std::uint32_t>(value);
+}
+
+void load_transparent(const YAML::Node& node, Config& config) {
+  expect_map(node, "transparent", {"listen", "method"});
+  auto& transparent = config.transparent;
+  if (const auto listen = node["listen"]) {
+    const auto values = string_list(listen, "transparent.listen");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const auto path = "transparent.listen[" + std::to_string(i) + "]";
+      auto endpoint = ip_endpoint(values[i], path, true);
+      const bool taken =
+          endpoint.port != 0 &&
+          (std::find(config.listen.begin(), config.listen.end(), endpoint) != config.listen.end() ||
+           std::find(transparent.listen.begin(), transparent.listen.end(), endpoint) != transparent.listen.end());
+      if (taken) fail_value(path, values[i], "is already a listener; a transparent listener needs its own port");
+      transparent.listen.push_back(std::move(endpoint));
+    }
+  }
+  if (const auto method = node["method"]) {
+    static const std::pair<const char*, TransparentMethod> methods[] = {{"redirect", TransparentMethod::redirect},
+                                                                        {"tproxy", TransparentMethod::tproxy}};
+    transparent.method = named_value(method, "transparent.method", methods);
+  }
+}
+
 void load_upstream(const YAML::Node& node, const std::filesystem::path& base, Config& config) {
-  expect_map(node, "upstream", {"trust", "resolve", "connect_timeout", "proxy"});
+  expect_map(node, "upstream", {"trust", "resolve", "connect_timeout", "proxy", "mark"});
+  if (const auto mark = node["mark"]) config.upstream.mark = packet_mark(mark, "upstream.mark");
   if (const auto parent = node["proxy"]) {
     const auto text = scalar(parent, "upstream.proxy");
     if (!text.empty()) config.upstream.proxy = host_endpoint(text, "upstream.proxy");
@@ -444,10 +484,10 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   if (!root || root.IsNull()) {
     fail("config", "is empty; tenant_restrictions is required");
   }
-  expect_map(
-      root, "",
-      {"listen", "threads", "clients", "ca", "upstream", "tenant_restrictions", "block", "admin", "log", "limits",
-       "egress", "allow", "sign_in_guard", "proxy_protocol", "pac", "watch_files", "profiles", "tls", "apps"});
+  expect_map(root, "",
+             {"listen", "threads",     "clients",  "ca",     "upstream", "tenant_restrictions", "block",
+              "admin",  "log",         "limits",   "egress", "allow",    "sign_in_guard",       "proxy_protocol",
+              "pac",    "watch_files", "profiles", "tls",    "apps",     "transparent"});
   auto config = defaults(base);
   if (const auto v = root["listen"]) {
     load_listen(v, config);
@@ -502,6 +542,9 @@ Config load_root(const YAML::Node& root, const std::filesystem::path& base) {
   }
   if (const auto v = root["pac"]) {
     load_pac(v, config);
+  }
+  if (const auto v = root["transparent"]) {
+    load_transparent(v, config);
   }
   if (const auto v = root["watch_files"]) {
     config.watch_files = boolean(v, "watch_files");
@@ -601,6 +644,10 @@ Config load_config_file(const std::filesystem::path& file) {
 
 const char* to_string(LeafKeyType type) {
   return type == LeafKeyType::ec_p256 ? "ec-p256" : "rsa-2048";
+}
+
+const char* to_string(TransparentMethod method) {
+  return method == TransparentMethod::redirect ? "redirect" : "tproxy";
 }
 
 const char* to_string(GuardAction action) {

@@ -8,6 +8,7 @@
 #include "policy/http_head.hpp"
 #include "policy/request_decision.hpp"
 #include "policy/sign_in_guard.hpp"
+#include "policy/transparent.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -175,6 +176,88 @@ std::variant<std::string, ExplainError> explain(const Policy& policy, const std:
   }
   if (!explain_addresses(out, policy, authority.host, authority.port, true, host_class)) return out.str();
   out << "action: tunnel\n";
+  return out.str();
+}
+
+namespace {
+
+// The configured listeners as the loop rule sees them (offline: no kernel to ask about addresses).
+SelfEndpoints configured_listeners(const config::Config& c) {
+  SelfEndpoints self;
+  std::vector<config::Endpoint> all = c.listen;
+  all.insert(all.end(), c.transparent.listen.begin(), c.transparent.listen.end());
+  if (c.admin.listen) all.push_back(*c.admin.listen);
+  for (const auto& endpoint : all) {
+    const auto address = config::parse_ip(endpoint.host);
+    if (!address) continue;
+    const bool wildcard = endpoint.host == "0.0.0.0" || endpoint.host == "::";
+    if (wildcard) {
+      self.wildcard_ports.push_back(endpoint.port);
+    } else {
+      self.bound.emplace_back(*address, endpoint.port);
+    }
+  }
+  return self;
+}
+
+}  // namespace
+
+std::variant<std::string, ExplainError> explain_transparent(const Policy& policy,
+                                                            const std::optional<config::IpAddress>& client,
+                                                            std::string_view destination,
+                                                            const std::optional<std::string>& sni) {
+  const auto endpoint = config::parse_endpoint(destination);
+  const auto address = endpoint ? config::parse_ip(endpoint->host) : std::nullopt;
+  if (!address) return ExplainError{"a transparent flow's TARGET is its original destination, ADDRESS:PORT"};
+  const OriginalDestination original{*address, endpoint->port};
+  const auto& profile = policy.profile_for(client);
+  const auto host = sni ? policy.match(*sni, profile) : HostMatch{};
+  std::ostringstream out;
+  out << "target: transparent flow to " << endpoint->to_string() << (sni ? " with SNI " + *sni : " without SNI")
+      << '\n';
+  out << "class: " << to_string(host.host_class) << '\n';
+  if (host.host_class == HostClass::app) out << "app: " << policy.apps()[host.app].name << '\n';
+  out << "profile: " << profile.name << '\n';
+  const auto& c = policy.config();
+  if (client && !client_allowed(c, *client)) {
+    out << "action: deny (clients.allow)\n";
+    return out.str();
+  }
+  if (const auto loop = check_transparent_destination(original, configured_listeners(c));
+      loop != TransparentLoop::none) {
+    out << "action: close (transparent loop: " << to_string(loop) << ")\n";
+    return out.str();
+  }
+  auto plan = plan_transparent(policy, original);
+  if (const auto* refusal = std::get_if<Refusal>(&plan)) {
+    out << "action: " << to_string(refusal->action) << " (" << rule_of(policy, *refusal, "", original.port, true)
+        << ")\n";
+    return out.str();
+  }
+  const auto& target = std::get<ConnectTarget>(plan);
+  const HelloFacts hello{sni ? HelloKind::sni : HelloKind::no_sni, sni ? std::string_view(*sni) : std::string_view{}};
+  const auto after = decide_after_hello(policy, target, hello, profile);
+  if (const auto* intercept = std::get_if<InterceptPlan>(&after)) {
+    out << "action: intercept (upstream: the proxy's own resolution of " << intercept->host
+        << ", never the original destination)\n";
+    print_profile_headers(out, profile, {intercept->host_class, intercept->app});
+    return out.str();
+  }
+  if (const auto* refusal = std::get_if<Refusal>(&after)) {
+    out << "action: " << to_string(refusal->action) << " (" << refusal->reason << ")\n";
+    return out.str();
+  }
+  if (auto refused = check_egress_address(c.egress, SelfEndpoints{}, *address, original.port, false)) {
+    out << "action: deny (egress.deny: " << refused->refusal.reason << ")\n";
+    return out.str();
+  }
+  const auto guard = check_sign_in_guard(policy, *address, hello);
+  if (guard.outcome == GuardOutcome::refused) {
+    out << "action: deny (sign_in_guard: " << guard.reason << ")\n";
+    return out.str();
+  }
+  if (guard.outcome == GuardOutcome::logged) out << "sign_in_guard: logged (action: log)\n";
+  out << "action: tunnel (to the original destination " << endpoint->to_string() << ")\n";
   return out.str();
 }
 

@@ -24,4 +24,13 @@ struct ExplainError {
 std::variant<std::string, ExplainError> explain(const Policy& policy, const std::optional<config::IpAddress>& client,
                                                 std::string_view target);
 
+// `trproxy explain --transparent [--sni NAME] ADDRESS:PORT`: what a flow the packet filter sent
+// to a transparent listener, with that original destination and that server name (or none),
+// would get (DESIGN.md, "Transparent mode"). Local addresses are only known at run time; the
+// configured listeners are checked here.
+std::variant<std::string, ExplainError> explain_transparent(const Policy& policy,
+                                                            const std::optional<config::IpAddress>& client,
+                                                            std::string_view destination,
+                                                            const std::optional<std::string>& sni);
+
 }  // namespace trproxy::policy

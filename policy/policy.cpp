@@ -113,6 +113,13 @@ std::string summarize(const Policy& policy) {
   std::vector<std::string> listen;
   for (const auto& endpoint : c.listen) listen.push_back(endpoint.to_string());
   out << "listen: " << join(listen) << "\n";
+  std::vector<std::string> transparent;
+  for (const auto& endpoint : c.transparent.listen) transparent.push_back(endpoint.to_string());
+  out << "transparent listeners: "
+      << (transparent.empty() ? std::string("none (off)")
+                              : join(transparent) + " (method " + config::to_string(c.transparent.method) + ")")
+      << "\n";
+  out << "upstream mark: " << (c.upstream.mark == 0 ? std::string("none") : std::to_string(c.upstream.mark)) << "\n";
   out << "admin: " << (c.admin.listen ? c.admin.listen->to_string() : "disabled") << "\n";
   std::vector<std::string> allow;
   for (const auto& cidr : c.clients_allow) allow.push_back(cidr.text);

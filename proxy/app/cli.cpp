@@ -89,6 +89,7 @@ std::string usage_text() {
          "  trproxy ca show FILE             print a CA certificate: subject, SHA-256 fingerprint, not-after,\n"
          "                                   key type, name constraints\n"
          "  trproxy explain [--config FILE] [--client IP] TARGET\n"
+         "  trproxy explain [--config FILE] [--client IP] --transparent [--sni NAME] ADDRESS:PORT\n"
          "                                   what the policy does with TARGET (https://host/path,\n"
          "                                   http://host/path or host[:port]) for that client, offline\n"
          "  trproxy probe URL [--timeout S]  GET an admin URL (http://127.0.0.1:9090/readyz): exit 0 on a 200,\n"
@@ -112,13 +113,18 @@ std::variant<Command, CliError> parse_explain(const std::vector<std::string>& ar
   command.kind = Command::Kind::explain;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const auto& arg = args[i];
-    if ((arg == "--config" || arg == "-c" || arg == "--client") && (i + 1 >= args.size() || args[i + 1].empty())) {
+    if ((arg == "--config" || arg == "-c" || arg == "--client" || arg == "--sni") &&
+        (i + 1 >= args.size() || args[i + 1].empty())) {
       return CliError{arg + " needs a value"};
     }
     if (arg == "--config" || arg == "-c") {
       command.config_path = args[++i];
     } else if (arg == "--client") {
       command.explain_client = args[++i];
+    } else if (arg == "--transparent") {
+      command.explain_transparent = true;
+    } else if (arg == "--sni") {
+      command.explain_sni = args[++i];
     } else if (!arg.empty() && arg[0] == '-') {
       return CliError{"unknown argument '" + arg + "' (usage: trproxy explain [--config FILE] [--client IP] TARGET)"};
     } else if (command.explain_target.empty()) {
@@ -128,6 +134,7 @@ std::variant<Command, CliError> parse_explain(const std::vector<std::string>& ar
     }
   }
   if (command.explain_target.empty()) return CliError{"usage: trproxy explain [--config FILE] [--client IP] TARGET"};
+  if (command.explain_sni && !command.explain_transparent) return CliError{"--sni goes with --transparent"};
   return command;
 }
 

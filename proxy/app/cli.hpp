@@ -25,9 +25,11 @@ struct Command {
   std::string config_path = "config/trproxy.yaml";
   CaInitOptions ca_init;
   std::string ca_show_file;
-  std::string explain_target;  // explain: the URL or host[:port]
-  std::string explain_client;  // explain: --client IP, "" when not given
-  std::string probe_url;       // probe: http://host:port/path of the admin endpoint
+  std::string explain_target;              // explain: the URL or host[:port]
+  std::string explain_client;              // explain: --client IP, "" when not given
+  bool explain_transparent = false;        // explain --transparent: TARGET is an original destination
+  std::optional<std::string> explain_sni;  // explain --sni NAME (with --transparent)
+  std::string probe_url;                   // probe: http://host:port/path of the admin endpoint
   int probe_timeout_seconds = 5;
 };
 

@@ -39,7 +39,9 @@ int explain(const proxy::Command& command) {
         return exit_config;
       }
     }
-    const auto answer = policy::explain(policy, client, command.explain_target);
+    const auto answer = command.explain_transparent
+                            ? policy::explain_transparent(policy, client, command.explain_target, command.explain_sni)
+                            : policy::explain(policy, client, command.explain_target);
     if (const auto* error = std::get_if<policy::ExplainError>(&answer)) {
       std::cerr << "trproxy: explain " << command.explain_target << ": " << error->message << "\n";
       return exit_config;

@@ -91,11 +91,11 @@ void AccessLog::flush() {
   logger_->flush();
 }
 
-void AccessLog::write(const RequestLog& record, std::string_view client, config::LogFormat format) {
+void AccessLog::write(const RequestLog& record, std::string_view client, config::LogFormat format, Entry entry) {
   if (!enabled_.load(std::memory_order_relaxed)) return;
   const auto now = std::chrono::steady_clock::now();
-  const auto line =
-      format_access_line(record, client, log_timestamp(std::chrono::system_clock::now()), now - record.since, format);
+  const auto line = format_access_line(record, client, log_timestamp(std::chrono::system_clock::now()),
+                                       now - record.since, format, entry);
   logger_->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
 }
 

@@ -32,7 +32,7 @@ class AccessLog {
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
 
-  void write(const RequestLog& record, std::string_view client, config::LogFormat format);
+  void write(const RequestLog& record, std::string_view client, config::LogFormat format, Entry entry = Entry::proxy);
 
   // Reopens the file under its name (log rotation). Returns "" or why it failed (the old file
   // stays in use). A no-op for stdout or off.

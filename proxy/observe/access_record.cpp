@@ -132,7 +132,7 @@ std::string log_timestamp(std::chrono::system_clock::time_point when) {
 }
 
 std::string format_access_line(const RequestLog& r, std::string_view client, std::string_view time,
-                               std::chrono::steady_clock::duration duration, config::LogFormat format) {
+                               std::chrono::steady_clock::duration duration, config::LogFormat format, Entry entry) {
   const auto or_dash = [](std::string_view value) { return value.empty() ? std::string_view("-") : value; };
   const auto path = r.target.empty() ? std::string_view{} : loggable_path(r.target);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
@@ -150,6 +150,7 @@ std::string format_access_line(const RequestLog& r, std::string_view client, std
   w.number("bytes_in", std::to_string(r.bytes_in));
   w.number("bytes_out", std::to_string(r.bytes_out));
   w.number("duration_ms", ms);
+  w.text("entry", entry == Entry::transparent ? "transparent" : "proxy");
   w.optional_text("sni", r.sni);
   w.optional_text("upstream", r.upstream);
   w.optional_text("tls", r.tls);

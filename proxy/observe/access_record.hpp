@@ -15,6 +15,9 @@ namespace trproxy::proxy {
 
 // One request or tunnel as the sessions fill it in. Owned strings: copied out of the head
 // before its buffer moves on. An empty optional field is left out of the line.
+// How the connection reached the proxy: a client configured for it, or the packet filter.
+enum class Entry : std::uint8_t { proxy, transparent };
+
 struct RequestLog {
   policy::Action action = policy::Action::deny;
   std::string method;  // "-" in the line when no request was read
@@ -57,6 +60,7 @@ std::string log_timestamp(std::chrono::system_clock::time_point when);
 // The whole line without its newline. `client` is "ip:port"; `duration` is how long the
 // request or tunnel took.
 std::string format_access_line(const RequestLog& record, std::string_view client, std::string_view time,
-                               std::chrono::steady_clock::duration duration, config::LogFormat format);
+                               std::chrono::steady_clock::duration duration, config::LogFormat format,
+                               Entry entry = Entry::proxy);
 
 }  // namespace trproxy::proxy

@@ -249,6 +249,17 @@ void MetricsRegistry::render_rule_refusals(Exposition& out) const {
                label_pair("reason", policy::to_string(static_cast<policy::AdmissionRefusal>(i))),
                sum([&](const Metrics& m) { return m.connections_refused.get(i); }));
   }
+  out.family("trproxy_transparent_connections_total", "counter",
+             "Flows from the transparent listeners, by what became of them (close: closed without being served).");
+  for (std::size_t i = 0; i < static_cast<std::size_t>(policy::TransparentAction::count); ++i) {
+    out.sample("trproxy_transparent_connections_total",
+               label_pair("action", policy::to_string(static_cast<policy::TransparentAction>(i))),
+               sum([&](const Metrics& m) { return m.transparent_flows.get(i); }));
+  }
+  out.single("trproxy_transparent_loops_total", "counter",
+             "Transparent flows closed because they would loop: to the proxy itself, unreadable, or the proxy's own "
+             "upstream connections sent back to it (a packet filter rule without the upstream.mark exemption).",
+             sum([](const Metrics& m) { return m.transparent_loops.get(); }));
   out.family("trproxy_egress_refused_total", "counter", "Destinations refused by the egress rules, by rule.");
   for (std::size_t i = 0; i < static_cast<std::size_t>(policy::EgressRule::count); ++i) {
     out.sample("trproxy_egress_refused_total",

@@ -14,6 +14,7 @@
 #include "policy/egress.hpp"
 #include "policy/host_class.hpp"
 #include "policy/sign_in_guard.hpp"
+#include "policy/transparent.hpp"
 #include "proxy/observe/process_stats.hpp"
 #include "proxy/observe/prometheus.hpp"
 #include "tls/handshake_failure.hpp"
@@ -91,6 +92,8 @@ struct alignas(64) Metrics {
   Counters<static_cast<std::size_t>(policy::EgressRule::count)> egress_refused;
   Counters<static_cast<std::size_t>(policy::AdmissionRefusal::count)> connections_refused;
   Counters<static_cast<std::size_t>(policy::GuardOutcome::count)> sign_in_guard_outcomes;
+  Counters<static_cast<std::size_t>(policy::TransparentAction::count)> transparent_flows;
+  Counter transparent_loops;
   Histogram<upstream_latency_buckets.size()> upstream_latency{upstream_latency_buckets};
   Counter upstream_pool_hits, upstream_pool_misses, upstream_pool_evictions, upstream_pool_retries;
   // Name lookups of upstream hosts: answered from the worker's cache, sent to DNS, and how each
@@ -111,6 +114,7 @@ struct alignas(64) Metrics {
     if (status > 0 && status < 600) refused_by_status.add(static_cast<std::size_t>(status));
   }
   void sign_in_guard(policy::GuardOutcome outcome) { sign_in_guard_outcomes.add(static_cast<std::size_t>(outcome)); }
+  void transparent_flow(policy::TransparentAction action) { transparent_flows.add(static_cast<std::size_t>(action)); }
   void egress_refusal(policy::EgressRule rule) { egress_refused.add(static_cast<std::size_t>(rule)); }
   void connection_refused(policy::AdmissionRefusal reason) {
     connections_refused.add(static_cast<std::size_t>(reason));

@@ -1,6 +1,8 @@
 #include "proxy/server/acceptor.hpp"
 
 #include "proxy/session/client_session.hpp"
+#include "proxy/session/transparent.hpp"
+#include "proxy/transport/transparent_socket.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -29,18 +31,21 @@ Worker& least_loaded(Workers& workers, std::size_t& next) {
 
 }  // namespace
 
-tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint) {
+tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint, bool transparent) {
   const tcp::endpoint where(net::ip::make_address(endpoint.host), endpoint.port);
   tcp::acceptor acceptor(io);
   acceptor.open(where.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
   if (where.address().is_v6()) acceptor.set_option(net::ip::v6_only(true));
+  if (transparent) {
+    if (const auto ec = set_transparent(acceptor, where.address().is_v6())) throw boost::system::system_error(ec);
+  }
   acceptor.bind(where);
   acceptor.listen(net::socket_base::max_listen_connections);
   return acceptor;
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Entry entry) {
   std::size_t next = 0;
   net::steady_timer backoff(co_await net::this_coro::executor);
   for (;;) {
@@ -56,15 +61,16 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers) {
       continue;
     }
     worker.load().fetch_add(1, std::memory_order_relaxed);  // serve_client's LoadShare gives it back
-    net::co_spawn(worker.executor(), serve_client(std::move(socket), worker.services(), worker),
-                  [](std::exception_ptr error) {
-                    if (!error) return;
-                    try {
-                      std::rethrow_exception(error);
-                    } catch (const std::exception& e) {
-                      spdlog::error("connection ended by an unexpected error: {}", e.what());
-                    }
-                  });
+    auto session = entry == Entry::proxy ? serve_client(std::move(socket), worker.services(), worker)
+                                         : serve_transparent(std::move(socket), worker.services(), worker);
+    net::co_spawn(worker.executor(), std::move(session), [](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        spdlog::error("connection ended by an unexpected error: {}", e.what());
+      }
+    });
   }
 }
 

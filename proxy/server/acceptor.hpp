@@ -10,6 +10,7 @@
 // the worker's io_context directly (async_accept with the worker's executor), so the hand-off
 // costs no extra system call. bench/README.md records the spread measured here.
 
+#include "proxy/observe/access_record.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/worker/services.hpp"
 #include "proxy/worker/worker.hpp"
@@ -21,10 +22,12 @@ namespace trproxy::proxy {
 
 using Workers = std::vector<std::unique_ptr<Worker>>;
 
-tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint);
+// `transparent`: IP_TRANSPARENT before bind (a tproxy listener).
+tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoint, bool transparent = false);
 
-// Accepts until the acceptor is closed. Persistent errors (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+// Accepts until the acceptor is closed; `entry` picks the session its connections start (the
+// proxy's request loop, or a transparent flow). Persistent errors (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 // back off instead of spinning.
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers);
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Entry entry = Entry::proxy);
 
 }  // namespace trproxy::proxy

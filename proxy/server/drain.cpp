@@ -34,9 +34,11 @@ struct AllGone {
 // Closes the listeners and asks every worker to drain; `all_gone` fires once each has no
 // connection left.
 void stop_accepting(DrainParts& parts, const std::shared_ptr<AllGone>& all_gone) {
-  for (auto& listener : parts.listeners) {
-    error_code ignored;
-    listener.close(ignored);
+  for (auto* listeners : {&parts.listeners, &parts.transparent_listeners}) {
+    for (auto& listener : *listeners) {
+      error_code ignored;
+      listener.close(ignored);
+    }
   }
   auto remaining = std::make_shared<std::size_t>(parts.workers.size());
   for (auto& worker : parts.workers) {

@@ -18,6 +18,7 @@ struct DrainParts {
   net::io_context& control;
   Workers& workers;
   std::vector<tcp::acceptor>& listeners;
+  std::vector<tcp::acceptor>& transparent_listeners;
   std::atomic<bool>& draining;  // read by /readyz
   const SystemdNotifier& notifier;
 };

@@ -2,6 +2,7 @@
 
 #include "proxy/server/acceptor.hpp"
 #include "proxy/transport/local_address.hpp"
+#include "proxy/transport/transparent_socket.hpp"
 
 #include <stdexcept>
 
@@ -16,12 +17,29 @@ void add_self(policy::SelfEndpoints& self, const tcp::endpoint& bound) {
   }
 }
 
-tcp::acceptor open_for(net::io_context& control, const config::Endpoint& endpoint, const char* key) {
+tcp::acceptor open_for(net::io_context& control, const config::Endpoint& endpoint, const char* key,
+                       bool transparent = false) {
   try {
-    return open_acceptor(control, endpoint);
+    return open_acceptor(control, endpoint, transparent);
   } catch (const boost::system::system_error& error) {
     // The key that names the listener and the OS error, not Boost's source location.
-    throw std::runtime_error("cannot listen on " + endpoint.to_string() + " (" + key + "): " + error.code().message());
+    const bool capability = transparent && error.code() == boost::system::errc::operation_not_permitted;
+    throw std::runtime_error("cannot listen on " + endpoint.to_string() + " (" + key + "): " + error.code().message() +
+                             (capability ? " (transparent.method tproxy needs CAP_NET_ADMIN)" : ""));
+  }
+}
+
+// upstream.mark is checked once at start: a mark that cannot be set would let the packet filter
+// send the proxy's own connections back to it.
+void check_mark(net::io_context& control, std::uint32_t mark) {
+  if (mark == 0) return;
+  tcp::socket probe(control);
+  error_code ec;
+  probe.open(tcp::v4(), ec);
+  if (!ec) ec = set_mark(probe, mark);
+  if (ec) {
+    throw std::runtime_error("upstream.mark: cannot set SO_MARK " + std::to_string(mark) + ": " + ec.message() +
+                             (ec == boost::system::errc::operation_not_permitted ? " (needs CAP_NET_ADMIN)" : ""));
   }
 }
 
@@ -33,6 +51,12 @@ Listeners open_listeners(net::io_context& control, const config::Config& config)
     out.proxy.push_back(open_for(control, endpoint, "listen"));
     add_self(out.self, out.proxy.back().local_endpoint());
   }
+  const bool tproxy = config.transparent.method == config::TransparentMethod::tproxy;
+  for (const auto& endpoint : config.transparent.listen) {
+    out.transparent.push_back(open_for(control, endpoint, "transparent.listen", tproxy));
+    add_self(out.self, out.transparent.back().local_endpoint());
+  }
+  check_mark(control, config.upstream.mark);
   if (config.admin.listen) {
     out.admin.emplace(open_for(control, *config.admin.listen, "admin.listen"));
     add_self(out.self, out.admin->local_endpoint());

@@ -12,12 +12,14 @@
 namespace trproxy::proxy {
 
 struct Listeners {
-  std::vector<tcp::acceptor> proxy;  // `listen`, in order
+  std::vector<tcp::acceptor> proxy;        // `listen`, in order
+  std::vector<tcp::acceptor> transparent;  // `transparent.listen`, in order
   std::optional<tcp::acceptor> admin;
   policy::SelfEndpoints self;  // their ports and addresses, and the kernel's "is it mine"
 };
 
-// Throws std::runtime_error "cannot listen on ADDR (KEY): OS error".
+// Throws std::runtime_error "cannot listen on ADDR (KEY): OS error"; a tproxy listener or an
+// upstream.mark without CAP_NET_ADMIN names the capability.
 Listeners open_listeners(net::io_context& control, const config::Config& config);
 
 }  // namespace trproxy::proxy

@@ -57,6 +57,9 @@ void reload(ReloadParts& parts) {
 std::string listen_key(const config::Config& config) {
   std::string key;
   for (const auto& endpoint : config.listen) key += endpoint.to_string() + ",";
+  key += "|";
+  for (const auto& endpoint : config.transparent.listen) key += endpoint.to_string() + ",";
+  key += std::string("|") + config::to_string(config.transparent.method);
   return key + "|" + (config.admin.listen ? config.admin.listen->to_string() : "");
 }
 

@@ -64,10 +64,16 @@ std::string render_metrics(const MetricsRegistry& metrics, const SignInMetrics& 
 }
 
 // Hands each listener's connections to the least-loaded worker.
-void accept_on(net::io_context& control, std::vector<tcp::acceptor>& listeners, Workers& workers) {
+void accept_on(net::io_context& control, std::vector<tcp::acceptor>& listeners, Workers& workers,
+               Entry entry = Entry::proxy) {
   for (auto& acceptor : listeners) {
-    net::co_spawn(control, accept_loop(acceptor, workers), net::detached);
-    spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), workers.size());
+    net::co_spawn(control, accept_loop(acceptor, workers, entry), net::detached);
+    if (entry == Entry::proxy) {
+      spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), workers.size());
+    } else {
+      spdlog::info("transparent listener on {} (method {})", endpoint_string(acceptor.local_endpoint()),
+                   config::to_string(workers.front()->runtime()->config().transparent.method));
+    }
   }
 }
 
@@ -113,6 +119,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   }
   for (auto& worker : workers) worker->start();
   accept_on(control, listeners.proxy, workers);
+  accept_on(control, listeners.transparent, workers, Entry::transparent);
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
@@ -143,7 +150,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     control.stop();
   };
   const auto stop = [&](int signal) {
-    const DrainParts parts{control, workers, listeners.proxy, draining, notifier};
+    const DrainParts parts{control, workers, listeners.proxy, listeners.transparent, draining, notifier};
     auto draining_task = drain(parts, runtime.get()->config().limits, signal);
     net::co_spawn(control, std::move(draining_task), [finish](const std::exception_ptr&) { finish(); });
   };

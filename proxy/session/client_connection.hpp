@@ -4,6 +4,7 @@
 // answered.
 
 #include "policy/action.hpp"
+#include "policy/admission.hpp"
 #include "policy/http_head.hpp"
 #include "proxy/observe/access_record.hpp"
 #include "proxy/session/respond.hpp"
@@ -17,6 +18,22 @@
 
 namespace trproxy::proxy {
 
+// The connection's share of its worker's load (counted by the acceptor when it handed the
+// socket over, so back-to-back accepts see it) and of the active connections, until it ends.
+struct LoadShare {
+  std::atomic<std::size_t>& load;
+  std::atomic<std::int64_t>& all_active;
+  std::int64_t active;
+  LoadShare(Worker& worker, std::atomic<std::int64_t>& active_connections)
+      : load(worker.load()), all_active(active_connections), active(all_active.fetch_add(1) + 1) {}
+  ~LoadShare() {
+    load.fetch_sub(1, std::memory_order_relaxed);
+    all_active.fetch_sub(1);
+  }
+  LoadShare(const LoadShare&) = delete;
+  LoadShare& operator=(const LoadShare&) = delete;
+};
+
 struct ClientConnection {
   Services& services;
   Worker& worker;
@@ -24,6 +41,10 @@ struct ClientConnection {
   std::string peer;  // "ip:port"
   config::IpAddress address;
   Clock::time_point accepted = Clock::now();
+  // A flow from a transparent listener (DESIGN.md, "Transparent mode"): the client never asked
+  // for a proxy, so nothing is answered before its TLS (a refusal just closes), and its lines
+  // say entry=transparent.
+  bool transparent = false;
 
   // The configuration current now on this worker (DESIGN: policy applies per request).
   [[nodiscard]] const Runtime& runtime() const { return *worker.runtime(); }
@@ -55,16 +76,22 @@ net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const 
   line.status = refusal.status;
   line.reason = refusal.reason;
   if (refusal.egress_rule) metrics.egress_refusal(*refusal.egress_rule);
-  if (refusal.status != 0) {
-    metrics.refused(refusal.status);
+  // A transparent client speaks TLS (or another protocol) from its first byte: no HTTP answer.
+  const bool answer = refusal.status != 0 && !(connection.transparent && std::is_same_v<Stream, beast::tcp_stream>);
+  if (!answer) line.status = 0;
+  if (refusal.status != 0) metrics.refused(refusal.status);
+  if (answer) {
     const auto response = error_response(refusal.status, refusal.reason);
     expire_after(stream, connection.config().limits.head_timeout);
     if (!co_await write_text(stream, response)) line.bytes_out += response.size();
   }
   connection.log(line);
   if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-    if (refusal.status != 0) co_await lingering_close(stream);
+    if (answer) co_await lingering_close(stream);
   }
 }
+
+// The allow-list, the connection limit and the client's share of it; false when refused.
+net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, policy::ClientLoad load);
 
 }  // namespace trproxy::proxy

@@ -20,22 +20,6 @@ namespace {
 
 constexpr const char* untrusted_proxy_header_reason = "PROXY protocol header from a peer not in proxy_protocol.trusted";
 
-// The connection's share of its worker's load (counted by the acceptor when it handed the
-// socket over, so back-to-back accepts see it) and of the active connections, until it ends.
-struct LoadShare {
-  std::atomic<std::size_t>& load;
-  std::atomic<std::int64_t>& all_active;
-  std::int64_t active;
-  LoadShare(Worker& worker, std::atomic<std::int64_t>& active_connections)
-      : load(worker.load()), all_active(active_connections), active(all_active.fetch_add(1) + 1) {}
-  ~LoadShare() {
-    load.fetch_sub(1, std::memory_order_relaxed);
-    all_active.fetch_sub(1);
-  }
-  LoadShare(const LoadShare&) = delete;
-  LoadShare& operator=(const LoadShare&) = delete;
-};
-
 net::awaitable<void> serve_pac(beast::tcp_stream& client, ClientConnection& connection, const policy::RequestHead& head,
                                std::string_view bytes, RequestLog line) {
   const auto pac_host = policy::pac_host_from(head.host.in(bytes), local_address_text(client.socket()));
@@ -152,17 +136,6 @@ net::awaitable<bool> take_proxy_header(beast::tcp_stream& client, ClientConnecti
     connection.peer = endpoint_string(named);
   }
   co_return true;
-}
-
-// The allow-list, the connection limit and the client's share of it; false when refused.
-net::awaitable<bool> admit(ClientConnection& connection, beast::tcp_stream& client, policy::ClientLoad load) {
-  const auto refused = policy::admit_client(connection.config(), connection.address, load);
-  if (!refused) co_return true;
-  connection.services.metrics.connection_refused(*refused);
-  const auto refusal = policy::admission_refusal(*refused);
-  RequestLog line;
-  co_await refuse(client, connection, refusal, line);
-  co_return false;
 }
 
 }  // namespace

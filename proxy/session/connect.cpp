@@ -83,7 +83,7 @@ net::awaitable<void> relay_blind(ClientConnection& connection, beast::tcp_stream
   buffer.shrink_to_fit();  // the peek's buffer is not needed again: an idle tunnel holds none
   const auto totals = co_await relay_tunnel(client, upstream, limits.tunnel_idle_timeout, connection.worker.pipes());
   line.action = policy::Action::tunnel;
-  line.status = 200;
+  line.status = connection.transparent ? 0 : 200;  // a transparent client was never answered
   line.bytes_in += early + totals.client_to_upstream;
   line.bytes_out += totals.upstream_to_client;
   connection.log(line);
@@ -103,10 +103,13 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     upstream.emplace(co_await net::this_coro::executor);
     if (!co_await dial_tunnel(connection, client, runtime->config(), target, *upstream, line)) co_return;
   }
-  expire_after(client, limits.head_timeout);
-  const std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
-  if (co_await write_text(client, established)) co_return;
-  line.bytes_out += established.size();
+  // A transparent flow never sent a CONNECT: its first bytes are already on their way.
+  if (!connection.transparent) {
+    expire_after(client, limits.head_timeout);
+    const std::string_view established = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (co_await write_text(client, established)) co_return;
+    line.bytes_out += established.size();
+  }
   expire_never(client);
 
   // The peek deadline cancels the read but leaves the socket open: a silent client of an
@@ -115,7 +118,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   auto peek = co_await within(Clock::now() + peek_time, read_client_hello(client, buffer));
   if (peek && peek->client_closed) {
     line.action = policy::closed_before_hello(target.host_class);
-    line.status = 200;
+    line.status = connection.transparent ? 0 : 200;
     line.reason = "client closed before sending anything";
     connection.log(line);
     co_return;

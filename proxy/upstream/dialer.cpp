@@ -4,6 +4,7 @@
 #include "policy/parent_proxy.hpp"
 #include "policy/upstream_decision.hpp"
 #include "proxy/transport/deadline.hpp"
+#include "proxy/transport/transparent_socket.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -55,7 +56,14 @@ net::awaitable<std::variant<DialFailure, Candidates>> candidates_for(const confi
   co_return out;
 }
 
-net::awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint) {
+// `mark`: upstream.mark, set before the SYN leaves so the packet filter's loop guard sees it.
+net::awaitable<error_code> connect_socket(tcp::socket& socket, tcp::endpoint endpoint, std::uint32_t mark) {
+  if (mark != 0) {
+    error_code ec;
+    socket.open(endpoint.protocol(), ec);
+    if (!ec) ec = set_mark(socket, mark);
+    if (ec) co_return ec;
+  }
   auto [ec] = co_await socket.async_connect(endpoint, use_tuple);
   co_return ec;
 }
@@ -92,7 +100,7 @@ net::awaitable<std::optional<DialFailure>> resolve_and_connect(beast::tcp_stream
     // for the next (the last one gets all that remains).
     const auto now = Clock::now();
     const auto attempt_deadline = left == 0 ? deadline : now + (deadline - now) / static_cast<int>(left + 1);
-    auto attempt = co_await within(attempt_deadline, connect_socket(stream.socket(), endpoint));
+    auto attempt = co_await within(attempt_deadline, connect_socket(stream.socket(), endpoint, config.upstream.mark));
     const auto ec = attempt ? *attempt : error_code(net::error::timed_out);
     if (!ec) {
       stream.socket().set_option(tcp::no_delay(true), ignored);

@@ -27,7 +27,7 @@ FRONTED = "fronted.example.net"  # resolves to loopback, which stands in for the
 GUARD = f'sign_in_guard:\n  addresses: ["127.0.0.0/8"]\n  tunnel_names: [{h.OTHER_HOST}]\n'
 # Every key a line may carry, in the order the proxy writes them (DESIGN.md, "Logs").
 KEYS = ["time", "client", "action", "method", "host", "path", "status", "bytes_in", "bytes_out", "duration_ms",
-        "sni", "upstream", "tls", "profile", "enforcement", "tenant", "outcome", "reason"]
+        "entry", "sni", "upstream", "tls", "profile", "enforcement", "app", "tenant", "outcome", "reason"]
 NUMBERS = {"status", "bytes_in", "bytes_out", "duration_ms"}
 
 
@@ -99,7 +99,7 @@ def check_order(test, keys):
     test.assertEqual(keys[0], "time")
     positions = [KEYS.index(k) for k in keys]  # ValueError for an unknown key
     test.assertEqual(positions, sorted(positions), keys)
-    for required in ("time", "client", "action", "method", "host", "path", "bytes_in", "bytes_out", "duration_ms"):
+    for required in ("time", "client", "action", "method", "host", "path", "bytes_in", "bytes_out", "duration_ms", "entry"):
         test.assertIn(required, keys)
 
 

@@ -61,7 +61,7 @@ TEST_CASE("a text line starts with time= and carries every field in DESIGN order
   CHECK(line ==
         "time=2026-11-23T13:11:15.684Z client=127.0.0.1:51144 action=intercept method=GET "
         "host=login.microsoftonline.com path=/common/oauth2/authorize status=200 bytes_in=151 bytes_out=333 "
-        "duration_ms=2.500 sni=login.microsoftonline.com upstream=20.190.128.1:443 tls=TLSv1.3");
+        "duration_ms=2.500 entry=proxy sni=login.microsoftonline.com upstream=20.190.128.1:443 tls=TLSv1.3");
   CHECK(line.find("SECRET") == std::string::npos);
 }
 
@@ -73,12 +73,13 @@ TEST_CASE("a json line has the same keys, numbers as numbers") {
   r.outcome = "AADSTS500021";
   r.reason = "a \"quoted\" reason";
   const auto line = format_access_line(r, "[::1]:5", "2026-11-23T13:11:15.684Z", ms_2_5, json);
-  CHECK(line ==
-        R"({"time":"2026-11-23T13:11:15.684Z","client":"[::1]:5","action":"intercept","method":"GET",)"
-        R"("host":"login.microsoftonline.com","path":"/common/oauth2/authorize","status":200,"bytes_in":151,)"
-        R"("bytes_out":333,"duration_ms":2.500,"sni":"login.microsoftonline.com","upstream":"20.190.128.1:443",)"
-        R"("tls":"TLSv1.3","profile":"pilot","enforcement":"report","tenant":"contoso.com",)"
-        R"("outcome":"AADSTS500021","reason":"a \"quoted\" reason"})");
+  CHECK(
+      line ==
+      R"({"time":"2026-11-23T13:11:15.684Z","client":"[::1]:5","action":"intercept","method":"GET",)"
+      R"("host":"login.microsoftonline.com","path":"/common/oauth2/authorize","status":200,"bytes_in":151,)"
+      R"("bytes_out":333,"duration_ms":2.500,"entry":"proxy","sni":"login.microsoftonline.com","upstream":"20.190.128.1:443",)"
+      R"("tls":"TLSv1.3","profile":"pilot","enforcement":"report","tenant":"contoso.com",)"
+      R"("outcome":"AADSTS500021","reason":"a \"quoted\" reason"})");
 }
 
 TEST_CASE("no status is logged when the client got no HTTP response (a failed handshake)") {
@@ -91,7 +92,7 @@ TEST_CASE("no status is logged when the client got no HTTP response (a failed ha
   const auto line = format_access_line(r, "127.0.0.1:1", "T", ms_2_5, text);
   CHECK(line ==
         "time=T client=127.0.0.1:1 action=intercept method=CONNECT host=login.live.com path=- bytes_in=517 "
-        "bytes_out=0 duration_ms=2.500 "
+        "bytes_out=0 duration_ms=2.500 entry=proxy "
         "reason=\"client TLS handshake failed: unknown_ca for login.live.com (tlsv1 alert unknown ca)\"");
   CHECK(format_access_line(r, "c", "T", ms_2_5, json).find("\"status\"") == std::string::npos);
 }
@@ -102,7 +103,7 @@ TEST_CASE("a refused connection without a request writes - for what it never sen
   r.reason = "client address not allowed";
   CHECK(format_access_line(r, "10.9.9.9:1", "T", {}, text) ==
         "time=T client=10.9.9.9:1 action=deny method=- host=- path=- status=403 bytes_in=0 bytes_out=0 "
-        "duration_ms=0.000 reason=\"client address not allowed\"");
+        "duration_ms=0.000 entry=proxy reason=\"client address not allowed\"");
 }
 
 TEST_CASE("log timestamps are RFC 3339 UTC with milliseconds") {
