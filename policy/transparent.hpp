@@ -24,10 +24,10 @@ struct OriginalDestination {
 // Why a flow must be closed before anything is connected to (a loop, or nothing to go to).
 enum class TransparentLoop : std::uint8_t {
   none,
-  unreadable,     // no original destination (a client that connected to the listener itself)
-  own_listener,   // the destination is one of the proxy's own listeners
-  local_address,  // the destination is an address of this machine
-  own_connection, // the flow is one of the proxy's own upstream connections, sent back to it
+  unreadable,      // no original destination (a client that connected to the listener itself)
+  own_listener,    // the destination is one of the proxy's own listeners
+  local_address,   // the destination is an address of this machine
+  own_connection,  // the flow is one of the proxy's own upstream connections, sent back to it
 };
 const char* to_string(TransparentLoop loop);
 

@@ -98,8 +98,11 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   const auto& limits = runtime->config().limits;
   line.host = target.host;
 
+  // A CONNECT dials first, so that a failure is still an HTTP answer. A transparent flow has
+  // nobody to answer: it dials only once its first bytes say it is a tunnel, so an intercepted
+  // flow never touches the destination the client chose.
   std::optional<beast::tcp_stream> upstream;
-  if (!policy::is_intercepted(target.host_class)) {
+  if (!policy::is_intercepted(target.host_class) && !connection.transparent) {
     upstream.emplace(co_await net::this_coro::executor);
     if (!co_await dial_tunnel(connection, client, runtime->config(), target, *upstream, line)) co_return;
   }
@@ -135,6 +138,8 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
   if (upstream) {
     destination =
         co_await connection.worker.dialer().guard_destination(*upstream, runtime->config(), {target.host, target.port});
+  } else if (connection.transparent) {
+    destination = policy::GuardDestination{{*config::parse_ip(target.host)}, false};  // the original destination
   }
   const auto decision =
       policy::decide_tunnel(*runtime->policy, target, peek->facts(), destination ? &*destination : nullptr,
@@ -161,7 +166,11 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
     co_return;
   }
 
-  // A tunnel always has its dialled upstream (only intercepted targets are not dialled).
+  // A tunnel has its dialled upstream (a CONNECT's), or dials it now (a transparent flow's).
+  if (!upstream) {
+    upstream.emplace(co_await net::this_coro::executor);
+    if (!co_await dial_tunnel(connection, client, runtime->config(), target, *upstream, line)) co_return;
+  }
   co_await relay_blind(connection, client, *upstream, buffer, limits, target.host, peek->sni, std::move(line));
 }
 

@@ -13,8 +13,7 @@
 namespace trproxy::proxy {
 namespace {
 
-std::optional<policy::OriginalDestination> original_destination(tcp::socket& socket,
-                                                                 config::TransparentMethod method) {
+std::optional<policy::OriginalDestination> original_destination(tcp::socket& socket, config::TransparentMethod method) {
   std::optional<tcp::endpoint> destination;
   if (method == config::TransparentMethod::redirect) {
     destination = redirected_destination(socket);
@@ -29,8 +28,8 @@ std::optional<policy::OriginalDestination> original_destination(tcp::socket& soc
 
 // The loop rules, and (for a flow from this machine) whether it is one of the proxy's own
 // upstream connections that a rule without the mark exemption sent back.
-policy::TransparentLoop loop_of(const std::optional<policy::OriginalDestination>& destination,
-                                const Services& services, const tcp::endpoint& peer) {
+policy::TransparentLoop loop_of(const std::optional<policy::OriginalDestination>& destination, const Services& services,
+                                const tcp::endpoint& peer) {
   const auto loop = policy::check_transparent_destination(destination, services.self);
   if (loop != policy::TransparentLoop::none) return loop;
   const auto& self = services.self;
@@ -63,7 +62,8 @@ net::awaitable<void> serve_transparent(tcp::socket socket, Services& services, W
     services.metrics.transparent_loops.add();
     spdlog::warn("{} transparent flow to {}: {}; closed (transparent loop)", connection.peer,
                  line.host.empty() ? std::string("an unknown destination") : line.host, policy::to_string(loop));
-    const policy::Refusal refusal{0, policy::Action::tunnel, std::string("transparent loop: ") + policy::to_string(loop)};
+    const policy::Refusal refusal{0, policy::Action::tunnel,
+                                  std::string("transparent loop: ") + policy::to_string(loop)};
     co_await refuse(client, connection, refusal, line);
     co_return;
   }

@@ -80,7 +80,7 @@ error_code set_mark(tcp::socket& socket, std::uint32_t mark) {
   if (mark == 0) return {};
   const unsigned int value = mark;
   return ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_MARK, &value, sizeof value) == 0 ? error_code{}
-                                                                                             : last_error();
+                                                                                              : last_error();
 }
 
 bool is_own_connection(const tcp::endpoint& local) {

@@ -1,8 +1,10 @@
 // libFuzzer target for the zero-copy rewrite. Invariants checked on every input the scanner
 // accepts:
 //  1. it never crashes (ASan/UBSan);
-//  2. the rewritten head scans again, and its only tenant-restriction lines are ours;
-//  3. output minus the inserted block equals input minus the stripped lines.
+//  2. the rewritten head scans again, and its only tenant-restriction lines are ours (no Entra
+//     or app tenant line of the client's is left);
+//  3. output minus the inserted block equals input minus the stripped lines (Entra and app
+//     tenant lines; the proxy fields stay, as on an intercepted request).
 // Whatever follows the head is fed to the body tracker, which must never overrun its input.
 
 #include "policy/body_framing.hpp"
@@ -39,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string expected = input.substr(head.begin, head.end - head.begin);
   for (std::size_t i = head.removable_count; i-- > 0;) {
     const auto& line = head.removable[i];
-    if (line.role == LineRole::tenant_restriction) expected.erase(line.begin - head.begin, line.end - line.begin);
+    if (line.role != LineRole::proxy_hop) expected.erase(line.begin - head.begin, line.end - line.begin);
   }
   const auto at = output.size() - 2 - inserted.size();
   require(output.compare(at, inserted.size(), inserted) == 0);

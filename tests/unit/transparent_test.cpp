@@ -1,9 +1,9 @@
 // Issue 22: the transparent entry's pure parts. Config (listeners, method, upstream.mark), the
 // loop rules, the flow as a CONNECT target, the action a flow is counted as, and explain.
 
+#include "policy/transparent.hpp"
 #include "config/loader.hpp"
 #include "policy/explain.hpp"
-#include "policy/transparent.hpp"
 #include "test_configs.hpp"
 
 #include <catch2/catch.hpp>
@@ -81,9 +81,9 @@ TEST_CASE("transparent: the loop rules") {
   const Row rows[] = {
       {std::nullopt, TransparentLoop::unreadable},
       {to("10.0.0.1", 3129), TransparentLoop::own_listener},
-      {to("192.168.1.1", 3128), TransparentLoop::own_listener},   // a wildcard listener's port, a local address
-      {to("192.168.1.1", 443), TransparentLoop::local_address},   // the gateway itself
-      {to("203.0.113.9", 3128), TransparentLoop::none},           // another host's 3128
+      {to("192.168.1.1", 3128), TransparentLoop::own_listener},  // a wildcard listener's port, a local address
+      {to("192.168.1.1", 443), TransparentLoop::local_address},  // the gateway itself
+      {to("203.0.113.9", 3128), TransparentLoop::none},          // another host's 3128
       {to("203.0.113.9", 443), TransparentLoop::none},
       {to("2001:db8::9", 443), TransparentLoop::none},
   };
@@ -105,8 +105,7 @@ TEST_CASE("transparent: a flow is a CONNECT to its original destination") {
   const auto refused = policy::plan_transparent(policy, to("203.0.113.9", 8443));
   CHECK(std::get<policy::Refusal>(refused).status == 403);  // egress.connect_ports, as for a CONNECT
   // The SNI decides exactly as after a CONNECT: a sign-in name is intercepted.
-  const auto after =
-      policy::decide_after_hello(policy, target, {policy::HelloKind::sni, "login.microsoftonline.com"});
+  const auto after = policy::decide_after_hello(policy, target, {policy::HelloKind::sni, "login.microsoftonline.com"});
   CHECK(std::get<policy::InterceptPlan>(after).host == "login.microsoftonline.com");
 }
 
