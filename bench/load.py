@@ -386,6 +386,12 @@ def start_trproxy(binary, config, port):
     return proc
 
 
+def median(values):
+    """The middle value (the upper one of an even count)."""
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def median_of(runs):
     """One figure from the rounds of a target and load: the median CPU per request (and the median
     req/s and p99), the spread of CPU per request, the largest peak RSS; correct only if every

@@ -225,7 +225,7 @@ std::variant<std::string, ExplainError> explain_transparent(const Policy& policy
   }
   if (const auto loop = check_transparent_destination(original, configured_listeners(c));
       loop != TransparentLoop::none) {
-    out << "action: close (transparent loop: " << to_string(loop) << ")\n";
+    out << "action: deny (transparent loop: " << to_string(loop) << ")\n";
     return out.str();
   }
   auto plan = plan_transparent(policy, original);

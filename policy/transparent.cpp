@@ -49,10 +49,10 @@ const char* to_string(TransparentAction action) {
   return "close";
 }
 
-TransparentAction transparent_action(Action action, int status, bool refused) {
+TransparentAction transparent_action(Action action, int status, bool has_reason, std::uint64_t bytes_out) {
   if (action == Action::block) return TransparentAction::block;
   if (action == Action::deny) return TransparentAction::deny;
-  if (refused && status == 0) return TransparentAction::close;
+  if (has_reason && status == 0 && bytes_out == 0) return TransparentAction::close;
   return action == Action::intercept ? TransparentAction::intercept : TransparentAction::tunnel;
 }
 

@@ -43,7 +43,8 @@ ConnectPlan plan_transparent(const Policy& policy, const OriginalDestination& de
 // What `trproxy_transparent_connections_total{action}` counts a flow as, from its access line.
 enum class TransparentAction : std::uint8_t { intercept, tunnel, block, deny, close, count };
 const char* to_string(TransparentAction action);
-// A refusal without a status (nothing could be answered) is a close; block and deny as logged.
-TransparentAction transparent_action(Action action, int status, bool refused);
+// Block and deny as logged; a line with a reason, no status and nothing sent to the client (a
+// fail-closed ClientHello, a dial that failed) is a close; else intercept or tunnel.
+TransparentAction transparent_action(Action action, int status, bool has_reason, std::uint64_t bytes_out);
 
 }  // namespace trproxy::policy

@@ -29,9 +29,9 @@ tcp::acceptor open_for(net::io_context& control, const config::Endpoint& endpoin
   }
 }
 
-// upstream.mark is checked once at start: a mark that cannot be set would let the packet filter
-// send the proxy's own connections back to it.
-void check_mark(net::io_context& control, std::uint32_t mark) {
+}  // namespace
+
+void require_mark_settable(net::io_context& control, std::uint32_t mark) {
   if (mark == 0) return;
   tcp::socket probe(control);
   error_code ec;
@@ -42,8 +42,6 @@ void check_mark(net::io_context& control, std::uint32_t mark) {
                              (ec == boost::system::errc::operation_not_permitted ? " (needs CAP_NET_ADMIN)" : ""));
   }
 }
-
-}  // namespace
 
 Listeners open_listeners(net::io_context& control, const config::Config& config) {
   Listeners out;
@@ -56,7 +54,7 @@ Listeners open_listeners(net::io_context& control, const config::Config& config)
     out.transparent.push_back(open_for(control, endpoint, "transparent.listen", tproxy));
     add_self(out.self, out.transparent.back().local_endpoint());
   }
-  check_mark(control, config.upstream.mark);
+  require_mark_settable(control, config.upstream.mark);
   if (config.admin.listen) {
     out.admin.emplace(open_for(control, *config.admin.listen, "admin.listen"));
     add_self(out.self, out.admin->local_endpoint());

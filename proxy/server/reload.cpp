@@ -2,6 +2,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/server/fanout.hpp"
+#include "proxy/server/listeners.hpp"
 #include "proxy/worker/worker.hpp"
 
 #include <spdlog/spdlog.h>
@@ -45,6 +46,7 @@ void reload(ReloadParts& parts) {
   parts.file_watch.mark();
   try {
     auto next = build_runtime(config::load_config_file(parts.config_path), parts.runtime.get().get());
+    require_mark_settable(parts.control, next->config().upstream.mark);
     premint_sign_in_hosts(*next);
     put_in_place(parts, next);
   } catch (const std::exception& error) {

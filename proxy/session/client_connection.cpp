@@ -9,7 +9,8 @@ namespace trproxy::proxy {
 void ClientConnection::log(const RequestLog& line) {
   services.metrics.request(line.action, line.bytes_in, line.bytes_out, !logged);
   if (transparent && !logged) {
-    services.metrics.transparent_flow(policy::transparent_action(line.action, line.status, !line.reason.empty()));
+    services.metrics.transparent_flow(
+        policy::transparent_action(line.action, line.status, !line.reason.empty(), line.bytes_out));
   }
   logged = true;
   services.access_log.write(line, peer, config().log.format, transparent ? Entry::transparent : Entry::proxy);

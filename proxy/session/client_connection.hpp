@@ -79,8 +79,8 @@ net::awaitable<void> refuse(Stream& stream, ClientConnection& connection, const 
   // A transparent client speaks TLS (or another protocol) from its first byte: no HTTP answer.
   const bool answer = refusal.status != 0 && !(connection.transparent && std::is_same_v<Stream, beast::tcp_stream>);
   if (!answer) line.status = 0;
-  if (refusal.status != 0) metrics.refused(refusal.status);
   if (answer) {
+    metrics.refused(refusal.status);
     const auto response = error_response(refusal.status, refusal.reason);
     expire_after(stream, connection.config().limits.head_timeout);
     if (!co_await write_text(stream, response)) line.bytes_out += response.size();

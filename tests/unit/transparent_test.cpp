@@ -111,12 +111,14 @@ TEST_CASE("transparent: a flow is a CONNECT to its original destination") {
 
 TEST_CASE("transparent: what a flow is counted as") {
   using policy::Action;
-  CHECK(policy::transparent_action(Action::intercept, 200, false) == TransparentAction::intercept);
-  CHECK(policy::transparent_action(Action::tunnel, 0, false) == TransparentAction::tunnel);
-  CHECK(policy::transparent_action(Action::tunnel, 0, true) == TransparentAction::close);
-  CHECK(policy::transparent_action(Action::intercept, 0, true) == TransparentAction::close);
-  CHECK(policy::transparent_action(Action::block, 0, true) == TransparentAction::block);
-  CHECK(policy::transparent_action(Action::deny, 0, true) == TransparentAction::deny);
+  CHECK(policy::transparent_action(Action::intercept, 200, false, 512) == TransparentAction::intercept);
+  CHECK(policy::transparent_action(Action::tunnel, 0, false, 4096) == TransparentAction::tunnel);
+  // A tunnel that relayed, its line carrying the guard's "logged" reason, is still a tunnel.
+  CHECK(policy::transparent_action(Action::tunnel, 0, true, 4096) == TransparentAction::tunnel);
+  CHECK(policy::transparent_action(Action::tunnel, 0, true, 0) == TransparentAction::close);
+  CHECK(policy::transparent_action(Action::intercept, 0, true, 0) == TransparentAction::close);
+  CHECK(policy::transparent_action(Action::block, 0, true, 0) == TransparentAction::block);
+  CHECK(policy::transparent_action(Action::deny, 0, true, 0) == TransparentAction::deny);
   CHECK(std::string(policy::to_string(TransparentAction::close)) == "close");
 }
 
@@ -133,7 +135,7 @@ TEST_CASE("transparent: explain --transparent") {
   CHECK_THAT(explained("20.190.128.5:443", std::nullopt), Catch::Contains("action: deny (sign_in_guard"));
   CHECK_THAT(explained("203.0.113.9:443", "www.example.com"), Catch::Contains("action: tunnel"));
   CHECK_THAT(explained("203.0.113.9:443", "onedrive.live.com"), Catch::Contains("action: block"));
-  CHECK_THAT(explained("10.1.1.1:3129", std::nullopt), Catch::Contains("action: close (transparent loop"));
+  CHECK_THAT(explained("10.1.1.1:3129", std::nullopt), Catch::Contains("action: deny (transparent loop"));
   CHECK_THAT(explained("127.0.0.1:443", "www.example.com"), Catch::Contains("action: deny (egress.deny"));
   CHECK(std::holds_alternative<policy::ExplainError>(
       policy::explain_transparent(policy, std::nullopt, "proxy.corp:443", std::nullopt)));
