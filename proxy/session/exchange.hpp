@@ -87,6 +87,13 @@ struct Exchange {
   bool request_failed = false;
   bool response_done = false;
   bool response_started = false;  // bytes of the upstream response reached the client
+  // A request with a body: limits.upstream_response_timeout counts from the body's last byte, not
+  // from the head (an upload may take longer than the wait for its answer). The response pump's
+  // head read then has no stream deadline of its own; this timer, armed when the body is sent,
+  // ends the wait instead (Beast cannot re-arm a read that is already pending).
+  std::optional<net::steady_timer> head_deadline;
+  bool head_wait_over = false;  // a final head came, or the response pump ended
+  bool head_timed_out = false;
 
   void close_both() {
     close_lowest(client);
@@ -110,13 +117,20 @@ struct Exchange {
   }
 };
 
+// The request body is sent: the wait for the response head starts now.
+template <class Client, class Upstream>
+void body_sent(Exchange<Client, Upstream>& x) {
+  x.request_body_done = true;
+  if (x.head_deadline && !x.head_wait_over) x.head_deadline->expires_after(x.limits.upstream_response_timeout);
+}
+
 template <class Client, class Upstream>
 net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
   policy::BodyTracker tracker(x.request.framing, x.request.content_length,
                               policy::BodyTracker::default_max_trailer_bytes, x.request.custom_app_fields);
   for (;;) {
     if (tracker.done()) {  // an empty body (Content-Length: 0) is done before any byte
-      x.request_body_done = true;
+      body_sent(x);
       co_return;
     }
     const auto view = view_of(x.client_buffer);
@@ -136,7 +150,7 @@ net::awaitable<void> pump_request_body(Exchange<Client, Upstream>& x) {
         x.client_buffer.consume(progress.consumed);
       }
       if (progress.status == policy::BodyStatus::done) {
-        x.request_body_done = true;
+        body_sent(x);
         co_return;
       }
       if (progress.status == policy::BodyStatus::error) {
@@ -180,7 +194,7 @@ net::awaitable<void> response_head_failed(Exchange<Client, Upstream>& x, const p
     x.result.failure = "reused upstream connection closed: " + ec.message();
     close_lowest(x.upstream);
     co_return;
-  } else if (ec == beast::error::timeout) {
+  } else if (ec == beast::error::timeout || x.head_timed_out) {
     x.metrics.upstream_failure(UpstreamFailure::timeout);
     co_await x.fail(504, "upstream did not answer in time");
   } else {
@@ -268,6 +282,28 @@ void finish_response(Exchange<Client, Upstream>& x, const policy::ResponseHead& 
   }
 }
 
+// The response head's deadline for a request with a body (Exchange::head_deadline): waits until
+// the body pump arms it and it expires, then ends the upstream connection, so the response pump's
+// pending read fails and answers 504. Ends early once a final head came or the pump ended.
+template <class Client, class Upstream>
+net::awaitable<void> watch_head_deadline(Exchange<Client, Upstream>& x) {
+  while (!x.head_wait_over) {
+    auto [ec] = co_await x.head_deadline->async_wait(use_tuple);
+    if (x.head_wait_over) co_return;
+    if (ec) continue;  // re-armed (the body was sent): wait for the new expiry
+    x.head_timed_out = true;
+    close_lowest(x.upstream);
+    co_return;
+  }
+}
+
+// The response pump no longer waits for a head: the deadline's watcher may end.
+template <class Client, class Upstream>
+void end_head_wait(Exchange<Client, Upstream>& x) {
+  x.head_wait_over = true;
+  if (x.head_deadline) x.head_deadline->cancel();
+}
+
 // A 101 the request asked for: the head and whatever followed it go to the client; the caller
 // relays the rest. Neither connection carries HTTP again.
 template <class Client, class Upstream>
@@ -287,8 +323,16 @@ net::awaitable<void> switch_protocols(Exchange<Client, Upstream>& x) {
   x.result.switched = true;
 }
 
+// Ends the head deadline's watch however the response pump ends.
+template <class Client, class Upstream>
+struct HeadWaitEnd {
+  Exchange<Client, Upstream>& x;
+  ~HeadWaitEnd() { end_head_wait(x); }
+};
+
 template <class Client, class Upstream>
 net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::steady_clock::time_point sent_at) {
+  const HeadWaitEnd<Client, Upstream> end_of_head_wait{x};
   policy::ResponseScanner scanner(policy::ScanLimits{x.limits.max_head_bytes, x.limits.max_header_fields});
   policy::ResponseHead response;
   bool first_head = true;
@@ -296,7 +340,12 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   policy::BodyProgress with_head{};               // what of it left together with the head
   policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
   for (;;) {                                      // interim 1xx heads, then the final one
-    expire_after(x.upstream, x.limits.upstream_response_timeout);
+    // While the request body is still going out, head_deadline bounds the wait instead.
+    if (x.head_deadline && !x.request_body_done) {
+      expire_never(x.upstream);
+    } else {
+      expire_after(x.upstream, x.limits.upstream_response_timeout);
+    }
     for (auto status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response);
          status != policy::ScanStatus::complete;
          status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response)) {
@@ -308,9 +357,11 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
         if (!read_ec || n > 0) continue;
         ec = read_ec;
       }
+      end_head_wait(x);
       co_await response_head_failed(x, scanner, ec, first_head);
       co_return;
     }
+    if (response.status >= 200) end_head_wait(x);
     note_response_head(x, response, first_head, sent_at);
     first_head = false;
     const auto head_bytes_seen = view_of(x.upstream_buffer).substr(0, response.end);
@@ -406,7 +457,8 @@ net::awaitable<ExchangeResult> exchange(Client& client, beast::flat_buffer& clie
     // `pieces` point into client_buffer: it is consumed only once they are written.
     x.result.bytes_from_client += request.head_end;
     client_buffer.consume(request.head_end);
-    co_await (detail::pump_request_body(x) && detail::pump_response(x, sent_at));
+    x.head_deadline.emplace(co_await net::this_coro::executor, net::steady_timer::time_point::max());
+    co_await (detail::pump_request_body(x) && detail::pump_response(x, sent_at) && detail::watch_head_deadline(x));
   }
   if (x.request_failed) {
     x.result.client_reusable = false;

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 import urllib.request
 
@@ -47,7 +48,19 @@ EXPECTED = {
     "saas.example.com": ["X-Example-Allowed-Tenant: corp"],
 }
 HEADER_NAMES = sorted({line.split(":")[0] for lines in EXPECTED.values() for line in lines})
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+# A page whose script opens a WebSocket to the intercepted app host and shows the echo in its title.
+WS_PAGE = """<html><head><title>waiting</title></head><body><script>
+const ws = new WebSocket("wss://app.slack.com/ws");
+ws.onopen = () => ws.send("hello from chromium");
+ws.onmessage = (e) => { document.title = "echo:" + e.data; ws.close(); };
+ws.onerror = () => { document.title = "websocket error"; };
+fetch("/hold");  // answered once the close frame reached the origin: the dump waits for it
+</script></body></html>"""
+EVENTS, EVENT_GAP = 6, 0.4  # 2.4 s of events against a 1 s upstream_response_timeout
+# ~2 s of upload against the same 1 s, in steps larger than the buffers between proxy and origin
+# (the origin's receive buffer is kept small), so the proxy is still sending when 1 s has passed.
+SLOW_CHUNK, SLOW_GAP, SLOW_BODY = 2 * 1024 * 1024, 0.1, 40 * 1024 * 1024
 # Sanitizer runs (TRPROXY_E2E_TIME_SCALE > 1) move an eighth as much, and their allocators keep
 # freed memory in quarantine, so the memory bound is asserted on the plain build only.
 SANITIZED = h.TIME_SCALE > 1
@@ -65,7 +78,10 @@ class AppOrigin(h.PythonUpstream):
     def __init__(self, tls_cert):
         self.heads = []
         self.lock = threading.Lock()
+        self.websocket_closed = threading.Event()
         super().__init__(tls_cert)
+        # Accepted sockets inherit it: a slow reader's backlog then stays in the sender.
+        self.server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
 
     def handle(self, sock):
         data = b""
@@ -80,6 +96,16 @@ class AppOrigin(h.PythonUpstream):
             path = text.split(" ", 2)[1]
             if path == "/ws":
                 return self.websocket(sock, text, data)
+            if path == "/ws-page":
+                self.send_page(sock)
+                continue
+            if path == "/hold":
+                self.hold(sock)
+                continue
+            if path == "/events":
+                return self.events(sock)
+            if path in ("/slow-upload", "/silent-after-body"):
+                return self.slow_body(sock, text, data, answer=path == "/slow-upload")
             length = re.search(r"(?im)^content-length:\s*(\d+)", text)
             received_bytes = len(data)
             need = int(length.group(1)) if length else 0
@@ -104,6 +130,45 @@ class AppOrigin(h.PythonUpstream):
                 body = f"received {received_bytes}\n".encode()
                 sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
+    def send_page(self, sock):
+        page = WS_PAGE.encode()
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + str(len(page)).encode() +
+                     b"\r\n\r\n" + page)
+
+    def hold(self, sock):
+        """Answers once a WebSocket close frame came: the page's fetch of it keeps headless
+        Chromium's virtual time (and its DOM dump) waiting until the socket's work is done."""
+        self.websocket_closed.wait(h.DEADLINE)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nheld\n")
+
+    def events(self, sock):
+        """Server-sent events, one every EVENT_GAP s: longer in all than the proxy's response timeout,
+        which bounds the wait for a response head, not a body that keeps flowing."""
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for i in range(EVENTS):
+            event = f"data: event {i}\n\n".encode()
+            sock.sendall(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            time.sleep(EVENT_GAP)  # the stream's own pace (what the test is about), not a synchronisation
+        sock.sendall(b"0\r\n\r\n")
+
+    def slow_body(self, sock, head, data, answer):
+        """Reads the body SLOW_CHUNK bytes at a time, SLOW_GAP s apart (its own pace: longer in all
+        than the response timeout), then answers, or (answer False) never does."""
+        need = int(re.search(r"(?im)^content-length:\s*(\d+)", head).group(1)) - len(data)
+        while need > 0:
+            time.sleep(SLOW_GAP)
+            step = min(SLOW_CHUNK, need)
+            while step > 0:  # a TLS read returns one record at most
+                chunk = sock.recv(min(step, 65536))
+                if not chunk:
+                    return
+                step -= len(chunk)
+                need -= len(chunk)
+        if answer:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nuploaded\n")
+            return
+        sock.recv(1)  # holds the connection without answering until the proxy gives up on it
+
     def websocket(self, sock, head, data):
         key = re.search(r"(?im)^sec-websocket-key:\s*(\S+)", head).group(1)
         accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
@@ -116,6 +181,7 @@ class AppOrigin(h.PythonUpstream):
             opcode, payload = frame
             sock.sendall(make_frame(opcode, payload, mask=False))
             if opcode == 8:  # close: echoed, then the server closes
+                self.websocket_closed.set()
                 return
 
 
@@ -180,7 +246,8 @@ def setUpModule():
         if r.returncode != 0:
             raise RuntimeError("ca init --config failed: " + r.stderr)
         resolve = dict(env.resolve_all(), **{host: upstream.address for host in list(EXPECTED) + ["api.github.com"]})
-        kw = dict(trust=env.pki.root_crt, resolve=resolve, extra=APPS_YAML, threads=1)
+        kw = dict(trust=env.pki.root_crt, resolve=resolve, threads=1,
+                  extra=APPS_YAML + "limits:\n  upstream_response_timeout: 1s\n")
         proxy = h.Proxy(os.path.join(env.dir, "apps"), ca_dir, **kw)
         env.proxies.append(proxy)
         report = h.Proxy(os.path.join(env.dir, "apps-report"), ca_dir, tenant_extra="  mode: report\n", **kw)
@@ -298,6 +365,53 @@ class WebSocket(unittest.TestCase):
         line = h.wait_until(lambda: [l for l in proxy.access_lines() if " path=/ws" in l] or None,
                             what="the WebSocket access line")[-1]
         self.assertIn("status=101", line)
+
+
+class LongResponses(unittest.TestCase):
+    def test_server_sent_events_outlive_the_response_timeout_while_bytes_flow(self):
+        with h.tls_through(proxy, "app.slack.com", ca_dir + "/ca.crt") as tls:
+            tls.sendall(b"GET /events HTTP/1.1\r\nHost: app.slack.com\r\nAccept: text/event-stream\r\n"
+                        b"Connection: close\r\n\r\n")
+            status, head, body = h.read_response(tls, timeout=h.DEADLINE)
+        self.assertEqual(status, 200)
+        self.assertEqual([line for line in body.decode().splitlines() if line.startswith("data:")],
+                         [f"data: event {i}" for i in range(EVENTS)])
+
+
+    def upload(self, path):
+        with h.tls_through(proxy, "app.slack.com", ca_dir + "/ca.crt") as tls:
+            tls.sendall(f"POST {path} HTTP/1.1\r\nHost: app.slack.com\r\nContent-Length: {SLOW_BODY}\r\n"
+                        "Connection: close\r\n\r\n".encode())
+            started = time.monotonic()
+            tls.sendall(b"u" * SLOW_BODY)  # paced by the origin's reads, through the proxy
+            status, _, body = h.read_response(tls, timeout=h.DEADLINE)
+            return status, body, time.monotonic() - started
+
+    def test_an_upload_longer_than_the_response_timeout_is_answered(self):
+        # The response timeout counts from the body's last byte: 1 s here, the upload takes ~2.4 s.
+        status, body, seconds = self.upload("/slow-upload")
+        self.assertEqual((status, body), (200, b"uploaded\n"))
+        self.assertGreater(seconds, 1.5)  # it did outlast the response timeout
+
+    def test_a_silent_upstream_after_the_body_still_gets_504(self):
+        status, body, seconds = self.upload("/silent-after-body")
+        self.assertEqual(status, 504)
+        self.assertIn(b"upstream did not answer in time", body)
+
+
+class ChromiumWebSocket(unittest.TestCase):
+    def test_chromium_websocket_through_an_intercepted_app_host(self):
+        chromium = h.Chromium(env.dir, ca_dir + "/ca.crt")
+        upstream.websocket_closed.clear()
+        before = len(upstream.heads)
+        dom, err = chromium.load("https://app.slack.com/ws-page", f"--proxy-server=http://127.0.0.1:{proxy.port}",
+                                 "--virtual-time-budget=10000")
+        self.assertIn("<title>echo:hello from chromium</title>", dom, err[-2000:])
+        with upstream.lock:
+            upgrades = [head for head in upstream.heads[before:] if head.startswith("GET /ws ")]
+        self.assertEqual(len(upgrades), 1)
+        self.assertEqual(lines_named(upgrades[0], "X-Slack-Allowed-Workspaces"),
+                         ["X-Slack-Allowed-Workspaces: T0123ABCD,E0456EFGH"])
 
 
 def rss_kib(pid, field="VmRSS"):
