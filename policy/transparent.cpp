@@ -18,7 +18,9 @@ const char* to_string(TransparentLoop loop) {
 TransparentLoop check_transparent_destination(const std::optional<OriginalDestination>& destination,
                                               const SelfEndpoints& self) {
   if (!destination) return TransparentLoop::unreadable;
-  const auto& [address, port] = *destination;
+  // Named members, not a structured binding: Clang 14 cannot capture those in the lambda below.
+  const auto& address = destination->address;
+  const auto port = destination->port;
   const bool listener =
       std::find(self.wildcard_ports.begin(), self.wildcard_ports.end(), port) != self.wildcard_ports.end() ||
       std::any_of(self.bound.begin(), self.bound.end(),
