@@ -122,6 +122,10 @@ class AppOrigin(h.PythonUpstream):
                 while size > 0:
                     sock.sendall(block[:min(size, len(block))])
                     size -= min(size, len(block))
+            elif path == "/github-refused":
+                body = b"Access to this enterprise is restricted by your network administrator.\n"
+                sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: " +
+                             str(len(body)).encode() + b"\r\n\r\n" + body)
             elif path == "/claude-block":
                 body = b'{"type":"error","error":{"type":"permission_error","error_code":"tenant_restriction_violation"}}'
                 sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -316,6 +320,22 @@ class EveryApp(unittest.TestCase):
         line = h.wait_until(lambda: [l for l in proxy.access_lines() if "/claude-block" in l] or None,
                             what="the block's access line")[-1]
         self.assertIn("outcome=tenant_restriction_violation", line)
+
+    def test_github_403_is_counted_as_its_block_response_only_when_enforcing(self):
+        key = 'trproxy_app_blocked_total{app="github",profile="default"}'
+        before = h.scrape(proxy)[key]
+        code, _, err = h.curl(proxy, "https://github.com/github-refused", cacert=ca_dir + "/ca.crt")
+        self.assertEqual(code, 0, err)
+        h.wait_until(lambda: h.scrape(proxy)[key] > before, what="GitHub's 403 counted")
+        line = h.wait_until(lambda: [l for l in proxy.access_lines() if "/github-refused" in l] or None,
+                            what="the 403's access line")[-1]
+        self.assertIn('outcome="blocked (403)"', line)
+        # Report mode inserted nothing: a 403 there is not the header's doing.
+        code, _, err = h.curl(report, "https://github.com/github-refused", cacert=ca_dir + "/ca.crt")
+        self.assertEqual(code, 0, err)
+        h.wait_until(lambda: [l for l in report.access_lines() if "/github-refused" in l] or None,
+                     what="the report proxy's line")
+        self.assertEqual(h.scrape(report).get(key, 0), 0)
 
     def test_another_host_inside_an_app_connection_is_421(self):
         with h.tls_through(proxy, "github.com", ca_dir + "/ca.crt") as tls:

@@ -235,7 +235,19 @@ TEST_CASE("loading a CA that does not permit an intercepted host is an error nam
   below.auth_hosts.push_back("eu.login.microsoftonline.com");
   CHECK_NOTHROW(tls::require_permits_intercepted_hosts(ca, cert, below));
   CHECK(tls::ca_warnings(ca, cert, std::time(nullptr)).empty());
+  // An app host the CA was not made for (issue 21): named, as an app host.
+  CHECK_THROWS_WITH(tls::require_permits_intercepted_hosts(ca, cert, default_hosts(), {"*.slack.com"}),
+                    Catch::Contains("do not permit *.slack.com (an app host, not permitted)") &&
+                        Catch::Contains("trproxy ca init --config"));
   std::filesystem::remove_all(dir);
+  // A CA made for the apps too permits them, a wildcard as its subtree.
+  const auto apps_dir = fresh_dir("apps");
+  const std::vector<std::string> apps{"github.com", "api.github.com", "*.slack.com"};
+  tls::CaOptions with_apps;
+  with_apps.constraints = tls::constraints_for(default_hosts(), apps);
+  const auto apps_ca = make_ca(apps_dir, with_apps);
+  CHECK_NOTHROW(tls::require_permits_intercepted_hosts(apps_ca, apps_dir / "ca.crt", default_hosts(), apps));
+  std::filesystem::remove_all(apps_dir);
 }
 
 TEST_CASE("an unconstrained CA loads with a warning; so does one that expires within 30 days") {
