@@ -180,11 +180,49 @@ def seconds(duration):
     return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
 
 
-class Kubernetes(unittest.TestCase):
-    docs = [d for d in yaml.safe_load_all(read("deploy/kubernetes/trproxy.yaml")) if d]
-    by_kind = {}
+def render_kustomization(path):
+    """The objects `kubectl kustomize deploy/kubernetes/PATH` makes, offline: the tree copied to a
+    temporary folder with a CA made by `trproxy ca init --config` where the base expects it."""
+    with tempfile.TemporaryDirectory() as folder:
+        tree = os.path.join(folder, "kubernetes")
+        shutil.copytree(os.path.join(ROOT, "deploy", "kubernetes"), tree,
+                        ignore=shutil.ignore_patterns("ca"))
+        subprocess.run([TRPROXY, "ca", "init", "--dir", os.path.join(tree, "base", "ca"), "--config",
+                        os.path.join(tree, "base", "trproxy.yaml")], check=True, capture_output=True)
+        r = subprocess.run(["kubectl", "kustomize", os.path.join(tree, path)], capture_output=True, text=True,
+                           timeout=120)
+        if r.returncode != 0:
+            raise AssertionError(f"kubectl kustomize {path} failed:\n{r.stderr}")
+        return [d for d in yaml.safe_load_all(r.stdout) if d]
+
+
+def by_kind_of(docs):
+    out = {}
     for d in docs:
-        by_kind.setdefault(d["kind"], []).append(d)
+        out.setdefault(d["kind"], []).append(d)
+    return out
+
+
+def config_passes_check(test, config_text, *expected):
+    """--check loads the CA exactly as a start does: give it one where the Secret would be."""
+    with tempfile.TemporaryDirectory() as folder:
+        ca_dir = make_ca(folder)
+        path = os.path.join(folder, "trproxy.yaml")
+        with open(path, "w") as f:
+            f.write(config_text.replace("/etc/trproxy/ca/", ca_dir + "/"))
+        r = subprocess.run([TRPROXY, "--config", path, "--check"], capture_output=True, text=True)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    for line in expected:
+        test.assertIn(line, r.stdout)
+
+
+OVERLAYS = ("overlays/proxy-protocol", "overlays/transparent-gateway")
+
+
+class Kubernetes(unittest.TestCase):
+    """The Kustomize base, rendered (deploy/kubernetes/base)."""
+    docs = render_kustomization("base")
+    by_kind = by_kind_of(docs)
     deployment = by_kind["Deployment"][0]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -200,8 +238,12 @@ class Kubernetes(unittest.TestCase):
             self.assertIn(kind, self.by_kind)
             for d in self.by_kind[kind]:
                 self.assertTrue(d["metadata"]["name"])
-        # The CA is the operator's (kubectl create secret tls): no placeholder that starts pods without one.
-        self.assertNotIn("Secret", self.by_kind)
+        # The CA Secret comes from the operator's files (secretGenerator): no placeholder in the tree.
+        secret = self.by_kind["Secret"][0]
+        self.assertEqual((secret["metadata"]["name"], secret["type"]), ("trproxy-ca", "kubernetes.io/tls"))
+        self.assertEqual(set(secret["data"]), {"tls.crt", "tls.key"})
+        self.assertFalse(os.path.exists(os.path.join(ROOT, "deploy", "kubernetes", "base", "ca", "ca.key"))
+                         and "deploy/kubernetes/base/ca/" not in read(".gitignore"))
 
     def test_the_ca_secret_is_readable_by_the_pod_user_only(self):
         context = self.pod["securityContext"]
@@ -209,6 +251,7 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(context["fsGroup"], context["runAsGroup"])
         volume = next(v for v in self.pod["volumes"] if v["name"] == "ca")["secret"]
         self.assertEqual(volume["defaultMode"], 0o440)  # group-readable: the kubelet gives it fsGroup
+        self.assertIs(volume["optional"], False)  # a pod never starts without its CA
         self.assertEqual({i["key"]: i["path"] for i in volume["items"]}, {"tls.crt": "ca.crt", "tls.key": "ca.key"})
         mount = next(m for m in self.container["volumeMounts"] if m["name"] == "ca")["mountPath"]
         self.assertEqual(self.config["ca"]["key"], mount + "/ca.key")
@@ -264,16 +307,52 @@ class Kubernetes(unittest.TestCase):
         self.assertEqual(set(policy["policyTypes"]), {"Ingress", "Egress"})
 
     def test_configmap_config_passes_trproxy_check(self):
-        # --check loads the CA exactly as a start does: give it one where the Secret would be.
-        config = self.by_kind["ConfigMap"][0]["data"]["trproxy.yaml"]
-        with tempfile.TemporaryDirectory() as folder:
-            ca_dir = make_ca(folder)
-            path = os.path.join(folder, "trproxy.yaml")
-            with open(path, "w") as f:
-                f.write(config.replace("/etc/trproxy/ca/", ca_dir + "/"))
-            r = subprocess.run([TRPROXY, "--config", path, "--check"], capture_output=True, text=True)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("mode: tenant restrictions v2", r.stdout)
+        config_passes_check(self, self.by_kind["ConfigMap"][0]["data"]["trproxy.yaml"],
+                            "mode: tenant restrictions v2")
+
+    def test_generated_names_are_stable_so_updates_reload_in_place(self):
+        # No content hash: the mounted files change under the same names and pods reload (watch_files).
+        self.assertEqual(self.by_kind["ConfigMap"][0]["metadata"]["name"], "trproxy-config")
+        self.assertEqual(self.by_kind["Secret"][0]["metadata"]["name"], "trproxy-ca")
+
+
+class KubernetesOverlays(unittest.TestCase):
+    """The overlays, rendered: behind a PROXY-protocol load balancer, and as a transparent gateway."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rendered = {path: by_kind_of(render_kustomization(path)) for path in OVERLAYS}
+
+    def test_proxy_protocol_overlay_trusts_the_balancer_and_exposes_an_internal_load_balancer(self):
+        objects = self.rendered["overlays/proxy-protocol"]
+        service = next(s for s in objects["Service"] if s["metadata"]["name"] == "trproxy")
+        self.assertEqual(service["spec"]["type"], "LoadBalancer")
+        self.assertEqual(service["metadata"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"],
+                         "*")
+        admin = next(s for s in objects["Service"] if s["metadata"]["name"] == "trproxy-admin")
+        self.assertEqual(admin["spec"]["type"], "ClusterIP")  # the admin port stays inside
+        config = objects["ConfigMap"][0]["data"]["trproxy.yaml"]
+        self.assertTrue(yaml.safe_load(config)["proxy_protocol"]["trusted"])
+        config_passes_check(self, config, "PROXY protocol from: 10.0.0.0/8")
+
+    def test_transparent_gateway_overlay_is_a_host_network_daemonset_with_net_admin_only(self):
+        objects = self.rendered["overlays/transparent-gateway"]
+        self.assertEqual(set(objects), {"ConfigMap", "Secret", "DaemonSet"})
+        pod = objects["DaemonSet"][0]["spec"]["template"]["spec"]
+        self.assertIs(pod["hostNetwork"], True)
+        self.assertEqual(pod["dnsPolicy"], "ClusterFirstWithHostNet")
+        self.assertEqual(pod["nodeSelector"], {"trproxy.io/gateway": "true"})
+        container = pod["containers"][0]
+        self.assertEqual(container["securityContext"]["capabilities"], {"drop": ["ALL"], "add": ["NET_ADMIN"]})
+        self.assertNotIn("ports", container)  # host network: nothing to publish
+        for probe in ("readinessProbe", "livenessProbe"):
+            self.assertEqual(container[probe]["exec"]["command"][:2], ["trproxy", "probe"])  # no curl in the image
+        self.assertIs(next(v for v in pod["volumes"] if v["name"] == "ca")["secret"]["optional"], False)
+        config = objects["ConfigMap"][0]["data"]["trproxy.yaml"]
+        parsed = yaml.safe_load(config)
+        self.assertEqual(parsed["admin"]["listen"], "127.0.0.1:9090")  # never on the LAN
+        config_passes_check(self, config, "transparent listeners: 0.0.0.0:3129, [::]:3129 (method redirect)",
+                            "upstream mark: 2")
 
 
 SCHEMAS = os.path.join(ROOT, "tests", "deploy", "kubernetes-schemas")
@@ -300,17 +379,25 @@ class KubernetesSchemas(unittest.TestCase):
                 f.write(lock)
 
     def validate(self, docs):
+        docs = copy.deepcopy(docs)
+        for doc in docs:
+            # Kustomize wraps a Secret's base64 at 76 columns; the API server's decoder (Go's
+            # encoding/base64) skips the newlines, the schema's "byte" format does not.
+            if doc.get("kind") == "Secret":
+                doc["data"] = {k: v.replace("\n", "") for k, v in doc.get("data", {}).items()}
         r = subprocess.run(["node", os.path.join(self.work, "validate.mjs")], input=json.dumps(docs),
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.stderr, "")
         return r.returncode, r.stdout.splitlines()
 
     def test_every_object_is_valid(self):
-        docs = Kubernetes.docs
-        code, lines = self.validate(docs)
-        self.assertEqual(code, 0, "\n".join(lines))
-        self.assertEqual(len(lines), len(docs))
-        self.assertTrue(all(line.startswith("OK ") for line in lines), lines)
+        for path in ("base",) + OVERLAYS:
+            with self.subTest(kustomization=path):
+                docs = Kubernetes.docs if path == "base" else render_kustomization(path)
+                code, lines = self.validate(docs)
+                self.assertEqual(code, 0, "\n".join(lines))
+                self.assertEqual(len(lines), len(docs))
+                self.assertTrue(all(line.startswith("OK ") for line in lines), lines)
 
     def test_negative_controls_are_refused(self):
         def broken(change):
