@@ -419,21 +419,6 @@ class LongResponses(unittest.TestCase):
         self.assertIn(b"upstream did not answer in time", body)
 
 
-class ChromiumWebSocket(unittest.TestCase):
-    def test_chromium_websocket_through_an_intercepted_app_host(self):
-        chromium = h.Chromium(env.dir, ca_dir + "/ca.crt")
-        upstream.websocket_closed.clear()
-        before = len(upstream.heads)
-        dom, err = chromium.load("https://app.slack.com/ws-page", f"--proxy-server=http://127.0.0.1:{proxy.port}",
-                                 "--virtual-time-budget=10000")
-        self.assertIn("<title>echo:hello from chromium</title>", dom, err[-2000:])
-        with upstream.lock:
-            upgrades = [head for head in upstream.heads[before:] if head.startswith("GET /ws ")]
-        self.assertEqual(len(upgrades), 1)
-        self.assertEqual(lines_named(upgrades[0], "X-Slack-Allowed-Workspaces"),
-                         ["X-Slack-Allowed-Workspaces: T0123ABCD,E0456EFGH"])
-
-
 def rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(rf"{field}:\s+(\d+)", f.read()).group(1))
