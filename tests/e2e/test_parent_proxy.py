@@ -72,11 +72,11 @@ def relay(a, b):
     other.join(h.DEADLINE)
 
 
-banner = closed_port = None
+banner = closed_port = closed_holder = None
 
 
 def setUpModule():
-    global env, parent, proxy, banner, closed_port
+    global env, parent, proxy, banner, closed_port, closed_holder
     env = h.Environment()
     try:
         ports = env.nginx.ports
@@ -86,7 +86,11 @@ def setUpModule():
         routes["plain.example.com:80"] = ("127.0.0.1", ports["plain"])
         routes[f"{BANNER_HOST}:443"] = ("127.0.0.1", banner.port)
         parent = ParentProxy(routes)
-        closed_port = h.free_port()
+        # A port bound but never listening: connecting is refused, and no listener started later
+        # (a proxy of this module binding port 0) can be given the same number.
+        closed_holder = socket.socket()
+        closed_holder.bind(("127.0.0.1", 0))
+        closed_port = closed_holder.getsockname()[1]
         # No upstream.resolve: every name goes to the parent unresolved. The sign-in address guard
         # would resolve each tunnelled name itself (through this machine's DNS): off here, and
         # test_tried.GuardBehindParent covers it with a name the hosts file answers.
@@ -98,6 +102,8 @@ def setUpModule():
 
 def tearDownModule():
     env.close()
+    if closed_holder:
+        closed_holder.close()
     if parent:
         parent.close()
     if banner:
