@@ -50,13 +50,16 @@ EXPECTED = {
 HEADER_NAMES = sorted({line.split(":")[0] for lines in EXPECTED.values() for line in lines})
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 # A page whose script opens a WebSocket to the intercepted app host and shows the echo in its title.
+# The external script after it is answered only once the socket's close frame reached the origin:
+# until then the page is still loading, and headless Chromium dumps the DOM after the load.
 WS_PAGE = """<html><head><title>waiting</title></head><body><script>
 const ws = new WebSocket("wss://app.slack.com/ws");
 ws.onopen = () => ws.send("hello from chromium");
 ws.onmessage = (e) => { document.title = "echo:" + e.data; ws.close(); };
 ws.onerror = () => { document.title = "websocket error"; };
-fetch("/hold");  // answered once the close frame reached the origin: the dump waits for it
-</script></body></html>"""
+</script>
+<script src="/hold.js"></script>
+</body></html>"""
 EVENTS, EVENT_GAP = 6, 0.4  # 2.4 s of events against a 1 s upstream_response_timeout
 # ~2 s of upload against the same 1 s, in steps larger than the buffers between proxy and origin
 # (the origin's receive buffer is kept small), so the proxy is still sending when 1 s has passed.
@@ -99,7 +102,7 @@ class AppOrigin(h.PythonUpstream):
             if path == "/ws-page":
                 self.send_page(sock)
                 continue
-            if path == "/hold":
+            if path == "/hold.js":
                 self.hold(sock)
                 continue
             if path == "/events":
@@ -140,10 +143,10 @@ class AppOrigin(h.PythonUpstream):
                      b"\r\n\r\n" + page)
 
     def hold(self, sock):
-        """Answers once a WebSocket close frame came: the page's fetch of it keeps headless
-        Chromium's virtual time (and its DOM dump) waiting until the socket's work is done."""
+        """Answers once a WebSocket close frame came: the page's script tag for it keeps the page
+        loading (and headless Chromium's DOM dump waiting) until the socket's work is done."""
         self.websocket_closed.wait(h.DEADLINE)
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nheld\n")
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\nContent-Length: 3\r\n\r\n//\n")
 
     def events(self, sock):
         """Server-sent events, one every EVENT_GAP s: longer in all than the proxy's response timeout,

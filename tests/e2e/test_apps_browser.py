@@ -16,8 +16,7 @@ class ChromiumWebSocket(unittest.TestCase):
         chromium = h.Chromium(t.env.dir, t.ca_dir + "/ca.crt")
         t.upstream.websocket_closed.clear()
         before = len(t.upstream.heads)
-        dom, err = chromium.load("https://app.slack.com/ws-page", f"--proxy-server=http://127.0.0.1:{t.proxy.port}",
-                                 "--virtual-time-budget=30000")
+        dom, err = chromium.load("https://app.slack.com/ws-page", f"--proxy-server=http://127.0.0.1:{t.proxy.port}")
         self.assertIn("<title>echo:hello from chromium</title>", dom, err[-2000:])
         with t.upstream.lock:
             upgrades = [head for head in t.upstream.heads[before:] if head.startswith("GET /ws ")]
