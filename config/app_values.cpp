@@ -117,10 +117,16 @@ std::string canonical_value(ValueShape shape, std::string_view value) {
   }
 }
 
+std::string folded_field_name(std::string_view name) {
+  std::string folded;
+  folded.reserve(name.size());
+  for (char c : name) folded += c == '_' ? '-' : lower(c);
+  return folded;
+}
+
 std::optional<std::string> custom_header_name_problem(std::string_view name) {
   if (!is_token(name)) return "is not a header field name (1-63 letters, digits or !#$%&'*+-.^_`|~)";
-  std::string folded;
-  for (char c : name) folded += c == '_' ? '-' : lower(c);
+  const auto folded = folded_field_name(name);
   if (std::find(reserved_names.begin(), reserved_names.end(), folded) != reserved_names.end() ||
       folded.rfind("proxy-", 0) == 0) {
     return "is a field the proxy handles itself; choose the vendor's tenant header";

@@ -21,6 +21,10 @@ std::string canonical_value(ValueShape shape, std::string_view value);
 // proxy's own fields (framing, hop-by-hop, Host, the Entra headers) use.
 std::optional<std::string> custom_header_name_problem(std::string_view name);
 
+// A field name as every comparison of them sees it: lower case, '_' read as '-' (some servers fold
+// '_' into '-', so "X_A" reaches them as "X-A").
+std::string folded_field_name(std::string_view name);
+
 // The longest single value any app takes, and a custom header value's.
 inline constexpr std::size_t max_app_value_length = 1024;
 

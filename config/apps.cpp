@@ -71,12 +71,6 @@ App load_builtin(const AppSpec& spec, const YAML::Node& node, const std::string&
   return app;
 }
 
-std::string folded_name(std::string_view name) {
-  std::string out;
-  for (char c : name) out += c == '_' ? '-' : (c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-  return out;
-}
-
 App load_custom(const YAML::Node& node, const std::string& path) {
   expect_map(node, path, {"name", "hosts", "headers"});
   App app;
@@ -96,9 +90,10 @@ App load_custom(const YAML::Node& node, const std::string& path) {
     const auto name = entry.first.Scalar();
     const auto at = join(headers_path, name);
     if (auto problem = custom_header_name_problem(name)) fail_value(at, name, *problem);
-    if (std::find(seen.begin(), seen.end(), folded_name(name)) != seen.end())
+    auto folded = folded_field_name(name);
+    if (std::find(seen.begin(), seen.end(), folded) != seen.end())
       fail_value(at, name, "is named twice (header names are case-insensitive, '_' counts as '-')");
-    seen.push_back(folded_name(name));
+    seen.push_back(std::move(folded));
     const auto value = scalar(entry.second, at);
     if (auto problem = value_shape_problem(ValueShape::custom, value)) fail_value(at, value, *problem);
     app.headers.push_back({name, value});
@@ -182,17 +177,9 @@ void check_against_entra(const Config& config, const AppPlace& place) {
 
 void check_app_hosts(const Config& config) {
   std::vector<AppPlace> places;
-  auto path_of = [](const std::string& base, const App& app, std::size_t custom_index) {
-    return app.custom ? base + ".custom[" + std::to_string(custom_index) + "]" : base + "." + app.name;
-  };
-  auto add = [&](const std::vector<App>& apps, const std::string& base) {
-    std::size_t custom = 0;
-    for (const auto& app : apps) places.push_back({&app, path_of(base, app, app.custom ? custom++ : 0)});
-  };
-  add(config.apps, "apps");
-  for (std::size_t i = 0; i < config.profiles.size(); ++i) {
-    if (config.profiles[i].apps) add(*config.profiles[i].apps, "profiles[" + std::to_string(i) + "].apps");
-  }
+  for_each_app_list(config, [&places](const std::vector<App>& apps, const std::string& list_path) {
+    for (std::size_t i = 0; i < apps.size(); ++i) places.push_back({&apps[i], app_key_path(list_path, apps, i)});
+  });
   std::map<std::string, const AppPlace*> first_place;
   for (const auto& place : places) {
     check_against_entra(config, place);

@@ -281,21 +281,36 @@ inline std::vector<std::string> intercepted_hosts(const TenantRestrictions& tr) 
   return hosts;
 }
 
+// Each list of apps the config holds, with the key path it came from: the top level's ("apps"),
+// then each profile's own ("profiles[1].apps").
+template <class Visit>
+void for_each_app_list(const Config& config, Visit visit) {
+  visit(config.apps, std::string("apps"));
+  for (std::size_t i = 0; i < config.profiles.size(); ++i) {
+    if (config.profiles[i].apps) visit(*config.profiles[i].apps, "profiles[" + std::to_string(i) + "].apps");
+  }
+}
+
+// The key path of apps[index] in a list at `list_path`: "apps.github", "apps.custom[0]".
+inline std::string app_key_path(const std::string& list_path, const std::vector<App>& apps, std::size_t index) {
+  const auto& app = apps[index];
+  if (!app.custom) return list_path + "." + app.name;
+  const auto customs_before = std::count_if(apps.begin(), apps.begin() + static_cast<std::ptrdiff_t>(index),
+                                            [](const App& other) { return other.custom; });
+  return list_path + ".custom[" + std::to_string(customs_before) + "]";
+}
+
 // Every app host pattern the config names (top level and profiles), each once: what the CA
 // must permit besides the sign-in hosts.
 inline std::vector<std::string> app_host_patterns(const Config& config) {
   std::vector<std::string> out;
-  const auto add = [&out](const std::vector<App>& apps) {
+  for_each_app_list(config, [&out](const std::vector<App>& apps, const std::string&) {
     for (const auto& app : apps) {
       for (const auto& host : app.hosts) {
         if (std::find(out.begin(), out.end(), host) == out.end()) out.push_back(host);
       }
     }
-  };
-  add(config.apps);
-  for (const auto& profile : config.profiles) {
-    if (profile.apps) add(*profile.apps);
-  }
+  });
   return out;
 }
 

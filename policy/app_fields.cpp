@@ -1,21 +1,12 @@
 #include "policy/app_fields.hpp"
 
 #include "config/app_catalog.hpp"
+#include "config/app_values.hpp"
 #include "policy/http_chars.hpp"
 
 #include <algorithm>
 
 namespace trproxy::policy {
-namespace {
-
-std::string folded(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
-  for (char c : name) out += c == '_' ? '-' : chars::lower(c);
-  return out;
-}
-
-}  // namespace
 
 bool names_field(std::string_view name, std::string_view lower_folded) {
   if (name.size() != lower_folded.size()) return false;
@@ -28,7 +19,7 @@ bool names_field(std::string_view name, std::string_view lower_folded) {
 
 FieldNames::FieldNames(const std::vector<std::string>& names) {
   for (const auto& name : names) {
-    auto f = folded(name);
+    auto f = config::folded_field_name(name);
     if (f.size() >= 64 || std::find(names_.begin(), names_.end(), f) != names_.end()) continue;
     lengths_ |= std::uint64_t{1} << f.size();
     names_.push_back(std::move(f));

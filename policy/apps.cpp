@@ -7,26 +7,14 @@
 
 namespace trproxy::policy {
 
-namespace {
-
-// Every app entry of the config: the top level's, then each profile's own.
-template <class Visit>
-void for_each_app(const config::Config& config, Visit visit) {
-  for (const auto& app : config.apps) visit(app);
-  for (const auto& profile : config.profiles) {
-    if (!profile.apps) continue;
-    for (const auto& app : *profile.apps) visit(app);
-  }
-}
-
-}  // namespace
-
 AppTable::AppTable(const config::Config& config) {
   std::vector<std::string> custom_names;
-  for_each_app(config, [&](const config::App& app) {
-    add(app);
-    if (!app.custom) return;
-    for (const auto& header : app.headers) custom_names.push_back(header.name);
+  config::for_each_app_list(config, [&](const std::vector<config::App>& apps, const std::string&) {
+    for (const auto& app : apps) {
+      add(app);
+      if (!app.custom) continue;
+      for (const auto& header : app.headers) custom_names.push_back(header.name);
+    }
   });
   if (apps_.size() > max_apps) {
     throw config::ConfigError(

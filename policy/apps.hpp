@@ -45,8 +45,9 @@ class AppTable {
   [[nodiscard]] std::size_t size() const { return apps_.size(); }
   [[nodiscard]] bool empty() const { return apps_.empty(); }
   [[nodiscard]] const std::vector<AppRule>& all() const { return apps_; }
-  // The header names of the custom apps: the scanner strips them like the built-in ones.
-  [[nodiscard]] const FieldNames& custom_fields() const { return custom_fields_; }
+  // The header names of the custom apps, which the scanner strips like the built-in ones; null
+  // when the config has none (ScanLimits, BodyTracker and classify_field take it so).
+  [[nodiscard]] const FieldNames* custom_fields() const { return custom_fields_.empty() ? nullptr : &custom_fields_; }
 
  private:
   void add(const config::App& app);

@@ -11,11 +11,10 @@ ProfileRules::ProfileRules(std::string profile_name, const config::TenantHeaders
       enforcement(values.enforcement),
       headers(values, path),
       app_blocks(table.size()) {
-  std::size_t custom = 0;
-  for (const auto& app : apps) {
-    const auto app_path =
-        app.custom ? apps_path + ".custom[" + std::to_string(custom++) + "]" : apps_path + "." + app.name;
-    if (const auto id = table.find(app.name)) app_blocks[*id] = render_app_block(app, app_path);
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    if (const auto id = table.find(apps[i].name)) {
+      app_blocks[*id] = render_app_block(apps[i], config::app_key_path(apps_path, apps, i));
+    }
   }
 }
 

@@ -89,11 +89,23 @@ net::awaitable<void> relay_blind(ClientConnection& connection, beast::tcp_stream
   connection.log(line);
 }
 
+// What the sign-in address guard did, where it looked at all: counted, on the line, and a
+// warning for a tunnel it only logged.
+void note_guard(ClientConnection& connection, const policy::ConnectTarget& target, const policy::GuardDecision& guard,
+                RequestLog& line) {
+  if (guard.outcome == policy::GuardOutcome::not_guarded) return;
+  connection.services.metrics.sign_in_guard(guard.outcome);
+  line.reason = guard.reason;
+  if (guard.outcome == policy::GuardOutcome::logged) {
+    spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
+                 guard.reason);
+  }
+}
+
 }  // namespace
 
 net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream& client, beast::flat_buffer& buffer,
                                  policy::ConnectTarget target, RequestLog line) {
-  auto& services = connection.services;
   const auto runtime = connection.worker.runtime();  // this CONNECT's decisions use one snapshot
   const auto& limits = runtime->config().limits;
   line.host = target.host;
@@ -145,14 +157,7 @@ net::awaitable<void> run_connect(ClientConnection& connection, beast::tcp_stream
       policy::decide_tunnel(*runtime->policy, target, peek->facts(), destination ? &*destination : nullptr,
                             runtime->policy->profile_for(connection.address));
   const auto& plan = decision.plan;
-  if (decision.guard.outcome != policy::GuardOutcome::not_guarded) {
-    services.metrics.sign_in_guard(decision.guard.outcome);
-    line.reason = decision.guard.reason;
-    if (decision.guard.outcome == policy::GuardOutcome::logged) {
-      spdlog::warn("{} CONNECT {}: {}; tunnelled (sign_in_guard.action: log)", connection.peer, target.host,
-                   decision.guard.reason);
-    }
-  }
+  note_guard(connection, target, decision.guard, line);
   if (const auto* intercept = std::get_if<policy::InterceptPlan>(&plan)) {
     upstream.reset();
     connection.tracked.upstream_fd = -1;

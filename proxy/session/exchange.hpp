@@ -49,13 +49,13 @@ struct ExchangeRequest {
   static ExchangeRequest of(const policy::RequestHead& head) {
     return {head.end, head.method_head, head.framing, head.content_length, head.keep_alive};
   }
+  // A request decided under `policy`, which the caller holds for the exchange.
+  static ExchangeRequest of(const policy::RequestHead& head, const policy::Policy& policy) {
+    auto request = of(head);
+    request.custom_app_fields = policy.apps().custom_fields();
+    return request;
+  }
 };
-
-// What ExchangeRequest::custom_app_fields is for requests under `policy`.
-inline const policy::FieldNames* custom_app_fields(const policy::Policy& policy) {
-  const auto& names = policy.apps().custom_fields();
-  return names.empty() ? nullptr : &names;
-}
 
 struct ExchangeResult {
   int status = 0;           // the upstream's final status, or our own error status
@@ -323,6 +323,17 @@ net::awaitable<void> switch_protocols(Exchange<Client, Upstream>& x) {
   x.result.switched = true;
 }
 
+// The response head read's deadline: limits.upstream_response_timeout, or none of its own while a
+// body request's body is still going out (Exchange::head_deadline bounds that wait).
+template <class Client, class Upstream>
+void arm_head_read(Exchange<Client, Upstream>& x) {
+  if (x.head_deadline && !x.request_body_done) {
+    expire_never(x.upstream);
+  } else {
+    expire_after(x.upstream, x.limits.upstream_response_timeout);
+  }
+}
+
 // Ends the head deadline's watch however the response pump ends.
 template <class Client, class Upstream>
 struct HeadWaitEnd {
@@ -340,12 +351,7 @@ net::awaitable<void> pump_response(Exchange<Client, Upstream>& x, std::chrono::s
   policy::BodyProgress with_head{};               // what of it left together with the head
   policy::PayloadObserver* body_watch = nullptr;  // known once the watch has seen the final head
   for (;;) {                                      // interim 1xx heads, then the final one
-    // While the request body is still going out, head_deadline bounds the wait instead.
-    if (x.head_deadline && !x.request_body_done) {
-      expire_never(x.upstream);
-    } else {
-      expire_after(x.upstream, x.limits.upstream_response_timeout);
-    }
+    arm_head_read(x);
     for (auto status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response);
          status != policy::ScanStatus::complete;
          status = scanner.scan(view_of(x.upstream_buffer), x.request.method_head, response)) {

@@ -55,8 +55,7 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
     outcome = start_sign_in(connection_, *runtime->policy, *plan.profile, plan.host_class, plan.app, line);
     watch.emplace(response_watch_for(connection_, *runtime->policy, *outcome));
   }
-  auto request = ExchangeRequest::of(head);
-  request.custom_app_fields = custom_app_fields(*runtime->policy);
+  auto request = ExchangeRequest::of(head, *runtime->policy);
   request.served = "plain-HTTP forwards";
   auto result = co_await exchange(client, buffer, request, pieces, *stream_, buffer_, runtime->config().limits,
                                   services.metrics, watch ? &*watch : nullptr);

@@ -150,9 +150,20 @@ class InterceptedUpstream {
   bool pinned_ = false;
 };
 
-bool still_intercepted_now(ClientConnection& connection, const policy::InterceptedChannel& channel) {
-  const auto& policy = *connection.runtime().policy;
-  return policy::still_intercepted(policy, channel, policy.profile_for(connection.address));
+// Whether `policy` still intercepts the connection's host for its client's profile (a reload
+// may change either).
+bool still_intercepted_for(const policy::Policy& policy, const policy::InterceptedChannel& channel,
+                           const config::IpAddress& client) {
+  return policy::still_intercepted(policy, channel, policy.profile_for(client));
+}
+
+// A reload that stops intercepting the host ends an idle connection now; a busy one closes after
+// its current response (serve_intercepted checks).
+void recheck_on_reload(ClientConnection& connection, const policy::InterceptedChannel& channel) {
+  connection.tracked.still_allowed = [&tracked = connection.tracked, channel,
+                                      client = connection.address](const Runtime& next) {
+    return !tracked.idle || still_intercepted_for(*next.policy, channel, client);
+  };
 }
 
 // A request's access line starts with what every line of the connection repeats.
@@ -172,12 +183,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
                                        const RequestLog& connection_fields) {
   auto& metrics = connection.services.metrics;
   const policy::InterceptedChannel channel{plan.host, plan.host_class, plan.upstream_port, plan.app};
-  // A reload that stops intercepting the host ends an idle connection now; a busy one closes
-  // after its current response (checked below).
-  connection.tracked.still_allowed = [&tracked = connection.tracked, channel,
-                                      client = connection.address](const Runtime& next) {
-    return !tracked.idle || policy::still_intercepted(*next.policy, channel, next.policy->profile_for(client));
-  };
+  recheck_on_reload(connection, channel);
   InterceptedUpstream upstream(connection, plan);
   RequestLoop loop(connection, client, buffer, Clock::now(), &connection.worker.buffers());
   const auto& head = loop.head();
@@ -210,8 +216,7 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     // Read now: the exchange moves on past the head in `buffer`.
     const bool sends_auth = policy::sends_connection_auth(bytes.substr(0, head.end));
     const auto outcome = start_sign_in(connection, *runtime->policy, profile, plan.host_class, plan.app, line);
-    auto request = ExchangeRequest::of(head);
-    request.custom_app_fields = custom_app_fields(*runtime->policy);
+    auto request = ExchangeRequest::of(head, *runtime->policy);
     request.replayable = upstream.prepare(*runtime) && policy::replayable_request(line.method, head.framing);
     request.may_switch_protocols = policy::relays_protocol_switch(plan.host_class, head);
     const auto pieces = policy::rewrite_head(bytes, head, forward.edits);
@@ -238,15 +243,12 @@ net::awaitable<void> serve_intercepted(ClientConnection& connection, TlsSocketSt
     }
     if (!dialled) break;
     record_outcome(connection, *runtime->policy, *watch, outcome, profile, result.upstream_status, line);
-    if (result.switched) {
-      co_await upstream.relay_switched(client, buffer, runtime->config().limits, result);
-      log_exchange(connection, plan.host_class, result, line);
-      break;
-    }
+    if (result.switched) co_await upstream.relay_switched(client, buffer, runtime->config().limits, result);
     log_exchange(connection, plan.host_class, result, line);
+    if (result.switched) break;  // the connection carried another protocol to its end
     upstream.settle(result, sends_auth, *runtime);
     if (!result.client_reusable || connection.worker.registry().draining() ||
-        !still_intercepted_now(connection, channel)) {
+        !still_intercepted_for(*connection.runtime().policy, channel, connection.address)) {
       break;
     }
   }

@@ -27,10 +27,9 @@ class RequestLoop {
     const auto& limits = runtime->config().limits;
     // apps.custom names are stripped like the built-in ones; the snapshot that holds them is kept
     // for the read (only when there are any: no reference count on the common path).
-    const auto& custom = runtime->policy->apps().custom_fields();
-    custom_names_holder_ = custom.empty() ? nullptr : runtime;
-    scanner_.emplace(
-        policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields, custom.empty() ? nullptr : &custom});
+    const auto* custom = runtime->policy->apps().custom_fields();
+    custom_names_holder_ = custom == nullptr ? nullptr : runtime;
+    scanner_.emplace(policy::ScanLimits{limits.max_head_bytes, limits.max_header_fields, custom});
     deadline_ = next_head_deadline(limits, first_, opened_);
     kept_alive_ = !first_;
     first_ = false;

@@ -47,15 +47,6 @@ const std::string every_app = with_apps(
     "      hosts: [saas.example.com, '*.saas.example.com']\n"
     "      headers: { X-Example-Allowed-Tenant: corp }\n");
 
-std::string config_error(const std::string& yaml) {
-  try {
-    config::load_config_text(yaml, "/tmp", "trproxy.yaml");
-  } catch (const config::ConfigError& error) {
-    return error.what();
-  }
-  return "(loaded)";
-}
-
 }  // namespace
 
 TEST_CASE("apps: every built-in app and a custom one load, values as the vendors spell them") {
@@ -132,14 +123,15 @@ TEST_CASE("apps: a bad value is a config error naming the key and its line") {
   };
   for (const auto& row : rows) {
     CAPTURE(row.apps);
-    CHECK_THAT(config_error(with_apps(row.apps)), Catch::Contains(row.message));
+    CHECK_THAT(test::config_error(with_apps(row.apps)), Catch::Contains(row.message));
   }
   // A profile's app with other hosts than the top level's.
   const auto profile_yaml = with_apps("  github: { enterprises: [octo] }\n") +
                             "profiles:\n  - name: eng\n    clients: [10.0.0.0/8]\n    v2: {tenant_id: "
                             "aaaabbbb-0000-cccc-1111-dddd2222eeee, policy_id: 1aaaaaa1-2bb2-3cc3-4dd4-5eeeeeeeeee5}\n"
                             "    apps: { github: { enterprises: [eng], hosts: [github.com] } }\n";
-  CHECK_THAT(config_error(profile_yaml), Catch::Contains("profiles[0].apps.github.hosts: differ from the hosts of"));
+  CHECK_THAT(test::config_error(profile_yaml),
+             Catch::Contains("profiles[0].apps.github.hosts: differ from the hosts of"));
 }
 
 TEST_CASE("apps: hosts classify as their app; exact names, wildcards, Entra and blocks keep precedence") {
@@ -232,12 +224,13 @@ TEST_CASE("apps: strip every client copy (any case, '_' spelling, custom names),
   const policy::Policy policy(test::load_yaml(every_app));
   const auto app = *policy.apps().find("github");
   const policy::InterceptedChannel channel{"github.com", HostClass::app, 443, app};
-  const auto& custom = policy.apps().custom_fields();
+  const auto* custom = policy.apps().custom_fields();
+  REQUIRE(custom != nullptr);
   const std::string request =
       "GET /orgs HTTP/1.1\r\nHost: github.com\r\nsec-github-allowed-enterprise: evil\r\n"
       "SEC_GITHUB_ALLOWED_ENTERPRISE: evil2\r\nX-Example-Allowed-Tenant: x\r\nyoutube-restrict: none\r\n"
       "Accept: */*\r\n\r\n";
-  policy::RequestScanner scanner({64 * 1024, 128, &custom});
+  policy::RequestScanner scanner({64 * 1024, 128, custom});
   policy::RequestHead head;
   REQUIRE(scanner.scan(request, head) == policy::ScanStatus::complete);
   const auto plan = policy::plan_intercepted_request(policy, head, request, channel);
@@ -253,7 +246,7 @@ TEST_CASE("apps: strip every client copy (any case, '_' spelling, custom names),
   CHECK(std::get<policy::Refusal>(policy::plan_intercepted_request(policy, other.head, other.bytes, channel)).status ==
         421);
   // Connection may not nominate an app field (every later hop would drop the inserted line).
-  policy::RequestScanner strict({64 * 1024, 128, &custom});
+  policy::RequestScanner strict({64 * 1024, 128, custom});
   const std::string nominating = "GET / HTTP/1.1\r\nHost: github.com\r\nConnection: x-example-allowed-tenant\r\n\r\n";
   CHECK(strict.scan(nominating, head) == policy::ScanStatus::error);
   CHECK(strict.error() == policy::HeadError::connection_nominates_tenant_field);

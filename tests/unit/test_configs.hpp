@@ -27,4 +27,15 @@ inline config::Config load_yaml(const std::string& yaml) {
   return config::load_config_text(yaml, "/tmp");
 }
 
+// The ConfigError loading `yaml` gives, as the file "trproxy.yaml" (FILE:LINE: included), or
+// "(loaded)".
+inline std::string config_error(const std::string& yaml) {
+  try {
+    config::load_config_text(yaml, "/tmp", "trproxy.yaml");
+  } catch (const config::ConfigError& error) {
+    return error.what();
+  }
+  return "(loaded)";
+}
+
 }  // namespace trproxy::test

@@ -16,15 +16,6 @@ using policy::TransparentLoop;
 
 namespace {
 
-std::string config_error(const std::string& yaml) {
-  try {
-    config::load_config_text(yaml, "/tmp", "trproxy.yaml");
-  } catch (const config::ConfigError& error) {
-    return error.what();
-  }
-  return "(loaded)";
-}
-
 policy::OriginalDestination to(const char* address, std::uint16_t port) {
   return {*config::parse_ip(address), port};
 }
@@ -62,9 +53,9 @@ TEST_CASE("transparent: config keys, values and their errors") {
   };
   for (const auto& row : rows) {
     CAPTURE(row.yaml);
-    CHECK_THAT(config_error(base + row.yaml), Catch::Contains(row.message));
+    CHECK_THAT(test::config_error(base + row.yaml), Catch::Contains(row.message));
   }
-  CHECK_THAT(config_error(base + "upstream: {mark: 0xg}\n"), Catch::StartsWith("trproxy.yaml:"));
+  CHECK_THAT(test::config_error(base + "upstream: {mark: 0xg}\n"), Catch::StartsWith("trproxy.yaml:"));
 }
 
 TEST_CASE("transparent: the loop rules") {
