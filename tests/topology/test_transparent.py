@@ -24,6 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness as h  # noqa: E402
+import topology  # noqa: E402  (this folder's shared helpers)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES = os.path.normpath(os.path.join(HERE, "..", "..", "deploy", "nftables"))
@@ -105,13 +106,7 @@ class Topology:
 
     def close(self):
         for proc, log in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=h.DEADLINE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            topology.stop_process(proc)
             log.close()
         for ns in self.made:
             sh("ip", "netns", "del", ns, check=False)
