@@ -1,4 +1,4 @@
-# The layers and what each may include (README "Source layout"): config -> policy -> tls -> proxy,
+# The layers and what each may include (docs/layout.md): config -> policy -> tls -> proxy,
 # and inside proxy/ its rooms:
 #   app -> server -> session -> worker -> upstream -> transport, observe (app also uses transport)
 # A file including a layer or room it may not fails the build, naming the file, the line and

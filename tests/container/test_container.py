@@ -1,6 +1,6 @@
 """The container, for real: Debian's podman builds the project's Dockerfile and runs the image
-with the README's commands (its `ca init` line and its `run` line: the same mounts, the same
-published ports), then proves through the published proxy port that a sign-in request is
+with the documented commands (docs/deployment.md, "Container": its `ca init` line and its `run`
+line: the same mounts, the same published ports), then proves through the published proxy port that a sign-in request is
 intercepted and tagged, that /healthz answers on the published admin port, that the image's
 HEALTHCHECK passes (`podman healthcheck run`), and that `stop` drains to exit 0.
 
@@ -36,11 +36,15 @@ import harness as h  # noqa: E402  (the test PKI, the recording upstream, bounde
 
 HOST_LOOPBACK_IN_CONTAINER = "10.0.2.2"  # slirp4netns with allow_host_loopback
 
-def readme_container_commands():
-    """The README's container commands: the lines of its ```sh block that start with `docker`."""
-    with open(os.path.join(ROOT, "README.md")) as f:
+DOCS = os.path.join("docs", "deployment.md")  # where the container commands are shown
+
+
+def documented_container_commands():
+    """The documented container commands (docs/deployment.md, "Container"): the lines of the
+    section's first ```sh block that start with `docker`."""
+    with open(os.path.join(ROOT, DOCS)) as f:
         text = f.read()
-    section = text.split("**Container.**", 1)[1]
+    section = re.search(r"(?m)^## Container\b.*?(?=^## |\Z)", text, re.S).group(0)
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     commands = []
     for line in block.replace("\\\n", " ").splitlines():
@@ -51,7 +55,7 @@ def readme_container_commands():
 
 
 def as_written(args, *, folder, image, name, ports):
-    """A README command for podman here: $PWD is the test's folder, the image its tag, the
+    """A documented command for podman here: $PWD is the test's folder, the image its tag, the
     container its name, host ports free loopback ones (the published container ports stay)."""
     out = []
     for arg in args:
@@ -91,12 +95,12 @@ class Container(unittest.TestCase):
         cls.podman.run("image", "prune", "-f", "--filter", "until=72h", check=False)
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def test_readme_commands_intercept_tag_and_stay_healthy(self):
-        commands = readme_container_commands()
+    def test_documented_commands_intercept_tag_and_stay_healthy(self):
+        commands = documented_container_commands()
         self.assertEqual([c[0] for c in commands], ["build", "run", "run"], commands)
         ca_init, serve = commands[1], commands[2]
 
-        # The README's folders: ca/ for the CA, deploy/container/ as the config (a copy whose
+        # The documented folders: ca/ for the CA, deploy/container/ as the config (a copy whose
         # upstream is the local echo server, and which trusts the test PKI's root).
         folder = os.path.join(self.work, "clone")
         config_dir = os.path.join(folder, "deploy", "container")
@@ -119,7 +123,7 @@ class Container(unittest.TestCase):
 
         ports = {3128: h.free_port(), 9090: h.free_port()}
         fill = dict(folder=folder, image=self.tag, name=self.name, ports=ports)
-        # ca init as the README has it: root in the container, the key 0640 with group 10001.
+        # ca init as documented: root in the container, the key 0640 with group 10001.
         init = as_written(ca_init, **fill)
         r = self.podman.run(*init[:1], "--network", "none", *init[1:])
         self.assertIn("key mode 0640 group 10001", r.stdout)

@@ -107,7 +107,7 @@ class Dockerfile(unittest.TestCase):
 
 
 class ContainerConfig(unittest.TestCase):
-    """deploy/container/trproxy.yaml, as the README mounts it (config/ read-only, ca/ beside it)."""
+    """deploy/container/trproxy.yaml as docs/deployment.md mounts it (config/ read-only, ca/ beside it)."""
     config = yaml.safe_load(read("deploy/container/trproxy.yaml"))
 
     def test_listens_on_all_addresses_and_admin_where_the_healthcheck_asks(self):

@@ -63,8 +63,8 @@ def port_open(port):
 
 class HAProxy:
     """HAProxy in TCP mode in front of trproxy replicas: PROXY protocol v2 to each, HTTP health
-    checks on each replica's /readyz (admin port). The README's "Behind a load balancer"
-    section shows this same configuration."""
+    checks on each replica's /readyz (admin port). docs/deployment.md, "Behind a load balancer",
+    shows this same configuration."""
 
     def __init__(self, folder, backends, inter_ms=200):
         self.dir = folder
