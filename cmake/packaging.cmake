@@ -1,5 +1,6 @@
 # install() rules and the Debian package (CPack DEB). scripts/package.sh configures a build with
-# CMAKE_INSTALL_PREFIX=/usr (so the config lands in /etc) and runs cpack; README "Linux appliance".
+# CMAKE_INSTALL_PREFIX=/usr (so the config lands in /etc) and runs cpack; docs/deployment.md,
+# "Linux appliance".
 include(GNUInstallDirs)
 
 install(TARGETS trproxy RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -17,6 +18,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/trproxy.logrotate DESTINATION
         RENAME trproxy)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/debian/trproxy.yaml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/trproxy)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The reference the README links to, at the same relative path (README.md -> docs/).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 install(FILES ${PROJECT_SOURCE_DIR}/certs/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME CA.md)
 
 # trproxy(1), made from --help and --version by help2man (packages.txt [build]).

@@ -103,7 +103,8 @@ class DebianPackage(unittest.TestCase):
         for path in ("./usr/bin/trproxy", "./usr/lib/systemd/system/trproxy.service",
                      "./usr/lib/sysusers.d/trproxy.conf", "./usr/lib/tmpfiles.d/trproxy.conf",
                      "./etc/logrotate.d/trproxy", "./etc/trproxy/trproxy.yaml",
-                     "./usr/share/doc/trproxy/README.md", "./usr/share/man/man1/trproxy.1.gz"):
+                     "./usr/share/doc/trproxy/README.md", "./usr/share/doc/trproxy/docs/configuration.md",
+                     "./usr/share/man/man1/trproxy.1.gz"):
             self.assertRegex(files, rf"(?m) {re.escape(path)}$")
         self.assertNotIn("ca.key", files)
 
