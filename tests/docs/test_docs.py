@@ -239,6 +239,10 @@ def run_block(block, checkout):
         os.killpg(proc.pid, signal.SIGKILL)  # the block's whole process group, background jobs too
         output, _ = proc.communicate()
         raise AssertionError(f"{block.name()}: still running after {BLOCK_TIMEOUT}s; output:\n{output}")
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever the block left running in the background
+    except ProcessLookupError:
+        pass
     return proc.returncode, output
 
 
