@@ -10,13 +10,28 @@
 #   proxy_protocol the PROXY v1/v2 header parser: in bounds, stable under extra bytes, no early complete
 #   response_watch the sign-in response watch: any body split (text, gzip, deflate, br) finds the
 #                  whole-feed block code, within its limits, and every decoder gives memory back
+#   engine         two-sided: simulated clients and upstream servers through the engine's request
+#                  path and one shared upstream pool; invariants on every input (tenant lines exact,
+#                  no cross-client bytes, pooled only at a message boundary, no stall)
+# Before fuzzing, every input in tests/regressions/engine/ replays through engine_fuzz (each is a
+# fixed defect's bytes: it must pass), and the one for issue 19.1 through engine_fuzz_mutant, the
+# target with that defect put back (it must fail: the invariants still catch it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 build="$root/build-fuzz"
-targets=(rewrite client_hello response_head body_tracker differential proxy_protocol response_watch)
+targets=(rewrite client_hello response_head body_tracker differential proxy_protocol response_watch engine)
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRPROXY_FUZZ=ON >/dev/null
-cmake --build "$build" -j "${TRPROXY_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
+cmake --build "$build" -j "${TRPROXY_JOBS:-2}" --target "${targets[@]/%/_fuzz}" engine_fuzz_mutant
+regressions="$root/tests/regressions/engine"
+"$build/tests/fuzz/engine_fuzz" "$regressions"/* >"$build/engine-regressions.log" 2>&1 ||
+  { tail -n 40 "$build/engine-regressions.log" >&2; echo "fuzz: a recorded engine input fails" >&2; exit 1; }
+if "$build/tests/fuzz/engine_fuzz_mutant" "$regressions/19.1-response-bytes-behind-a-pooled-response" \
+  >"$build/engine-mutant.log" 2>&1; then
+  echo "fuzz: engine_fuzz no longer catches issue 19.1's defect (engine_fuzz_mutant passed)" >&2
+  exit 1
+fi
+echo "fuzz: $(ls "$regressions" | wc -l) recorded engine inputs pass; the 19.1 mutant is caught"
 seconds=${FUZZ_SECONDS:-75}
 per_target=$(( seconds / ${#targets[@]} ))
 [ "$per_target" -ge 1 ] || per_target=1
@@ -26,9 +41,12 @@ for target in "${targets[@]}"; do
   echo "fuzz: ${target}_fuzz for ${per_target}s"
   log="$build/fuzz-$target.log"
   max_len=8192
+  extra=()
   if [ "$target" = client_hello ]; then max_len=65552; fi  # 4 control bytes + a hello past 64 KiB
+  # The engine's inputs are read as a script: short ones say little, so no growing from small.
+  if [ "$target" = engine ]; then max_len=4096 extra=(-len_control=0); fi
   set +e
-  "$build/tests/fuzz/${target}_fuzz" -max_total_time="$per_target" -max_len="$max_len" -print_final_stats=1 \
+  "$build/tests/fuzz/${target}_fuzz" -max_total_time="$per_target" -max_len="$max_len" "${extra[@]}" -print_final_stats=1 \
     -artifact_prefix="$build/" "$corpus" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1
   status=$?
   set -e
