@@ -4,6 +4,7 @@
 #include "policy/upstream_decision.hpp"
 #include "proxy/session/exchange_log.hpp"
 #include "proxy/session/sign_in_outcome.hpp"
+#include "proxy/transport/stream_ops.hpp"
 #include "proxy/upstream/dialer.hpp"
 
 #include <algorithm>
@@ -26,6 +27,10 @@ net::awaitable<ExchangeResult> ForwardUpstream::forward(beast::tcp_stream& clien
   line.host = plan.host;
   const auto key = plan.host + ":" + std::to_string(plan.port);
   if (stream_ && key_ != key) close();
+  // Bytes the server sent after its last response (or its FIN) would be read as this request's
+  // answer: a kept connection that holds any is not reused (the pool's rule, for the connection
+  // a client keeps).
+  if (stream_ && has_unread_input(*stream_)) close();
   if (!stream_) {
     stream_.emplace(co_await net::this_coro::executor);
     if (auto failure = co_await connection_.worker.dialer().dial(*stream_, runtime->config(), {plan.host, plan.port})) {

@@ -73,6 +73,9 @@ class InterceptedUpstream {
   // Before a request: a pooled connection if one is idle (else the exchange dials), and the
   // read buffer's storage. True when the connection is a reused one.
   bool prepare(const Runtime& runtime) {
+    // A connection kept for this client (pinned) is checked as the pool checks its own: bytes
+    // after the last response, or the server's close, end it and the request dials anew.
+    if (stream_ && has_unread_input(*stream_)) drop();
     if (!stream_) {
       stream_ = connection_.worker.pool().take(pool_key_, runtime.upstream_tls.get());
       buffer_.clear();

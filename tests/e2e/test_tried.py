@@ -441,3 +441,56 @@ class PortRefusalsCounted(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LateBytesOrigin(h.PythonUpstream):
+    """A plain-HTTP keep-alive origin that answers each request with `answer:PATH`; after the
+    answer to /first it waits for `release`, then sends a whole second response nobody asked for."""
+
+    def __init__(self):
+        self.release, self.sent = threading.Event(), threading.Event()
+        self.connections = itertools.count(1)
+        self.opened = 0
+        super().__init__()
+
+    def handle(self, sock):
+        self.opened = next(self.connections)
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, data = data.split(b"\r\n\r\n", 1)
+            path = head.split(b" ")[1]
+            sock.sendall(ok(b"answer:" + path))
+            if path == b"/first":
+                self.release.wait(h.DEADLINE)
+                sock.sendall(STOLEN)
+                self.sent.set()
+
+
+class KeptConnectionWithBytesBehind(unittest.TestCase):
+    """Found by the engine fuzz target (tests/regressions/engine/forward-kept-connection-late-bytes):
+    a plain-HTTP forward keeps its upstream connection for its client, and bytes the server sent
+    after a complete response, arriving once that exchange had ended, were read as the answer to
+    the client's next request. A kept connection holding bytes is now closed and the request
+    dials anew (the same check guards a connection pinned by NTLM/Negotiate)."""
+
+    def test_late_bytes_end_the_kept_connection(self):
+        origin = LateBytesOrigin()
+        self.addCleanup(origin.close)
+        resolve = env.resolve_all()
+        resolve["plain.example.com"] = origin.address
+        proxy = env.proxy("KeptConnectionWithBytesBehind", resolve=resolve)
+        self.addCleanup(proxy.stop)
+        request = b"GET http://plain.example.com%s HTTP/1.1\r\nHost: plain.example.com\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=h.DEADLINE) as s:
+            s.sendall(request % b"/first")
+            self.assertEqual(h.read_response(s)[::2], (200, b"answer:/first"))
+            origin.release.set()
+            self.assertTrue(origin.sent.wait(h.DEADLINE))
+            s.sendall(request % b"/second")
+            self.assertEqual(h.read_response(s)[::2], (200, b"answer:/second"))
+        self.assertEqual(origin.opened, 2)
