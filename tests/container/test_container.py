@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -80,8 +81,13 @@ class Container(unittest.TestCase):
                 raise AssertionError(f"{tool} is missing: scripts/setup.sh installs packages.txt")
         cls.work = tempfile.mkdtemp(prefix="trproxy-container-")
         cls.podman = Podman(cls.work)
-        cls.tag = f"localhost/trproxy-test:{os.getpid()}"
         cls.name = f"trproxy-test-{os.getpid()}"
+        # TRPROXY_TEST_IMAGE: an image of this tree built before (kept afterwards), to rerun a test
+        # without building again.
+        cls.tag = os.environ.get("TRPROXY_TEST_IMAGE") or f"localhost/trproxy-test:{os.getpid()}"
+        cls.own_image = "TRPROXY_TEST_IMAGE" not in os.environ
+        if not cls.own_image:
+            return
         started = time.monotonic()
         cls.podman.base_image()
         cls.podman.timed("podman build --format docker", "build", "--format", "docker", "--layers",
@@ -91,7 +97,8 @@ class Container(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.podman.run("rm", "-f", "-t", "0", cls.name, check=False)
-        cls.podman.run("rmi", "-f", cls.tag, check=False)
+        if cls.own_image:
+            cls.podman.run("rmi", "-f", cls.tag, check=False)
         cls.podman.run("image", "prune", "-f", "--filter", "until=72h", check=False)
         shutil.rmtree(cls.work, ignore_errors=True)
 
@@ -179,6 +186,156 @@ class Container(unittest.TestCase):
         state = self.podman.run("inspect", "--format", "{{.State.ExitCode}}", self.name).stdout.strip()
         self.assertEqual(state, "0", self.podman.run("logs", self.name).stderr)
         self.assertIn("draining", self.podman.run("logs", self.name).stderr)
+
+    def test_podman_pod_runs_as_a_podman_kube_service(self):
+        """deploy/podman/trproxy-pod.yaml under `podman kube play`, started and stopped the way
+        podman's own podman-kube@.service does it (its ExecStart and ExecStop lines, read from the
+        unit podman installs; systemd is not PID 1 here, so the test plays systemd's part: the
+        NOTIFY_SOCKET the unit's Type=notify listens on). Ready, a sign-in intercepted through the
+        published port on 127.0.0.1, a reload by a file change, the liveness probe, stop with drain."""
+        unit = "/usr/lib/systemd/system/podman-kube@.service"
+        with open(unit) as f:
+            lines = dict(re.findall(r"(?m)^(ExecStart|ExecStop|Type)=(.*)$", f.read()))
+        self.assertEqual(lines["Type"], "notify")
+        folder = os.path.join(self.work, "pod")
+        config_dir, ca_dir = os.path.join(folder, "config"), os.path.join(folder, "ca")
+        os.makedirs(ca_dir)
+        shutil.copytree(os.path.join(ROOT, "deploy", "container"), config_dir)
+        pki = h.Pki(os.path.join(self.work, "pod-pki"))
+        shutil.copy(pki.root_crt, os.path.join(config_dir, "upstream-root.pem"))
+        upstream = h.HeadRecorder(tls_cert=pki.good)
+        self.addCleanup(upstream.close)
+        config_path = os.path.join(config_dir, "trproxy.yaml")
+        with open(config_path) as f:
+            config = f.read()
+        config = config.replace("  trust: system", "  trust: upstream-root.pem")
+        config = config.replace("  resolve: {}", '  resolve: {"login.microsoftonline.com": "'
+                                f'{HOST_LOOPBACK_IN_CONTAINER}:{upstream.port}"}}')
+        with open(config_path, "w") as f:
+            f.write(config)
+        # The CA as the README of deploy/podman says: ca init --group 10001 into the host folder.
+        self.podman.run("run", "--rm", "--network", "none", "--user", "0", "-v", f"{ca_dir}:/etc/trproxy/ca",
+                        self.tag, "ca", "init", "--dir", "/etc/trproxy/ca", "--group", "10001")
+        self.assertEqual(os.stat(os.path.join(ca_dir, "ca.key")).st_gid, 10001)
+
+        # The pod file as shipped, with this machine's folders, free loopback ports and the image.
+        ports = {3128: h.free_port(), 9090: h.free_port()}
+        with open(os.path.join(ROOT, "deploy", "podman", "trproxy-pod.yaml")) as f:
+            pod = f.read()
+        self.assertIn("hostIP: 127.0.0.1", pod)
+        self.assertNotIn("httpGet:", pod)
+        pod = pod.replace("path: /etc/trproxy/config ", f"path: {config_dir} ")
+        pod = pod.replace("path: /etc/trproxy/ca ", f"path: {ca_dir} ")
+        pod = pod.replace("image: localhost/trproxy:0.1.0", f"image: {self.tag}")
+        for container_port, host_port in ports.items():
+            pod = pod.replace(f"hostPort: {container_port}\n", f"hostPort: {host_port}\n")
+        pod = pod.replace("name: trproxy\n  labels", f"name: {self.name}-pod\n  labels")
+        self.assertIn(f"name: {self.name}-pod", pod)
+        pod_file = os.path.join(folder, "trproxy-pod.yaml")
+        with open(pod_file, "w") as f:
+            f.write(pod)
+
+        # ExecStart as the unit has it (%I: the pod file), with this machine's podman options
+        # and the network that reaches the host's loopback; systemd's NOTIFY_SOCKET.
+        def unit_command(line, *extra):
+            argv = shlex.split(line.replace("%I", pod_file))
+            self.assertEqual(argv[:3], ["/usr/bin/podman", "play", "kube"])
+            return self.podman.argv(*argv[1:], *extra)
+
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify_path = os.path.join(folder, "notify")
+        notify.bind(notify_path)
+        self.addCleanup(notify.close)
+        env = dict(self.podman.env, NOTIFY_SOCKET=notify_path, PODMAN_SYSTEMD_UNIT="podman-kube@test.service")
+        start = subprocess.run(unit_command(lines["ExecStart"], "--network", "slirp4netns:allow_host_loopback=true"),
+                               capture_output=True, text=True, env=env, timeout=300)
+        stop_argv = unit_command(lines["ExecStop"])
+        self.addCleanup(lambda: subprocess.run(stop_argv, capture_output=True, env=self.podman.env, timeout=120))
+        # The drop-in's ExecStop list replaces the template's (its first, empty line clears it).
+        with open(os.path.join(ROOT, "deploy", "podman", "drain.conf")) as f:
+            drop_in = re.findall(r"(?m)^ExecStop=(.*)$", f.read())
+        self.assertEqual(drop_in[0], "")
+        self.assertEqual(drop_in[-1], lines["ExecStop"])
+        pod_name = f"{self.name}-pod"
+        stop_commands = [self.podman.argv(*shlex.split(line.replace(" trproxy", f" {pod_name}"))[1:])
+                         for line in drop_in[1:-1]] + [stop_argv]
+        self.assertEqual(start.returncode, 0, start.stdout + start.stderr)
+        container = f"{self.name}-pod-trproxy"
+        notify.settimeout(h.DEADLINE)
+        messages = b""
+        while b"READY=1" not in messages:
+            messages += notify.recv(4096) + b"\n"
+        log(f"podman-kube notified: {messages.decode(errors='replace').split()}")
+
+        def admin(path):
+            r = subprocess.run(["curl", "-s", "-m", "2", f"http://127.0.0.1:{ports[9090]}{path}"],
+                               capture_output=True, text=True)
+            return r.stdout if r.returncode == 0 else None
+
+        def ready():
+            if admin("/readyz") == "ready\n":
+                return True
+            state = self.podman.run("inspect", "--format", "{{.State.Status}}", container, check=False).stdout
+            if state.strip() not in ("running", "created", "configured"):
+                ps = self.podman.run("ps", "-a", "--pod", check=False).stdout
+                raise AssertionError(f"{container}: {state}\n{ps}\n{self.podman.run('logs', container).stderr}")
+            return None
+
+        try:
+            h.wait_until(ready, timeout=60, what="/readyz through the pod's port")
+        except TimeoutError as timeout:
+            ports_now = self.podman.run("port", container, check=False)
+            raise AssertionError(f"{timeout}\nports: {ports_now.stdout}{ports_now.stderr}\n"
+                                 f"{self.podman.run('logs', container, check=False).stderr}") from None
+        # Published on the chosen address only.
+        published = self.podman.run("port", container).stdout
+        self.assertIn(f"127.0.0.1:{ports[3128]}", published)
+        self.assertNotIn("0.0.0.0", published)
+
+        def sign_in():
+            return subprocess.run(["curl", "-sS", "-m", "20", "-x", f"http://127.0.0.1:{ports[3128]}",
+                                   "--cacert", os.path.join(ca_dir, "ca.crt"),
+                                   "-H", "sec-Restrict-Tenant-Access-Policy: evil:evil",
+                                   "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"],
+                                  capture_output=True, text=True)
+
+        r = sign_in()
+        self.assertEqual((r.returncode, r.stdout), (0, "recorded\n"), r.stderr)
+        self.assertIn(f"\r\nsec-Restrict-Tenant-Access-Policy: {h.V2_VALUE}", upstream.heads[-1])
+        self.assertNotIn("evil", upstream.heads[-1])
+
+        # A reload by a file change in the host folder (watch_files): a new policy id is inserted.
+        new_value = h.V2_VALUE.split(":")[0] + ":2bbbbbb2-2bb2-3cc3-4dd4-5eeeeeeeeee5"
+        # Written the way an operator's tools do (a new file renamed over the old).
+        with open(config_path + ".new", "w") as f:
+            f.write(config.replace(h.V2_VALUE.split(":")[1], new_value.split(":")[1]))
+        os.rename(config_path + ".new", config_path)
+
+        def new_policy_inserted():
+            r = sign_in()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return f"\r\nsec-Restrict-Tenant-Access-Policy: {new_value}" in upstream.heads[-1] or None
+
+        h.wait_until(new_policy_inserted, timeout=30, what="the new policy after the config file changed")
+        self.assertIn('trproxy_config_reloads_total{result="success"}', admin("/metrics"))
+
+        # The liveness probe became the container's healthcheck, and it passes (no curl needed).
+        check = self.podman.run("inspect", "--format", "{{json .Config.Healthcheck}}", container).stdout
+        self.assertIn("probe", check)
+        r = self.podman.run("healthcheck", "run", container, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        # ExecStop as the unit has it: SIGTERM, drain, gone within the grace period. The logs
+        # are followed until the container ends (kube down removes it).
+        follow = subprocess.Popen(self.podman.argv("logs", "-f", container), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, env=self.podman.env)
+        for command in stop_commands:
+            stop = subprocess.run(command, capture_output=True, text=True, env=self.podman.env, timeout=120)
+            self.assertEqual(stop.returncode, 0, stop.stdout + stop.stderr)
+        _, operational = follow.communicate(timeout=60)
+        self.assertIn("draining", operational)
+        self.assertNotEqual(self.podman.run("container", "exists", container, check=False).returncode, 0)
+        self.assertIsNone(admin("/healthz"))
 
 
 if __name__ == "__main__":
