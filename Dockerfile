@@ -1,5 +1,5 @@
 # trproxy container: built on Debian 12 with the project's own package list and build script,
-# run as a non-root user with the config and the CA mounted (never baked in). README "Container".
+# run as a non-root user with the config and the CA mounted (never baked in). docs/deployment.md, "Container".
 #
 # The base is pinned by digest (debian:bookworm-slim, the multi-arch index as of 2026-07). To
 # move it: `docker buildx imagetools inspect debian:bookworm-slim` (or `skopeo inspect`) gives the
@@ -26,7 +26,7 @@ ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="trproxy" \
       org.opencontainers.image.description="Forward proxy enforcing Microsoft Entra tenant restrictions: intercepts only the sign-in hosts, tunnels everything else" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.documentation="README.md, section Container" \
+      org.opencontainers.image.documentation="docs/deployment.md, section Container" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 # Runtime libraries only (packages.txt [runtime]: what the binary links, and the CA bundle for
 # upstream verification), installed by the same script from the same list.

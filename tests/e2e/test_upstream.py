@@ -295,7 +295,7 @@ class ClientResumption(unittest.TestCase):
         self.assertIn("conn=", out)
         self.assertEqual(metric(replica_b, 'trproxy_tls_handshakes_total{side="client",kind="resumed"}'), 1)
 
-        # Rotation, as README says: the new key first, the old one kept to open tickets already out.
+        # Rotation, as docs/upstream.md says: the new key first, the old one kept to open tickets already out.
         with open(keys, "w") as f:
             f.write(newer + "\n" + old + "\n")
         replica_b.reload()
