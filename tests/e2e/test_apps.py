@@ -82,6 +82,7 @@ class AppOrigin(h.PythonUpstream):
         self.heads = []
         self.lock = threading.Lock()
         self.websocket_closed = threading.Event()
+        self.download_sent, self.download_ended = 0, threading.Event()  # the latest /download/N
         super().__init__(tls_cert)
         # Accepted sockets inherit it: a slow reader's backlog then stays in the sender.
         self.server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -121,10 +122,16 @@ class AppOrigin(h.PythonUpstream):
             if path.startswith("/download/"):
                 size = int(path.rsplit("/", 1)[1])
                 sock.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode())
-                block = b"\0" * (1 << 20)
-                while size > 0:
-                    sock.sendall(block[:min(size, len(block))])
-                    size -= min(size, len(block))
+                block = b"\0" * (64 << 10)
+                self.download_sent = 0
+                try:
+                    while size > 0:
+                        step = min(size, len(block))
+                        sock.sendall(block[:step])
+                        size -= step
+                        self.download_sent += step
+                finally:
+                    self.download_ended.set()
             elif path == "/github-refused":
                 body = b"Access to this enterprise is restricted by your network administrator.\n"
                 sock.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: " +
@@ -452,6 +459,33 @@ class Bulk(unittest.TestCase):
         # Far below either transfer: a proxy that buffered a body would hold hundreds of MiB.
         if not SANITIZED:
             self.assertLess(peak - start, 64 * 1024)
+
+    def test_a_client_that_stops_reading_holds_the_origin_back(self):
+        """Backpressure on the response side: a client that reads the head of a 512 MiB download
+        and then nothing makes the origin's writes block once the kernel buffers between them are
+        full; the proxy holds no more than its per-connection buffers meanwhile (recorded), and
+        the origin's connection ends when the client goes."""
+        size = 512 << 20
+        upstream.download_ended.clear()
+        start = rss_kib(proxy.proc.pid)
+        with h.tls_through(proxy, "www.dropbox.com", ca_dir + "/ca.crt") as client:
+            client.sendall(f"GET /download/{size} HTTP/1.1\r\nHost: www.dropbox.com\r\n\r\n".encode())
+            self.assertIn(b" 200 ", client.recv(4096))
+            seen = []
+
+            def origin_blocked():  # the same count over ten polls 50 ms apart
+                seen.append(upstream.download_sent)
+                return len(seen) >= 10 and len(set(seen[-10:])) == 1 and seen[-1]
+
+            sent = h.wait_until(origin_blocked, timeout=60 * h.TIME_SCALE, interval=0.05,
+                                what="the origin's writes blocking behind a client that stopped reading")
+            held = rss_kib(proxy.proc.pid)
+            print(f"\nslow reader: origin sent {sent >> 20} MiB of {size >> 20} MiB before blocking; "
+                  f"proxy RSS {start} KiB before, {held} KiB while held", flush=True)
+            self.assertLess(sent, 64 << 20)  # socket buffers on three hops, not the body
+            if not SANITIZED:
+                self.assertLess(held - start, 16 * 1024)
+        self.assertTrue(upstream.download_ended.wait(h.DEADLINE), "the origin's connection outlived the client's")
 
 
 if __name__ == "__main__":
