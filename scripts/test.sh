@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: unit tests, end-to-end tests against nginx, then the
-# sanitizer builds (ASan+UBSan: unit + e2e tests; TSan: e2e tests) and the bounded fuzz runs
-# (skip those two with QUICK=1). At the end, pass or fail, it prints how long each stage took.
+# sanitizer builds (ASan+UBSan: unit + e2e tests; TSan: e2e tests), a two-minute soak under ASan
+# and the bounded fuzz runs (skip those three with QUICK=1). At the end, pass or fail, it prints how long each stage took.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -37,6 +37,11 @@ end
 if [ "${QUICK:-0}" = 1 ]; then exit 0; fi
 begin "sanitizers (ASan+UBSan, TSan)"
 "$root/scripts/sanitize.sh"
+end
+# Soak and chaos under ASan (bench/soak.py): mixed load, reloads and faults, the invariants.
+# RSS is not bounded here: the sanitizer's allocator keeps freed memory in quarantine.
+begin "soak (2 min, ASan)"
+python3 "$root/bench/soak.py" --minutes 2 --binary "$root/build-asan/trproxy" --rss-slope 1e9
 end
 begin "fuzz"
 "$root/scripts/fuzz.sh"
