@@ -77,9 +77,15 @@ class Timeline:
         self.lock = threading.Lock()
         self.revisions = [(first, 0.0, 0.0)]  # (policy, written at, seen active at)
 
-    def add(self, policy, written, active):
+    def written(self, policy, at):
+        """A revision about to be written: possible from now, its predecessor until it is seen."""
         with self.lock:
-            self.revisions.append((policy, written, active))
+            self.revisions.append((policy, at, float("inf")))
+
+    def seen_active(self, at):
+        with self.lock:
+            policy, written, _ = self.revisions[-1]
+            self.revisions[-1] = (policy, written, at)
 
     def possible(self, sent, received):
         """Policies current at some moment in [sent, received]: revision k may be current from
@@ -173,6 +179,7 @@ class Soak:
         self.samples = []  # (seconds, rss KiB, fds)
         self.policy = POLICIES[0]
         self.timeline = Timeline(":".join(self.policy))
+        self.started = time.monotonic()
         self.pending = {}  # request id -> monotonic time its head was sent
         self.pending_lock = threading.Lock()
 
@@ -196,12 +203,11 @@ class Soak:
         extra = (f"limits:\n  max_connections: {MAX_CONNECTIONS}\n  upstream_response_timeout: 1s\n"
                  "  head_timeout: 2s\n  shutdown_grace: 2s\n")
         self.proxy = h.Proxy(os.path.join(self.dir, "proxy"), self.ca_dir, resolve=resolve,
-                             trust=self.pki.root_crt, watch=True, extra=extra, access_log=False, threads=2)
+                             trust=self.pki.root_crt, watch=True, extra=extra, access_log=self.args.keep, threads=2)
         with open(self.proxy.config) as f:
             self.config_text = f.read()
         self.config_text = self.with_policy(self.config_text, self.policy)
         self.reload_by(lambda: self.write_config(self.config_text))
-        self.started = time.monotonic()
 
     def write_config(self, text):
         with open(self.proxy.config + ".new", "w") as f:
@@ -246,7 +252,12 @@ class Soak:
             return
         value = lines[0].decode()
         if sent is None or value not in self.timeline.possible(sent, read_at):
-            self.violations.add(f"request {ident}: policy {value} was not current between send and receipt")
+            with self.timeline.lock:
+                near = [(p[:2], round(w - self.started, 3), round(a - self.started, 3))
+                        for p, w, a in self.timeline.revisions[-3:]]
+            self.violations.add(f"request {ident}: policy {value[:2]} was not current between its send "
+                                f"({(sent or 0) - self.started:.3f}) and its receipt ({read_at - self.started:.3f}); "
+                                f"revisions (policy, written, active): {near}")
         self.count("origin requests checked")
 
     # ---- the load ----
@@ -292,7 +303,9 @@ class Soak:
                 self.violations.add(f"tunnel refused: {status}")
                 return
             for _ in range(rounds or random.randint(1, 5)):
-                payload = os.urandom(random.randint(1, 64 << 10))
+                # Not a TLS record's first byte: a tunnel whose bytes start like a ClientHello
+                # must carry a parseable one, or it is closed (fail closed, by design).
+                payload = b"SOAK" + os.urandom(random.randint(1, 64 << 10))
                 s.sendall(payload)
                 got = b""
                 while len(got) < len(payload):
@@ -301,7 +314,8 @@ class Soak:
                         break
                     got += chunk
                 if got != payload:
-                    self.violations.add("a tunnel returned other bytes than it was sent")
+                    self.violations.add(f"a tunnel returned {len(got)} bytes, not the {len(payload)} it was sent")
+                    return
                 self.count("tunnel round trips")
                 if pause and self.stop.wait(pause):
                     return
@@ -346,17 +360,15 @@ class Soak:
         watch_files on, the signal races the watch: either reload counts)."""
         self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
         self.config_text = self.with_policy(self.config_text, self.policy)
-        written = time.monotonic()
+        self.timeline.written(":".join(self.policy), time.monotonic())
 
         def change():
             self.write_config(self.config_text)
             if by_signal:
                 self.proxy.proc.send_signal(signal.SIGHUP)
 
-        try:
-            self.reload_by(change)
-        finally:  # seen active by now, or (on a timeout) assumed possible from here on
-            self.timeline.add(":".join(self.policy), written, time.monotonic())
+        self.reload_by(change)  # on a timeout the old policy stays possible until a later one is seen
+        self.timeline.seen_active(time.monotonic())
 
     def reloads_forever(self):
         """A policy change every --reload-every seconds, by SIGHUP and by the file in turn."""
@@ -545,6 +557,7 @@ def main():
     parser.add_argument("--fault-every", type=float, default=2.0, help="seconds between faults")
     parser.add_argument("--reload-every", type=float, default=3.0, help="seconds between policy changes")
     parser.add_argument("--binary", help="the trproxy to soak (default: build/trproxy)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (config, logs, access log)")
     parser.add_argument("--rss-slope", type=float, default=512.0, help="KiB per minute over the second half")
     parser.add_argument("--fd-slope", type=float, default=5.0, help="descriptors per minute over the second half")
     args = parser.parse_args()
@@ -552,7 +565,10 @@ def main():
     try:
         sys.exit(soak.run())
     finally:
-        shutil.rmtree(soak.dir, ignore_errors=True)
+        if args.keep:
+            print(f"soak: kept {soak.dir}")
+        else:
+            shutil.rmtree(soak.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
