@@ -31,6 +31,7 @@ Invariants (exit 1 on any violation):
 
 import argparse
 import collections
+import hashlib
 import itertools
 import os
 import random
@@ -182,6 +183,7 @@ class Soak:
         self.started = time.monotonic()
         self.pending = {}  # request id -> monotonic time its head was sent
         self.pending_lock = threading.Lock()
+        self.reload_lock = threading.RLock()
 
     def count(self, what, n=1):
         with self.count_lock:
@@ -222,12 +224,33 @@ class Soak:
         pattern = re.compile(rf"(?m)^{re.escape(name)}{re.escape(labels)}(?:\{{[^}}]*\}})? (\S+)$")
         return sum(float(v) for v in pattern.findall(self.metrics()))
 
+    def config_state(self):
+        """(revision of the runtime in place, its file's SHA-256, successful reloads counted). A
+        reload is counted once every worker holds it, so revision == count means none is under
+        way; the start counts as revision 1 and as one success."""
+        text = self.metrics()
+        info = re.search(r'(?m)^trproxy_config_info\{revision="(\d+)",sha256="([0-9a-f]+)"', text)
+        count = re.search(r'(?m)^trproxy_config_reloads_total\{result="success"\} (\S+)$', text)
+        return int(info.group(1)), info.group(2), int(float(count.group(1)))
+
+    def settled(self, sha=None):
+        revision, running, counted = self.config_state()
+        return revision == counted and (sha is None or running == sha)
+
     def reload_by(self, change, result="success"):
-        """Makes a change and waits (bounded) until a reload with `result` has been counted since."""
-        before = self.reloads(result)
-        change()
-        self.h.wait_until(lambda: self.reloads(result) > before or None, timeout=30, interval=0.02,
-                          what=f"a reload ({result})")
+        """Makes a change and waits (bounded) until a reload with `result` has been counted since
+        and no reload is under way, with the file now on disk in place: from then on every head
+        is decided by it. One change at a time (the fault and policy threads share the files),
+        and none while an earlier reload is still reaching the workers: its count would be
+        taken for this change's."""
+        with self.reload_lock:
+            self.h.wait_until(self.settled, timeout=30, interval=0.02, what="no reload under way")
+            before = self.reloads(result)
+            change()
+            with open(self.proxy.config, "rb") as f:
+                sha = hashlib.sha256(f.read()).hexdigest() if result == "success" else None
+            self.h.wait_until(lambda: (self.reloads(result) > before and self.settled(sha)) or None,
+                              timeout=30, interval=0.02, what=f"a reload ({result})")
 
     @staticmethod
     def with_policy(text, policy):
@@ -363,17 +386,17 @@ class Soak:
     def change_policy(self, by_signal):
         """The next policy (tenant and policy id), by the file watch or by SIGHUP as well (with
         watch_files on, the signal races the watch: either reload counts)."""
-        self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
-        self.config_text = self.with_policy(self.config_text, self.policy)
-        self.timeline.written(":".join(self.policy), time.monotonic())
-
         def change():
+            self.policy = POLICIES[(POLICIES.index(self.policy) + 1) % len(POLICIES)]
+            self.config_text = self.with_policy(self.config_text, self.policy)
+            self.timeline.written(":".join(self.policy), time.monotonic())
             self.write_config(self.config_text)
             if by_signal:
                 self.proxy.proc.send_signal(signal.SIGHUP)
 
-        self.reload_by(change)  # on a timeout the old policy stays possible until a later one is seen
-        self.timeline.seen_active(time.monotonic())
+        with self.reload_lock:
+            self.reload_by(change)  # on a timeout the old policy stays possible until a later one is seen
+            self.timeline.seen_active(time.monotonic())
 
     def reloads_forever(self):
         """A policy change every --reload-every seconds, by SIGHUP and by the file in turn."""
@@ -387,10 +410,11 @@ class Soak:
                 self.count(f"policy change errors ({type(error).__name__})")
 
     def broken_config(self):
-        self.reload_by(lambda: self.write_config(self.config_text.replace("tenant_restrictions:",
-                                                                          "tenant_restrictions: [broken")),
-                       result="failure")
-        self.reload_by(lambda: self.write_config(self.config_text))
+        with self.reload_lock:
+            self.reload_by(lambda: self.write_config(self.config_text.replace("tenant_restrictions:",
+                                                                              "tenant_restrictions: [broken")),
+                           result="failure")
+            self.reload_by(lambda: self.write_config(self.config_text))
 
     def rewrite_ca(self):
         def change():
