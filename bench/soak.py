@@ -221,9 +221,14 @@ class Soak:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.proxy.admin_port}/metrics", timeout=10) as r:
             return r.read().decode()
 
-    def metric(self, name, labels=""):
+    @staticmethod
+    def metric_in(text, name, labels=""):
+        """The sum of a metric's samples in an exposition, those with `labels` (exact) or all."""
         pattern = re.compile(rf"(?m)^{re.escape(name)}{re.escape(labels)}(?:\{{[^}}]*\}})? (\S+)$")
-        return sum(float(v) for v in pattern.findall(self.metrics()))
+        return sum(float(v) for v in pattern.findall(text))
+
+    def metric(self, name, labels=""):
+        return self.metric_in(self.metrics(), name, labels)
 
     def config_state(self):
         """(revision of the runtime in place, its file's SHA-256, successful reloads counted). A
@@ -548,9 +553,7 @@ class Soak:
     def check_metrics(self, before, after):
         def value(text, spec):
             name, _, labels = spec.partition("{")
-            labels = "{" + labels if labels else ""
-            pattern = re.compile(rf"(?m)^{re.escape(name)}{re.escape(labels)}(?:\{{[^}}]*\}})? (\S+)$")
-            return sum(float(v) for v in pattern.findall(text))
+            return self.metric_in(text, name, "{" + labels if labels else "")
 
         for name, _, metric in self.FAULTS:
             if self.counts[f"fault: {name}"] and value(after, metric) <= value(before, metric):

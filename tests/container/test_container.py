@@ -102,18 +102,11 @@ class Container(unittest.TestCase):
         cls.podman.run("image", "prune", "-f", "--filter", "until=72h", check=False)
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def test_documented_commands_intercept_tag_and_stay_healthy(self):
-        commands = documented_container_commands()
-        self.assertEqual([c[0] for c in commands], ["build", "run", "run"], commands)
-        ca_init, serve = commands[1], commands[2]
-
-        # The documented folders: ca/ for the CA, deploy/container/ as the config (a copy whose
-        # upstream is the local echo server, and which trusts the test PKI's root).
-        folder = os.path.join(self.work, "clone")
-        config_dir = os.path.join(folder, "deploy", "container")
-        os.makedirs(os.path.join(folder, "ca"))
+    def container_config(self, config_dir, pki_name):
+        """deploy/container/ copied to config_dir, its upstream the local recording server (the
+        test PKI's root trusted). Returns (that server, the config's path, its text)."""
         shutil.copytree(os.path.join(ROOT, "deploy", "container"), config_dir)
-        pki = h.Pki(os.path.join(self.work, "pki"))
+        pki = h.Pki(os.path.join(self.work, pki_name))
         shutil.copy(pki.root_crt, os.path.join(config_dir, "upstream-root.pem"))
         upstream = h.HeadRecorder(tls_cert=pki.good)
         self.addCleanup(upstream.close)
@@ -127,6 +120,19 @@ class Container(unittest.TestCase):
         self.assertIn(str(upstream.port), text)
         with open(path, "w") as f:
             f.write(text)
+        return upstream, path, text
+
+    def test_documented_commands_intercept_tag_and_stay_healthy(self):
+        commands = documented_container_commands()
+        self.assertEqual([c[0] for c in commands], ["build", "run", "run"], commands)
+        ca_init, serve = commands[1], commands[2]
+
+        # The documented folders: ca/ for the CA, deploy/container/ as the config (a copy whose
+        # upstream is the local echo server, and which trusts the test PKI's root).
+        folder = os.path.join(self.work, "clone")
+        config_dir = os.path.join(folder, "deploy", "container")
+        os.makedirs(os.path.join(folder, "ca"))
+        upstream, _, _ = self.container_config(config_dir, "pki")
 
         ports = {3128: h.free_port(), 9090: h.free_port()}
         fill = dict(folder=folder, image=self.tag, name=self.name, ports=ports)
@@ -200,19 +206,7 @@ class Container(unittest.TestCase):
         folder = os.path.join(self.work, "pod")
         config_dir, ca_dir = os.path.join(folder, "config"), os.path.join(folder, "ca")
         os.makedirs(ca_dir)
-        shutil.copytree(os.path.join(ROOT, "deploy", "container"), config_dir)
-        pki = h.Pki(os.path.join(self.work, "pod-pki"))
-        shutil.copy(pki.root_crt, os.path.join(config_dir, "upstream-root.pem"))
-        upstream = h.HeadRecorder(tls_cert=pki.good)
-        self.addCleanup(upstream.close)
-        config_path = os.path.join(config_dir, "trproxy.yaml")
-        with open(config_path) as f:
-            config = f.read()
-        config = config.replace("  trust: system", "  trust: upstream-root.pem")
-        config = config.replace("  resolve: {}", '  resolve: {"login.microsoftonline.com": "'
-                                f'{HOST_LOOPBACK_IN_CONTAINER}:{upstream.port}"}}')
-        with open(config_path, "w") as f:
-            f.write(config)
+        upstream, config_path, config = self.container_config(config_dir, "pod-pki")
         # The CA as the README of deploy/podman says: ca init --group 10001 into the host folder.
         self.podman.run("run", "--rm", "--network", "none", "--user", "0", "-v", f"{ca_dir}:/etc/trproxy/ca",
                         self.tag, "ca", "init", "--dir", "/etc/trproxy/ca", "--group", "10001")

@@ -457,12 +457,10 @@ class LateBytesOrigin(h.PythonUpstream):
         self.opened = next(self.connections)
         data = b""
         while True:
-            while b"\r\n\r\n" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, data = data.split(b"\r\n\r\n", 1)
+            received = h.recv_head(sock, data)
+            if received is None:
+                return
+            head, data = received
             path = head.split(b" ")[1]
             sock.sendall(ok(b"answer:" + path))
             if path == b"/first":
