@@ -241,6 +241,14 @@ void MetricsRegistry::render_pool_and_dns(Exposition& out) const {
 }
 
 void MetricsRegistry::render_rule_refusals(Exposition& out) const {
+  out.family("trproxy_accept_pauses_total", "counter",
+             "Pauses of a listener's accepts, 100 ms each, while descriptors or kernel memory ran out (EMFILE, "
+             "ENFILE, ENOBUFS, ENOMEM): connections wait in the backlog meanwhile. Raise LimitNOFILE, or lower "
+             "limits.max_connections.");
+  constexpr std::array<std::string_view, 3> listener_names{"proxy", "transparent", "admin"};
+  for (std::size_t i = 0; i < listener_names.size(); ++i) {
+    out.sample("trproxy_accept_pauses_total", label_pair("listener", listener_names[i]), accept_pauses_.get(i));
+  }
   out.family("trproxy_connections_refused_total", "counter",
              "Client connections refused on arrival, by reason (clients.allow, limits.max_connections, "
              "limits.max_connections_per_client).");

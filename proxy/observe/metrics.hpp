@@ -164,6 +164,10 @@ class MetricsRegistry {
 
   alignas(64) std::atomic<std::int64_t> active_connections{0};
 
+  // The listeners' accept loops pausing on descriptor or memory exhaustion (control thread).
+  enum class Listener : std::uint8_t { proxy, transparent, admin, count };
+  Counter& accept_pauses(Listener listener) { return accept_pauses_.items[static_cast<std::size_t>(listener)]; }
+
   // Control thread only.
   void reload_succeeded(double unix_seconds);
   void reload_failed();
@@ -182,6 +186,7 @@ class MetricsRegistry {
 
   std::vector<std::unique_ptr<Metrics>> shards_;
   Counter reloads_ok_, reloads_failed_;
+  Counters<static_cast<std::size_t>(Listener::count)> accept_pauses_;
   std::atomic<bool> last_reload_ok_{true};
   std::atomic<double> last_reload_success_{0};  // start counts as the first successful load
 };

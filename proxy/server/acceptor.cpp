@@ -1,5 +1,7 @@
 #include "proxy/server/acceptor.hpp"
 
+#include "proxy/server/accept_pause.hpp"
+
 #include "proxy/session/client_session.hpp"
 #include "proxy/session/transparent.hpp"
 #include "proxy/transport/transparent_socket.hpp"
@@ -8,13 +10,6 @@
 
 namespace trproxy::proxy {
 namespace {
-
-constexpr auto accept_backoff = std::chrono::milliseconds(100);
-
-bool is_resource_exhaustion(const error_code& ec) {
-  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory ||
-         ec.value() == ENFILE;
-}
 
 Worker& least_loaded(Workers& workers, std::size_t& next) {
   std::size_t best = next % workers.size();
@@ -45,21 +40,20 @@ tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoin
   return acceptor;
 }
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Entry entry) {
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Counter& pauses, Entry entry) {
   std::size_t next = 0;
-  net::steady_timer backoff(co_await net::this_coro::executor);
+  AcceptPause pause(co_await net::this_coro::executor,
+                    (entry == Entry::proxy ? "proxy " : "transparent ") + endpoint_string(acceptor.local_endpoint()),
+                    pauses);
   for (;;) {
     Worker& worker = least_loaded(workers, next);
     auto [ec, socket] = co_await acceptor.async_accept(worker.executor(), use_tuple);
     if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
     if (ec) {
-      if (is_resource_exhaustion(ec)) {
-        spdlog::warn("accept: {}; pausing {} ms", ec.message(), accept_backoff.count());
-        backoff.expires_after(accept_backoff);
-        co_await backoff.async_wait(use_tuple);
-      }
+      co_await pause.after_error(ec);
       continue;
     }
+    pause.accepted();
     worker.load().fetch_add(1, std::memory_order_relaxed);  // serve_client's LoadShare gives it back
     auto session = entry == Entry::proxy ? serve_client(std::move(socket), worker.services(), worker)
                                          : serve_transparent(std::move(socket), worker.services(), worker);

@@ -27,7 +27,8 @@ tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoin
 
 // Accepts until the acceptor is closed; `entry` picks the session its connections start (the
 // proxy's request loop, or a transparent flow). Persistent errors (EMFILE, ENFILE, ENOBUFS, ENOMEM)
-// back off instead of spinning.
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Entry entry = Entry::proxy);
+// pause it instead of spinning (accept_pause.hpp), each pause counted in `pauses`.
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Counter& pauses,
+                                 Entry entry = Entry::proxy);
 
 }  // namespace trproxy::proxy

@@ -1,6 +1,7 @@
 #include "proxy/server/admin.hpp"
 
 #include "policy/pac.hpp"
+#include "proxy/server/accept_pause.hpp"
 
 #include <boost/beast/http.hpp>
 
@@ -92,10 +93,16 @@ net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState
 }  // namespace
 
 net::awaitable<void> run_admin_listener(tcp::acceptor acceptor, AdminState& state) {
+  AcceptPause pause(acceptor.get_executor(), "admin " + endpoint_string(acceptor.local_endpoint()),
+                    state.accept_pauses);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) continue;
+    if (ec) {
+      co_await pause.after_error(ec);
+      continue;
+    }
+    pause.accepted();
     net::co_spawn(acceptor.get_executor(), serve_admin_connection(beast::tcp_stream(std::move(socket)), state),
                   net::detached);
   }

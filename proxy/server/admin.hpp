@@ -2,6 +2,7 @@
 // The admin listener: /healthz, /readyz, /metrics, /proxy.pac, /tenants (DESIGN.md). It runs on its own
 // io_context and thread so proxy load cannot starve health checks.
 
+#include "proxy/observe/metrics.hpp"
 #include "proxy/transport/io.hpp"
 #include "proxy/worker/runtime.hpp"
 
@@ -16,6 +17,7 @@ struct AdminState {
   std::function<std::string()> metrics;  // the /metrics text, rendered at each scrape
   // The /tenants JSON, gathered from every worker on its own thread.
   std::function<net::awaitable<std::string>()> tenants;
+  Counter& accept_pauses;  // trproxy_accept_pauses_total{listener="admin"}
 };
 
 net::awaitable<void> run_admin_listener(tcp::acceptor acceptor, AdminState& state);

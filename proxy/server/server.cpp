@@ -3,6 +3,7 @@
 #include "proxy/server/acceptor.hpp"
 #include "proxy/server/admin.hpp"
 #include "proxy/server/cpus.hpp"
+#include "proxy/server/descriptor_limit.hpp"
 #include "proxy/server/drain.hpp"
 #include "proxy/server/fanout.hpp"
 #include "proxy/server/file_watch.hpp"
@@ -65,9 +66,11 @@ std::string render_metrics(const MetricsRegistry& metrics, const SignInMetrics& 
 
 // Hands each listener's connections to the least-loaded worker.
 void accept_on(net::io_context& control, std::vector<tcp::acceptor>& listeners, Workers& workers,
-               Entry entry = Entry::proxy) {
+               MetricsRegistry& metrics, Entry entry = Entry::proxy) {
+  const auto listener =
+      entry == Entry::proxy ? MetricsRegistry::Listener::proxy : MetricsRegistry::Listener::transparent;
   for (auto& acceptor : listeners) {
-    net::co_spawn(control, accept_loop(acceptor, workers, entry), net::detached);
+    net::co_spawn(control, accept_loop(acceptor, workers, metrics.accept_pauses(listener), entry), net::detached);
     if (entry == Entry::proxy) {
       spdlog::info("listening on {} ({} worker threads)", endpoint_string(acceptor.local_endpoint()), workers.size());
     } else {
@@ -89,6 +92,7 @@ std::string serving_status(const tcp::acceptor& first_listener, const Runtime& c
 int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   const auto& config = initial->config();
   const unsigned threads = config.threads ? config.threads : usable_cpus();
+  raise_descriptor_limit(config.limits.max_connections);
 
   // Everything a connection references is declared before the io_contexts that run it, so it
   // is destroyed after them.
@@ -118,14 +122,15 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     workers.push_back(std::make_unique<Worker>(i, initial, services));
   }
   for (auto& worker : workers) worker->start();
-  accept_on(control, listeners.proxy, workers);
-  accept_on(control, listeners.transparent, workers, Entry::transparent);
+  accept_on(control, listeners.proxy, workers, metrics);
+  accept_on(control, listeners.transparent, workers, metrics, Entry::transparent);
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
   AdminState admin_state{runtime, proxy_port, ready,
                          [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
-                         [&workers] { return gather_tenants(workers); }};
+                         [&workers] { return gather_tenants(workers); },
+                         metrics.accept_pauses(MetricsRegistry::Listener::admin)};
   if (listeners.admin) {
     spdlog::info("admin endpoint on {}", endpoint_string(listeners.admin->local_endpoint()));
     net::co_spawn(control, run_admin_listener(std::move(*listeners.admin), admin_state), net::detached);

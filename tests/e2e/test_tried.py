@@ -6,9 +6,12 @@ bytes are cut into TLS records and TCP writes (two records in one write is what 
 ssl::stream hid from the pool's readiness check)."""
 
 import itertools
+import os
+import resource
 import socket
 import ssl
 import threading
+import time
 import unittest
 
 import harness as h
@@ -437,6 +440,60 @@ class PortRefusalsCounted(unittest.TestCase):
             status, _, _ = h.raw_request(self.proxy, raw.encode())
             self.assertEqual(status, 403)
         self.assertEqual(h.scrape(self.proxy)['trproxy_egress_refused_total{rule="port"}'], 2)
+
+
+def cpu_ticks(pid):
+    """User plus system clock ticks of every thread of pid so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class DescriptorsRunOut(unittest.TestCase):
+    """Found by bench/soak.py's descriptor-limit fault: at EMFILE the admin listener retried its
+    accept at once, spinning a core at 100% until a descriptor freed (the proxy listener paused;
+    the admin one had `if (ec) continue;`). Both now pause, log the episode once and count it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proxy = env.proxy("descriptors")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.stop()
+
+    def test_listeners_pause_at_the_limit_and_serve_after_it(self):
+        pid = self.proxy.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        admin = client = None
+        try:
+            # Not one descriptor to spare: every accept fails with EMFILE.
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")), hard))
+            admin = socket.create_connection(("127.0.0.1", self.proxy.admin_port), timeout=h.DEADLINE)
+            admin.sendall(b"GET /readyz HTTP/1.1\r\nHost: admin\r\n\r\n")
+            client = socket.create_connection(("127.0.0.1", self.proxy.port), timeout=h.DEADLINE)
+            client.sendall(f"CONNECT {HOST}:443 HTTP/1.1\r\nHost: {HOST}:443\r\n\r\n".encode())
+            h.wait_until(lambda: "Too many open files" in self.proxy.stderr_text(), what="out of descriptors")
+            # While out of descriptors nothing is answered, and a paused listener costs no CPU
+            # (a spinning one burned the whole second).
+            ticks, started = cpu_ticks(pid), time.monotonic()
+            admin.settimeout(1.0)
+            with self.assertRaises(socket.timeout):
+                admin.recv(1)
+            used = (cpu_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - started)
+            self.assertLess(used, 0.3, "a listener spins while out of descriptors")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+        with admin, client:
+            admin.settimeout(h.DEADLINE)
+            status, _, body = h.read_response(admin)
+            self.assertEqual((status, body), (200, b"ready\n"))
+            self.assertEqual(h.read_head(client)[0], 200)  # the CONNECT waiting in the backlog
+        metrics = h.scrape(self.proxy)
+        self.assertGreater(metrics['trproxy_accept_pauses_total{listener="admin"}'], 0)
+        self.assertGreater(metrics['trproxy_accept_pauses_total{listener="proxy"}'], 0)
+        self.assertEqual(metrics['trproxy_accept_pauses_total{listener="transparent"}'], 0)
+        self.assertIn(f"accept on admin 127.0.0.1:{self.proxy.admin_port}: accepting again after",
+                      self.proxy.stderr_text())
 
 
 if __name__ == "__main__":
