@@ -14,7 +14,15 @@ Faults (one fault thread, round robin, every --fault-every seconds):
   config (refused, the old one kept), then the good one back; the CA files rewritten in place;
   an upstream that resets mid-response; an upstream that stalls past upstream_response_timeout;
   clients that vanish mid-request and mid-response; slow readers; descriptor pressure (idle
-  connections up to limits.max_connections, refused beyond).
+  connections up to limits.max_connections, refused beyond); the descriptor limit (the proxy's
+  soft RLIMIT_NOFILE lowered to what it holds, then restored: accepts pause and resume); a DNS
+  outage (below).
+DNS (as root, the default there; --no-dns leaves it out): the run happens in a private network
+  and mount namespace of its own (tests/e2e/dns_namespace.py: nothing leaves it) whose
+  resolv.conf names the harness's DNS server. The load adds plain forwards to names the proxy
+  looks up (an origin on 10.77.0.2), and the fault silences the DNS server for a while: a name
+  in the proxy's cache must still be served, a name it must look up gets the proxy's own 502/504
+  (never a hang), and once the server answers again a new name resolves.
 Invariants (exit 1 on any violation):
   - every request the origin receives on a sign-in host carries exactly one policy line, and its
     policy was current at some moment between the client sending the head and the origin
@@ -36,11 +44,13 @@ import itertools
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,9 +64,14 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 POLICIES = [(f"{n}aaabbbb-0000-cccc-1111-dddd2222eeee", f"{n}aaaaaa{n}-2bb2-3cc3-4dd4-5eeeeeeeeee5") for n in range(1, 10)]
 SIGN_IN = "login.microsoftonline.com"
 PLAIN = "plain.soak.example"
+DNS_ZONE = "dns.soak.test"  # names the proxy looks up in DNS (the namespace run only)
+CACHED_NAMES = [f"cached-{n}.{DNS_ZONE}" for n in range(4)]
+DNS_TTL = 60
+DNS_ANSWER_BOUND = 7.0  # seconds: upstream.connect_timeout (2s, lookup included) and slack for ASan
 ECHO = "echo.soak.example"
 MAX_CONNECTIONS = 400
 POLICY_RE = re.compile(rb"(?im)^sec-restrict-tenant-access-policy:[ \t]*([^\r\n]*?)[ \t]*$")
+HOST_RE = re.compile(rb"(?im)^host:[ \t]*([^\r\n:]*)")
 
 
 class Violations:
@@ -105,7 +120,7 @@ class Origin:
     policy lines each request carried; /reset/ID resets mid-response, /stall/ID never answers,
     /big/ID sends 4 MiB."""
 
-    def __init__(self, h, tls_cert, soak):
+    def __init__(self, h, tls_cert, soak, bind=("127.0.0.1", 0)):
         self.soak = soak
         outer = self
 
@@ -113,7 +128,7 @@ class Origin:
             def handle(self, sock):
                 outer.handle(sock)
 
-        self.server = Server(tls_cert)
+        self.server = Server(tls_cert, bind)
         self.address = self.server.address
 
     def handle(self, sock):
@@ -184,7 +199,10 @@ class Soak:
         self.pending = {}  # request id -> monotonic time its head was sent
         self.pending_lock = threading.Lock()
         self.reload_lock = threading.RLock()
-        self.pressure = threading.Event()  # descriptor pressure under way
+        self.pressure = threading.Event()  # descriptor pressure or limit under way
+        self.pressure_ended = 0.0  # when it last ended: refusals until shortly after are expected
+        self.dns = None  # the harness's DNS server, in the namespace run
+        self.dns_waits = []  # seconds until the proxy answered a lookup the silent server ignored
 
     def count(self, what, n=1):
         with self.count_lock:
@@ -202,6 +220,12 @@ class Soak:
         self.sign_in = Origin(h, self.pki.good, self)
         self.plain = Origin(h, None, self)
         self.echo = Echo(h)
+        self.dns_origin = None
+        if self.args.in_namespace:
+            import dns_namespace as ns
+            import slow_dns
+            self.dns = slow_dns.SlowDns(ns.DNS_ADDRESS, ns.UPSTREAM_ADDRESS, 0.0, ttl=DNS_TTL)
+            self.dns_origin = Origin(h, None, self, bind=(ns.UPSTREAM_ADDRESS, 80))
         resolve = {SIGN_IN: self.sign_in.address, PLAIN: self.plain.address, ECHO: self.echo.address}
         extra = (f"limits:\n  max_connections: {MAX_CONNECTIONS}\n  upstream_response_timeout: 1s\n"
                  "  head_timeout: 2s\n  shutdown_grace: 2s\n")
@@ -272,7 +296,8 @@ class Soak:
         lines = POLICY_RE.findall(head)
         with self.pending_lock:
             sent = self.pending.get(ident)
-        if head.startswith(b"GET http") or PLAIN.encode() in head.split(b"\r\n", 2)[1]:
+        host = HOST_RE.search(head)
+        if head.startswith(b"GET http") or not host or host.group(1).lower() != SIGN_IN.encode():
             if lines:
                 self.violations.add(f"a plain forward to another host carried a policy line: {lines}")
             return
@@ -333,6 +358,9 @@ class Soak:
             if " 503 " in status + " ":
                 self.count("refused at max_connections (503)")
                 return
+            if self.under_pressure() and " 502 " in status + " ":
+                self.count("tunnel refused during the descriptor limit (502)")
+                return
             if " 200 " not in status + " ":
                 self.violations.add(f"tunnel refused: {status}")
                 return
@@ -358,6 +386,17 @@ class Soak:
         with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=self.h.DEADLINE) as s:
             self.expect_answer(s, self.request(s, "r", PLAIN, absolute=True))
 
+    def dns_request(self, name):
+        """One plain forward to a name the proxy looks up: (status, body, request id)."""
+        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=self.h.DEADLINE) as s:
+            ident = self.request(s, "r", name, absolute=True)
+            status, _, body = self.h.read_response(s)
+            return status, body, ident
+
+    def dns_forward(self):
+        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=self.h.DEADLINE) as s:
+            self.expect_answer(s, self.request(s, "r", random.choice(CACHED_NAMES), absolute=True))
+
     def scrape(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.proxy.port}/proxy.pac", timeout=10) as r:
             if b"FindProxyForURL" not in r.read():
@@ -368,7 +407,8 @@ class Soak:
     LOAD = [(keepalive_sign_ins, 4), (new_sign_in, 3), (tunnel, 2), (forward, 2), (scrape, 1)]
 
     def client(self):
-        actions = [a for a, w in self.LOAD for _ in range(w)]
+        load = self.LOAD + ([(Soak.dns_forward, 1)] if self.dns else [])
+        actions = [a for a, w in load for _ in range(w)]
         while not self.stop.is_set():
             action = random.choice(actions)
             try:
@@ -485,6 +525,58 @@ class Soak:
             self.stop.wait(1.0)  # the proxy sees the closes
             self.pressure.clear()
 
+    def under_pressure(self):
+        """Descriptor pressure or the lowered limit under way, or just over (its closes and
+        refusals still arriving)."""
+        return self.pressure.is_set() or time.monotonic() < self.pressure_ended + 2.0
+
+    def descriptor_limit(self):
+        """The proxy's soft RLIMIT_NOFILE lowered to the descriptors it holds plus a few for a
+        second and a half, idle connections opened past it: accepts pause (no spinning: that is
+        tests/e2e/test_tried.py's DescriptorsRunOut) and resume. No config change meanwhile (a
+        reload that cannot open its file is refused, the old config kept: counted, but it would
+        blur the policy timeline)."""
+        pid = self.proxy.proc.pid
+        held = []
+        with self.reload_lock:
+            soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            self.pressure.set()
+            try:
+                resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")) + 8, hard))
+                for _ in range(30):
+                    held.append(socket.create_connection(("127.0.0.1", self.proxy.port), timeout=2))
+                self.stop.wait(1.5)
+            finally:
+                resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+                for s in held:
+                    s.close()
+                self.pressure_ended = time.monotonic()
+                self.pressure.clear()
+
+    def dns_outage(self):
+        """The DNS server stops answering, then comes back."""
+        status, body, ident = self.dns_request(CACHED_NAMES[0])  # in the proxy's cache from here on
+        if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+            self.count(f"dns outage: a cached name before it answered {status}")  # a lookup may meet the end of the last outage
+        self.dns.silent = True
+        try:
+            status, body, ident = self.dns_request(CACHED_NAMES[0])
+            if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+                self.violations.add(f"DNS silent: a name in the proxy's cache answered {status} {body[:60]!r}")
+            started = time.monotonic()
+            status, body, _ = self.dns_request(f"fresh-{next(self.ids)}.{DNS_ZONE}")
+            waited = time.monotonic() - started
+            self.dns_waits.append(waited)
+            if status not in (502, 504):
+                self.violations.add(f"DNS silent: a name to look up answered {status} {body[:60]!r}, not the proxy's 502/504")
+            elif waited > DNS_ANSWER_BOUND:
+                self.violations.add(f"DNS silent: the proxy took {waited:.1f}s to answer (connect_timeout is 2s)")
+        finally:
+            self.dns.silent = False
+        status, body, ident = self.dns_request(f"fresh-{next(self.ids)}.{DNS_ZONE}")
+        if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+            self.violations.add(f"DNS back: a new name answered {status} {body[:60]!r}")
+
     FAULTS = [
         ("broken config", broken_config, 'trproxy_config_reloads_total{result="failure"}'),
         ("CA rewritten", rewrite_ca, "trproxy_config_reloads_total"),
@@ -494,10 +586,13 @@ class Soak:
         ("vanish mid-response", vanish_mid_response, "trproxy_connections_total"),
         ("slow reader", slow_reader, "trproxy_connections_total"),
         ("descriptor pressure", descriptor_pressure, "trproxy_connections_refused_total"),
+        ("descriptor limit", descriptor_limit, "trproxy_accept_pauses_total"),
+        ("DNS outage", dns_outage, 'trproxy_dns_lookups_total{result="timeout"}'),
     ]
 
     def faults(self):
-        for name, fault, _ in itertools.cycle(self.FAULTS):
+        faults = [f for f in self.FAULTS if self.dns or f[0] != "DNS outage"]
+        for name, fault, _ in itertools.cycle(faults):
             if self.stop.wait(self.args.fault_every):
                 return
             try:
@@ -546,8 +641,9 @@ class Soak:
             self.violations.add(f"trproxy exited {code}")
         self.check_slopes()
         self.report(before, after)
-        for server in (self.sign_in, self.plain, self.echo):
-            server.close()
+        for server in (self.sign_in, self.plain, self.echo, self.dns_origin, self.dns):
+            if server:
+                server.close()
         return 1 if self.violations.items else 0
 
     def check_metrics(self, before, after):
@@ -584,8 +680,26 @@ class Soak:
             print(f"  RSS KiB: first {rss[0]}, last {rss[-1]}, max {max(rss)}; fds: first {fds[0]}, last {fds[-1]}, max {max(fds)}")
         for name, slope in getattr(self, "slopes", {}).items():
             print(f"  slope over the second half: {slope:.2f} {name}")
+        if self.dns_waits:
+            print(f"  DNS outages: the proxy answered a name it could not look up within {max(self.dns_waits):.2f}s "
+                  f"(longest of {len(self.dns_waits)})")
         print(f"  policy revisions: {len(self.timeline.revisions)}")
         print(f"  violations: {len(self.violations.items)}")
+
+
+def run_in_namespace(argv):
+    """This script again, in a private network and mount namespace whose resolv.conf names the
+    harness's DNS server (one try, one second: an outage is felt at once). Output streams."""
+    import dns_namespace as ns
+    folder = tempfile.mkdtemp(prefix="trproxy-soak-ns-")
+    try:
+        with open(os.path.join(folder, "resolv.conf"), "w") as f:
+            f.write(f"nameserver {ns.DNS_ADDRESS}\noptions timeout:1 attempts:1\n")
+        print("soak: in a network namespace of its own, with a DNS server of the harness's", flush=True)
+        return subprocess.run(["unshare", "-nm", "bash", "-c", ns.SETUP, "netns", folder, sys.executable,
+                               os.path.abspath(__file__), *argv, "--in-namespace"]).returncode
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main():
@@ -598,7 +712,12 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (config, logs, access log)")
     parser.add_argument("--rss-slope", type=float, default=512.0, help="KiB per minute over the second half")
     parser.add_argument("--fd-slope", type=float, default=5.0, help="descriptors per minute over the second half")
+    parser.add_argument("--no-dns", action="store_true", help="no namespace, no DNS outage (the default when not root)")
+    parser.add_argument("--in-namespace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    import dns_namespace as ns
+    if not args.in_namespace and not args.no_dns and ns.available():
+        sys.exit(run_in_namespace(sys.argv[1:]))
     soak = Soak(args)
     try:
         sys.exit(soak.run())

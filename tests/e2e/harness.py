@@ -705,10 +705,11 @@ class _LoopbackServer(socketserver.ThreadingTCPServer):
 
 
 class PythonUpstream:
-    """A tiny upstream on 127.0.0.1, port picked by the kernel, one thread per connection;
-    subclasses define handle(sock). Usable as a context manager."""
+    """A tiny upstream on 127.0.0.1 (or `bind`, inside a test's network namespace), port picked
+    by the kernel unless given, one thread per connection; subclasses define handle(sock).
+    Usable as a context manager."""
 
-    def __init__(self, tls_cert=None):
+    def __init__(self, tls_cert=None, bind=("127.0.0.1", 0)):
         outer = self
         self.tls = None
         if tls_cert:
@@ -729,9 +730,9 @@ class PythonUpstream:
                     if sock is not self.request:
                         sock.close()
 
-        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
+        self.server = _LoopbackServer(bind, Handler)
         self.port = self.server.server_address[1]
-        self.address = f"127.0.0.1:{self.port}"
+        self.address = f"{bind[0]}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -4,8 +4,9 @@ others (asyncio timers, no thread per query), and the server counts what it saw:
 name and type, and the most queries outstanding at once.
 
 Answers: A queries get `answer` (TTL `ttl`), AAAA queries get an empty NOERROR (NODATA), and any
-name whose first label starts with `nx-` gets NXDOMAIN. Listen only on loopback or inside a
-network namespace of the test's own.
+name whose first label starts with `nx-` gets NXDOMAIN. Set `silent` and it answers nothing (a
+DNS server that stopped: bench/soak.py's DNS outage); queries are still counted. Listen only on
+loopback or inside a network namespace of the test's own.
 """
 
 import asyncio
@@ -50,6 +51,7 @@ class SlowDns:
         self.queries = collections.Counter()  # (name, qtype) -> count
         self.outstanding = 0
         self.max_outstanding = 0
+        self.silent = False
         self.lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -74,6 +76,8 @@ class SlowDns:
                     return
                 with server.lock:
                     server.queries[(name, qtype)] += 1
+                    if server.silent:
+                        return
                     server.outstanding += 1
                     server.max_outstanding = max(server.max_outstanding, server.outstanding)
                 server.loop.call_later(server.delay, self.reply, response, peer)
