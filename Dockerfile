@@ -15,9 +15,11 @@ COPY scripts/setup.sh /src/scripts/
 RUN ./scripts/setup.sh build && rm -rf /var/lib/apt/lists/*
 COPY . /src
 # The compiler cache lives in a build cache mount, so a rebuild after a source change
-# recompiles only what changed (the layer above it is rebuilt whole).
+# recompiles only what changed (the layer above it is rebuilt whole). Release, not build.sh's
+# RelWithDebInfo: the binary is stripped, and debug info is about 40% of the compile time.
 RUN --mount=type=cache,id=trproxy-ccache,target=/root/.cache/ccache \
-    TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
+    TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DCMAKE_BUILD_TYPE=Release \
+      -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
  && strip build/trproxy
 
 FROM ${BASE_IMAGE}

@@ -581,7 +581,7 @@ class Soak:
         ("broken config", broken_config, 'trproxy_config_reloads_total{result="failure"}'),
         ("CA rewritten", rewrite_ca, "trproxy_config_reloads_total"),
         ("upstream reset", upstream_reset, "trproxy_upstream_failures_total"),
-        ("upstream stall", upstream_stall, "trproxy_upstream_failures_total"),
+        ("upstream stall", upstream_stall, 'trproxy_requests_refused_total{status="504"}'),
         ("vanish mid-request", vanish_mid_request, "trproxy_requests_refused_total"),
         ("vanish mid-response", vanish_mid_response, "trproxy_connections_total"),
         ("slow reader", slow_reader, "trproxy_connections_total"),

@@ -8,6 +8,7 @@
 # printed a report on stderr. The TSan run leaves out the Chromium suite (label browser): the
 # browser's own timeouts are not made for an engine slowed down 5-15x.
 #   SANITIZERS="asan tsan"   which builds to run (default both)
+#   SANITIZE_BUILD_ONLY=1    build them and stop (scripts/test.sh builds them beside its ctest stage)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
@@ -31,6 +32,10 @@ for kind in ${SANITIZERS:-asan tsan}; do
   # shellcheck disable=SC2086 # targets is a list
   cmake --build "$build" -j "$jobs" --target $targets
   built=$(date +%s)
+  if [ "${SANITIZE_BUILD_ONLY:-0}" = 1 ]; then
+    echo "sanitize: $kind build $((built - started))s"
+    continue
+  fi
   # Both builds run even when the first fails: a TSan report is worth seeing next to an ASan one.
   status=0
   if [ "$kind" = asan ]; then

@@ -13,11 +13,13 @@ begin() {
   stage_started=$(date +%s)
 }
 end() {
-  stages+=("$(printf '%-38s %5ss' "$stage_name" "$(($(date +%s) - stage_started))")")
+  stages+=("$(printf '%-54s %5ss' "$stage_name" "$(($(date +%s) - stage_started))")")
   stage_name=""
 }
+background=""
 report() {
   local status=$?
+  [ -n "$background" ] && kill -- -"$background" 2>/dev/null
   [ -n "$stage_name" ] && end && stages[-1]+="  (failed)"
   echo "test: stage durations"
   for line in "${stages[@]}"; do echo "  $line"; done
@@ -31,10 +33,23 @@ begin "packages and build (build/)"
 "$root/scripts/build.sh" -DTRPROXY_TESTS=ON -DTRPROXY_BENCH=ON
 end
 cd "$root/build"
-begin "tests (ctest -j2)"
+# The sanitizer and fuzz builds compile beside the ctest stage, at low priority: that stage is
+# mostly waiting (image builds fetching packages, end-to-end tests on timers), and on a cold
+# machine the three builds are most of the run. Their output goes to build/background-builds.log.
+if [ "${QUICK:-0}" != 1 ]; then
+  # setsid: a process group of its own, ended with the script if a stage fails.
+  setsid nice -n 10 bash -c 'SANITIZE_BUILD_ONLY=1 "$1/scripts/sanitize.sh" && FUZZ_BUILD_ONLY=1 "$1/scripts/fuzz.sh"' \
+    builds "$root" >"$root/build/background-builds.log" 2>&1 &
+  background=$!
+fi
+begin "tests (ctest -j2; sanitizer and fuzz builds beside)"
 ctest --output-on-failure -j2
 end
 if [ "${QUICK:-0}" = 1 ]; then exit 0; fi
+begin "sanitizer and fuzz builds (left after ctest)"
+wait "$background" || { tail -n 40 "$root/build/background-builds.log" >&2; echo "test: a sanitizer or fuzz build failed" >&2; exit 1; }
+background=""
+end
 begin "sanitizers (ASan+UBSan, TSan)"
 "$root/scripts/sanitize.sh"
 end
