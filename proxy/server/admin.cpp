@@ -93,7 +93,8 @@ net::awaitable<void> serve_admin_connection(beast::tcp_stream stream, AdminState
 }  // namespace
 
 net::awaitable<void> run_admin_listener(tcp::acceptor acceptor, AdminState& state) {
-  AcceptPause pause(acceptor.get_executor(), "admin " + endpoint_string(acceptor.local_endpoint()),
+  error_code closed;  // closed before this first runs: no endpoint, and the loop ends below
+  AcceptPause pause(acceptor.get_executor(), "admin " + endpoint_string(acceptor.local_endpoint(closed)),
                     state.accept_pauses);
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
