@@ -29,8 +29,8 @@ net::awaitable<void> AcceptPause::after_error(const error_code& ec) {
 
 void AcceptPause::accepted() {
   if (episode_pauses_ == 0) return;
-  const auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                            episode_started_);
+  const auto lasted =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - episode_started_);
   spdlog::info("accept on {}: accepting again after {} pauses ({} ms)", listener_, episode_pauses_, lasted.count());
   episode_pauses_ = 0;
 }

@@ -43,10 +43,9 @@ tcp::acceptor open_acceptor(net::io_context& io, const config::Endpoint& endpoin
 net::awaitable<void> accept_loop(tcp::acceptor& acceptor, Workers& workers, Counter& pauses, Entry entry) {
   std::size_t next = 0;
   error_code closed;  // a listener closed before this first runs has no endpoint: the loop ends below
-  AcceptPause pause(co_await net::this_coro::executor,
-                    (entry == Entry::proxy ? "proxy " : "transparent ") +
-                        endpoint_string(acceptor.local_endpoint(closed)),
-                    pauses);
+  AcceptPause pause(
+      co_await net::this_coro::executor,
+      (entry == Entry::proxy ? "proxy " : "transparent ") + endpoint_string(acceptor.local_endpoint(closed)), pauses);
   for (;;) {
     Worker& worker = least_loaded(workers, next);
     auto [ec, socket] = co_await acceptor.async_accept(worker.executor(), use_tuple);

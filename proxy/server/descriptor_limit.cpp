@@ -14,9 +14,8 @@ DescriptorLimitPlan plan_descriptor_limit(std::uint64_t soft, std::uint64_t hard
   DescriptorLimitPlan plan;
   plan.soft = std::max(soft, hard);
   const auto room = std::numeric_limits<std::uint64_t>::max() / descriptors_per_connection;
-  const auto needed =
-      max_connections > room ? std::numeric_limits<std::uint64_t>::max()
-                             : max_connections * descriptors_per_connection + descriptors_reserved;
+  const auto needed = max_connections > room ? std::numeric_limits<std::uint64_t>::max()
+                                             : max_connections * descriptors_per_connection + descriptors_reserved;
   if (plan.soft < needed) {
     plan.warning = "the open-descriptor limit (" + std::to_string(plan.soft) + ") is below what " +
                    std::to_string(max_connections) + " connections (limits.max_connections) may need (" +

@@ -127,7 +127,9 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   listening = true;
 
   const auto ready = [&] { return listening.load() && !draining.load(); };
-  AdminState admin_state{runtime, proxy_port, ready,
+  AdminState admin_state{runtime,
+                         proxy_port,
+                         ready,
                          [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
                          [&workers] { return gather_tenants(workers); },
                          metrics.accept_pauses(MetricsRegistry::Listener::admin)};

@@ -74,7 +74,10 @@ class Dockerfile(unittest.TestCase):
         self.assertLess(self.build_stage.index("COPY scripts/setup.sh /src/scripts/"), packages)
         self.assertLess(packages, self.build_stage.index("COPY . /src"))
         self.assertIn("--mount=type=cache,id=trproxy-ccache,target=/root/.cache/ccache", self.build_stage)
-        self.assertIn("./scripts/build.sh -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF", self.build_stage)
+        # Release: the binary is stripped, so RelWithDebInfo's debug info would be compiled for nothing.
+        self.assertRegex(self.build_stage, r"\./scripts/build\.sh -DCMAKE_BUILD_TYPE=Release \\\n\s+-DTRPROXY_TESTS=OFF "
+                                           r"-DTRPROXY_BENCH=OFF")
+        self.assertIn("strip build/trproxy", self.build_stage)
 
     def test_runtime_packages_are_exactly_what_the_binary_links(self):
         self.assertIn("/tmp/setup/scripts/setup.sh runtime", self.runtime_stage)

@@ -133,7 +133,8 @@ egress: {deny: [], connect_ports: [443, )") +
         metrics.shard(0), metrics.active_connections, shares, access_log, minter, self, port(), sign_in};
     workers.push_back(std::make_unique<proxy::Worker>(0, runtime, services));
     workers.front()->start();
-    net::co_spawn(control, proxy::accept_loop(acceptor, workers, metrics.accept_pauses(proxy::MetricsRegistry::Listener::proxy)),
+    net::co_spawn(control,
+                  proxy::accept_loop(acceptor, workers, metrics.accept_pauses(proxy::MetricsRegistry::Listener::proxy)),
                   net::detached);
     control_thread = std::thread([this] { control.run(); });
   }

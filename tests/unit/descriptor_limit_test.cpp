@@ -15,15 +15,15 @@ TEST_CASE("the soft descriptor limit rises to the hard one; short limits are nam
     bool warns;
   };
   const Row rows[] = {
-      {1024, 524288, 10'000, 524288, false},     // a login shell's limits: raised, enough
-      {1024, 4096, 10'000, 4096, true},          // raised, still short of 10,000 connections
-      {65536, 65536, 10'000, 65536, false},      // systemd's LimitNOFILE=65536: nothing to do
-      {65536, 65536, 20'000, 65536, true},       // 20,000 x 6 + 64 > 65,536
+      {1024, 524288, 10'000, 524288, false},  // a login shell's limits: raised, enough
+      {1024, 4096, 10'000, 4096, true},       // raised, still short of 10,000 connections
+      {65536, 65536, 10'000, 65536, false},   // systemd's LimitNOFILE=65536: nothing to do
+      {65536, 65536, 20'000, 65536, true},    // 20,000 x 6 + 64 > 65,536
       {1024, unlimited, 10'000, unlimited, false},
-      {4096, 4096, 672, 4096, false},            // 672 x 6 + 64 = 4,096 exactly
+      {4096, 4096, 672, 4096, false},  // 672 x 6 + 64 = 4,096 exactly
       {4096, 4096, 673, 4096, true},
-      {2048, 1024, 100, 2048, false},            // never lowered
-      {1024, 1024, unlimited, 1024, true},       // no overflow in the need
+      {2048, 1024, 100, 2048, false},       // never lowered
+      {1024, 1024, unlimited, 1024, true},  // no overflow in the need
   };
   for (const auto& row : rows) {
     const auto plan = plan_descriptor_limit(row.soft, row.hard, row.max_connections);
