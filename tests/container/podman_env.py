@@ -21,7 +21,7 @@ import unittest
 
 CACHE = os.environ.get("TRPROXY_CI_CACHE", "/var/cache/trproxy-ci")
 BASE_TAG = "debian:bookworm-slim"
-STEP_TIMEOUT = 1200  # bound on one build or one debootstrap
+STEP_TIMEOUT = 2400  # bound on one build or one debootstrap (a cold image build on 2 busy cores took over 1200 s)
 
 
 def log(message):
