@@ -336,9 +336,14 @@ class Soak:
             # reset): counted, not a wrong answer.
             self.count(f"answered {status} by the proxy" if status else "closed before an answer")
             return
-        if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+        if not self.own_answer(status, body, ident):
             self.violations.add(f"request {ident} answered {status} {body[:40]!r}")
         self.count("responses checked")
+
+    @staticmethod
+    def own_answer(status, body, ident):
+        """The origin's 200 to request `ident` (it echoes the id first)."""
+        return status == 200 and body.startswith(f"id={ident}\n".encode())
 
     def intercepted(self):
         return self.h.tls_through(self.proxy, SIGN_IN, os.path.join(self.ca_dir, "ca.crt"))
@@ -382,9 +387,9 @@ class Soak:
                 if pause and self.stop.wait(pause):
                     return
 
-    def forward(self):
+    def forward(self, host=PLAIN):
         with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=self.h.DEADLINE) as s:
-            self.expect_answer(s, self.request(s, "r", PLAIN, absolute=True))
+            self.expect_answer(s, self.request(s, "r", host, absolute=True))
 
     def dns_request(self, name):
         """One plain forward to a name the proxy looks up: (status, body, request id)."""
@@ -394,8 +399,7 @@ class Soak:
             return status, body, ident
 
     def dns_forward(self):
-        with socket.create_connection(("127.0.0.1", self.proxy.port), timeout=self.h.DEADLINE) as s:
-            self.expect_answer(s, self.request(s, "r", random.choice(CACHED_NAMES), absolute=True))
+        self.forward(random.choice(CACHED_NAMES))
 
     def scrape(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.proxy.port}/proxy.pac", timeout=10) as r:
@@ -556,12 +560,12 @@ class Soak:
     def dns_outage(self):
         """The DNS server stops answering, then comes back."""
         status, body, ident = self.dns_request(CACHED_NAMES[0])  # in the proxy's cache from here on
-        if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+        if not self.own_answer(status, body, ident):
             self.count(f"dns outage: a cached name before it answered {status}")  # a lookup may meet the end of the last outage
         self.dns.silent = True
         try:
             status, body, ident = self.dns_request(CACHED_NAMES[0])
-            if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+            if not self.own_answer(status, body, ident):
                 self.violations.add(f"DNS silent: a name in the proxy's cache answered {status} {body[:60]!r}")
             started = time.monotonic()
             status, body, _ = self.dns_request(f"fresh-{next(self.ids)}.{DNS_ZONE}")
@@ -574,7 +578,7 @@ class Soak:
         finally:
             self.dns.silent = False
         status, body, ident = self.dns_request(f"fresh-{next(self.ids)}.{DNS_ZONE}")
-        if status != 200 or not body.startswith(f"id={ident}\n".encode()):
+        if not self.own_answer(status, body, ident):
             self.violations.add(f"DNS back: a new name answered {status} {body[:60]!r}")
 
     FAULTS = [
