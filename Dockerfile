@@ -17,10 +17,13 @@ COPY . /src
 # The compiler cache lives in a build cache mount, so a rebuild after a source change
 # recompiles only what changed (the layer above it is rebuilt whole). Release, not build.sh's
 # RelWithDebInfo: the binary is stripped, and debug info is about 40% of the compile time.
+# This stage's one product is /out/trproxy. A binary built elsewhere for Debian 12 replaces the
+# whole stage, which is then skipped: `--build-context build=DIR` with DIR/out/trproxy (the test
+# suite passes the one from its Debian package, so the image's runtime stage is what it tests).
 RUN --mount=type=cache,id=trproxy-ccache,target=/root/.cache/ccache \
     TRPROXY_SETUP=build TRPROXY_BUILD_DIR=/src/build ./scripts/build.sh -DCMAKE_BUILD_TYPE=Release \
       -DTRPROXY_TESTS=OFF -DTRPROXY_BENCH=OFF \
- && strip build/trproxy
+ && install -D --strip build/trproxy /out/trproxy
 
 FROM ${BASE_IMAGE}
 ARG BASE_IMAGE
@@ -38,7 +41,7 @@ RUN /tmp/setup/scripts/setup.sh runtime \
  && rm -rf /var/lib/apt/lists/* /tmp/setup \
  && groupadd --system --gid 10001 trproxy \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin trproxy
-COPY --from=build /src/build/trproxy /usr/local/bin/trproxy
+COPY --from=build /out/trproxy /usr/local/bin/trproxy
 # Mount the config folder (deploy/container/trproxy.yaml) read-only at /etc/trproxy/config and
 # the CA (ca.crt, and ca.key readable by group 10001: `trproxy ca init --group 10001`) at
 # /etc/trproxy/ca.

@@ -85,6 +85,21 @@ def base_tarball():
     return tarball
 
 
+def packaged_binary(work):
+    """A build context holding out/trproxy, the binary of the Debian package that
+    scripts/package.sh builds (in $TRPROXY_PACKAGE_DIR, as the package test does): stripped, and
+    compiled from this tree on this Debian 12. Returns the context folder."""
+    r = timed("scripts/package.sh", [os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "package.sh")])
+    deb = r.stdout.strip().splitlines()[-1]
+    unpacked = os.path.join(work, "package-root")
+    timed("dpkg-deb -x", ["dpkg-deb", "-x", deb, unpacked])
+    context = os.path.join(work, "binary-context")
+    os.makedirs(os.path.join(context, "out"))
+    shutil.copy2(os.path.join(unpacked, "usr", "bin", "trproxy"), os.path.join(context, "out", "trproxy"))
+    shutil.rmtree(unpacked)
+    return context
+
+
 class Podman:
     """podman as these machines need it: runc, cgroupfs, no default ulimits, its own storage."""
 

@@ -4,7 +4,9 @@ line: the same mounts, the same published ports), then proves through the publis
 intercepted and tagged, that /healthz answers on the published admin port, that the image's
 HEALTHCHECK passes (`podman healthcheck run`), and that `stop` drains to exit 0.
 
-Facts of these machines the test works with (tests/container/README.md):
+The image is the Dockerfile's runtime stage around the binary of the Debian package
+(scripts/package.sh, the package test's .deb); TRPROXY_IMAGE_FROM_SOURCE=1 compiles it in the
+image's build stage instead. Facts of these machines the test works with (podman_env.py):
 - no registry: the base image is built with `debootstrap --variant=minbase bookworm` from the
   Debian archive named in the machine's apt sources (read at run time) and imported as
   `debian:bookworm-slim`; the tarball is cached under $TRPROXY_CI_CACHE (default
@@ -16,7 +18,7 @@ Facts of these machines the test works with (tests/container/README.md):
   slirp4netns (`allow_host_loopback`: the host's 127.0.0.1 is 10.0.2.2 inside), named by the
   container config's `upstream.resolve`. Ports are published to 127.0.0.1 only.
 Podman's storage and the build cache live under the cache folder too, so a second run reuses the
-package layer and the compiler cache."""
+package layers (and the compiler cache, when built from source)."""
 
 import os
 import re
@@ -29,7 +31,7 @@ import tempfile
 import time
 import unittest
 
-from podman_env import BASE_TAG, Podman, log
+from podman_env import BASE_TAG, Podman, log, packaged_binary
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
@@ -90,8 +92,14 @@ class Container(unittest.TestCase):
             return
         started = time.monotonic()
         cls.podman.base_image()
+        # The Dockerfile's runtime stage around the binary of the Debian package (the package test
+        # builds and installs the same .deb): compiling the tree again inside the image was most of
+        # a cold run. TRPROXY_IMAGE_FROM_SOURCE=1 builds the build stage too, as `docker build .` does.
+        binary = []
+        if os.environ.get("TRPROXY_IMAGE_FROM_SOURCE") != "1":
+            binary = ["--build-context", f"build={packaged_binary(cls.work)}"]
         cls.podman.timed("podman build --format docker", "build", "--format", "docker", "--layers",
-                         "--build-arg", f"BASE_IMAGE={BASE_TAG}", "-t", cls.tag, ROOT)
+                         "--build-arg", f"BASE_IMAGE={BASE_TAG}", *binary, "-t", cls.tag, ROOT)
         log(f"image ready after {time.monotonic() - started:.1f}s")
 
     @classmethod

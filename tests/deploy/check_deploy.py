@@ -77,7 +77,14 @@ class Dockerfile(unittest.TestCase):
         # Release: the binary is stripped, so RelWithDebInfo's debug info would be compiled for nothing.
         self.assertRegex(self.build_stage, r"\./scripts/build\.sh -DCMAKE_BUILD_TYPE=Release \\\n\s+-DTRPROXY_TESTS=OFF "
                                            r"-DTRPROXY_BENCH=OFF")
-        self.assertIn("strip build/trproxy", self.build_stage)
+        self.assertIn("install -D --strip build/trproxy /out/trproxy", self.build_stage)
+
+    def test_the_build_stage_gives_one_binary_that_a_build_context_can_replace(self):
+        # tests/container passes the packaged binary as `--build-context build=DIR` (DIR/out/trproxy):
+        # the runtime stage must take nothing else from the build stage.
+        self.assertEqual(re.findall(r"COPY --from=(\S+) (\S+)", self.runtime_stage), [("build", "/out/trproxy")])
+        self.assertIn('binary = ["--build-context", f"build={packaged_binary(cls.work)}"]',
+                      read(os.path.join("tests", "container", "test_container.py")))
 
     def test_runtime_packages_are_exactly_what_the_binary_links(self):
         self.assertIn("/tmp/setup/scripts/setup.sh runtime", self.runtime_stage)
