@@ -12,10 +12,6 @@
 namespace trproxy::proxy {
 namespace {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // Puts `next` in place: the access log first (a destination that cannot be opened rejects the
 // reload, keeping the running one), then the runtime, the ticket keys and the watched files,
 // and last every worker, each on its own thread. The reload is counted, and systemd told READY,
@@ -35,7 +31,7 @@ void put_in_place(ReloadParts& parts, const RuntimePtr& next) {
   on_every_worker(
       parts.workers, parts.control, [next](Worker& worker) { worker.set_runtime(next); },
       [next, &parts] {
-        parts.metrics.reload_succeeded(unix_now());
+        record_successful_load(parts.metrics);
         log_notify_error(parts.notifier.ready(parts.serving()));
         spdlog::info("reload: configuration revision {} active ({})", next->policy->revision(),
                      config::to_string(next->config().tenant_restrictions.mode));
@@ -77,6 +73,10 @@ std::vector<std::filesystem::path> watched_files(const std::filesystem::path& co
 
 void log_notify_error(const std::string& error) {
   if (!error.empty()) spdlog::warn("systemd notification: {}", error);
+}
+
+void record_successful_load(MetricsRegistry& metrics) {
+  metrics.reload_succeeded(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace trproxy::proxy

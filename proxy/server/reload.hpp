@@ -39,6 +39,9 @@ std::string listen_key(const config::Config& config);
 std::vector<std::filesystem::path> watched_files(const std::filesystem::path& config_path,
                                                  const config::Config& config);
 
+// trproxy_config_last_reload_success_timestamp_seconds is now (a reload, and the start).
+void record_successful_load(MetricsRegistry& metrics);
+
 // Logs a systemd notification that could not be sent.
 void log_notify_error(const std::string& error);
 

@@ -22,10 +22,6 @@
 namespace trproxy::proxy {
 namespace {
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // Generated session-ticket keys: a new one seals tickets every hour, the two before it still
 // open them (tickets live 2 h). Keys from tls.ticket_keys are the operator's to rotate.
 net::awaitable<void> rotate_ticket_keys(RuntimeHolder& runtime) {
@@ -87,6 +83,45 @@ std::string serving_status(const tcp::acceptor& first_listener, const Runtime& c
          config::to_string(current.config().tenant_restrictions.mode) + ")";
 }
 
+// The parts of the process every worker shares. Declared before the io_contexts that run the
+// connections referencing them, so destroyed after those.
+struct SharedParts {
+  SharedParts(const config::Config& config, unsigned threads)
+      : metrics(threads), sign_in(threads), access_log(config.log.access) {}
+  MetricsRegistry metrics;
+  ClientShares client_shares;
+  SignInMetrics sign_in;
+  AccessLog access_log;
+  LeafMinter minter;
+};
+
+// One worker per thread, each with Services of its own (its own metrics shard), started.
+void start_workers(Workers& workers, unsigned threads, const RuntimePtr& initial, SharedParts& shared,
+                   const Listeners& listeners) {
+  const auto proxy_port = listeners.proxy.front().local_endpoint().port();
+  for (unsigned i = 0; i < threads; ++i) {
+    const Services services{shared.metrics.shard(i),
+                            shared.metrics.active_connections,
+                            shared.client_shares,
+                            shared.access_log,
+                            shared.minter,
+                            listeners.self,
+                            proxy_port,
+                            shared.sign_in};
+    workers.push_back(std::make_unique<Worker>(i, initial, services));
+  }
+  for (auto& worker : workers) worker->start();
+}
+
+// After control.run() returns: the workers finish what they hold, then the process-wide parts.
+void wind_down(Workers& workers, SharedParts& shared) {
+  for (auto& worker : workers) worker->stop();
+  for (auto& worker : workers) worker->join();
+  shared.minter.stop();
+  shared.access_log.flush();
+  spdlog::info("stopped");
+}
+
 }  // namespace
 
 int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
@@ -94,16 +129,11 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   const unsigned threads = config.threads ? config.threads : usable_cpus();
   raise_descriptor_limit(config.limits.max_connections);
 
-  // Everything a connection references is declared before the io_contexts that run it, so it
-  // is destroyed after them.
   RuntimeHolder runtime(initial);
   apply_ticket_keys(*initial);
-  MetricsRegistry metrics(threads);
-  metrics.reload_succeeded(unix_now());  // the start is the first successful load
-  ClientShares client_shares;
-  SignInMetrics sign_in(threads);
-  AccessLog access_log(config.log.access);
-  LeafMinter minter;
+  SharedParts shared(config, threads);
+  auto& metrics = shared.metrics;
+  record_successful_load(metrics);  // the start is the first successful load
   std::atomic<bool> draining{false};
   std::atomic<bool> listening{false};
   Workers workers;
@@ -113,15 +143,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   signals.add(SIGINT);
 
   auto listeners = open_listeners(control, config);
-  // Each worker gets its own Services, with its own metrics shard.
   const auto proxy_port = listeners.proxy.front().local_endpoint().port();
-  for (unsigned i = 0; i < threads; ++i) {
-    const Services services{
-        metrics.shard(i), metrics.active_connections, client_shares, access_log, minter, listeners.self, proxy_port,
-        sign_in};
-    workers.push_back(std::make_unique<Worker>(i, initial, services));
-  }
-  for (auto& worker : workers) worker->start();
+  start_workers(workers, threads, initial, shared, listeners);
   accept_on(control, listeners.proxy, workers, metrics);
   accept_on(control, listeners.transparent, workers, metrics, Entry::transparent);
   listening = true;
@@ -130,7 +153,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   AdminState admin_state{runtime,
                          proxy_port,
                          ready,
-                         [&] { return render_metrics(metrics, sign_in, *runtime.get(), ready()); },
+                         [&] { return render_metrics(metrics, shared.sign_in, *runtime.get(), ready()); },
                          [&workers] { return gather_tenants(workers); },
                          metrics.accept_pauses(MetricsRegistry::Listener::admin)};
   if (listeners.admin) {
@@ -148,7 +171,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   std::function<void()> on_change;
   FileWatch file_watch(control, [&on_change] { on_change(); });
   file_watch.watch(watched_files(config_path, config), config.watch_files);
-  ReloadParts reload_parts{config_path, runtime, access_log,         metrics, notifier, file_watch,
+  ReloadParts reload_parts{config_path, runtime, shared.access_log,  metrics, notifier, file_watch,
                            workers,     control, listen_key(config), serving};
   on_change = [&reload_parts] { reload(reload_parts); };
 
@@ -161,15 +184,11 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
     auto draining_task = drain(parts, runtime.get()->config().limits, signal);
     net::co_spawn(control, std::move(draining_task), [finish](const std::exception_ptr&) { finish(); });
   };
-  net::co_spawn(control, handle_signals(signals, {on_change, [&] { reopen_access_log(access_log); }, stop}),
+  net::co_spawn(control, handle_signals(signals, {on_change, [&] { reopen_access_log(shared.access_log); }, stop}),
                 net::detached);
 
   control.run();
-  for (auto& worker : workers) worker->stop();
-  for (auto& worker : workers) worker->join();
-  minter.stop();
-  access_log.flush();
-  spdlog::info("stopped");
+  wind_down(workers, shared);
   return 0;
 }
 
