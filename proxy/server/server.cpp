@@ -129,6 +129,8 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
   const unsigned threads = config.threads ? config.threads : usable_cpus();
   raise_descriptor_limit(config.limits.max_connections);
 
+  // Everything a connection references is declared before the io_contexts that run it, so it
+  // is destroyed after them.
   RuntimeHolder runtime(initial);
   apply_ticket_keys(*initial);
   SharedParts shared(config, threads);
