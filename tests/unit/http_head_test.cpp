@@ -9,7 +9,7 @@ using namespace trproxy::policy;
 
 namespace {
 
-struct Scanned {
+struct HeadScan {
   ScanStatus status;
   HeadError error;
   RequestHead head;
@@ -19,17 +19,17 @@ struct Scanned {
   [[nodiscard]] Authority authority() const { return head.target_authority(text); }
 };
 
-Scanned scan(const std::string& input, ScanLimits limits = {}) {
+HeadScan scan_head(const std::string& input, ScanLimits limits = {}) {
   RequestScanner scanner(limits);
-  Scanned out{};
+  HeadScan out{};
   out.text = input;
   out.status = scanner.scan(out.text, out.head);
   out.error = scanner.error();
   return out;
 }
 
-HeadError error_of(const std::string& text) {
-  const auto s = scan(text);
+HeadError head_error_of(const std::string& text) {
+  const auto s = scan_head(text);
   INFO(text);
   CHECK(s.status == ScanStatus::error);
   return s.error;
@@ -46,7 +46,7 @@ const std::string browser_get =
 }  // namespace
 
 TEST_CASE("a plain origin-form GET") {
-  const auto s = scan(browser_get);
+  const auto s = scan_head(browser_get);
   REQUIRE(s.status == ScanStatus::complete);
   CHECK(s.view(s.head.method) == "GET");
   CHECK(s.view(s.head.target) == "/common/oauth2/v2.0/authorize?client_id=abc");
@@ -59,135 +59,139 @@ TEST_CASE("a plain origin-form GET") {
 }
 
 TEST_CASE("CONNECT authority-form") {
-  const auto s = scan("CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n");
+  const auto s =
+      scan_head("CONNECT login.microsoftonline.com:443 HTTP/1.1\r\nHost: login.microsoftonline.com:443\r\n\r\n");
   REQUIRE(s.status == ScanStatus::complete);
   CHECK(s.head.method_connect);
   CHECK_FALSE(s.head.method_head);
   CHECK(s.head.form == TargetForm::authority);
   CHECK(s.authority().host == "login.microsoftonline.com");
   CHECK(s.authority().port == 443);
-  const auto v6 = scan("CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
+  const auto v6 = scan_head("CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
   REQUIRE(v6.status == ScanStatus::complete);
   CHECK(v6.authority().host == "::1");
   CHECK(v6.authority().ip_literal_v6);
-  CHECK(error_of("CONNECT login.microsoftonline.com HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("CONNECT user@login.microsoftonline.com:443 HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("CONNECT /path HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("CONNECT login.microsoftonline.com HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("CONNECT user@login.microsoftonline.com:443 HTTP/1.1\r\nHost: x\r\n\r\n") ==
+        HeadError::bad_target);
+  CHECK(head_error_of("CONNECT /path HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
   // HTTP/1.0 CONNECT without Host is fine.
-  CHECK(scan("CONNECT example.com:443 HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
+  CHECK(scan_head("CONNECT example.com:443 HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
 }
 
 TEST_CASE("absolute-form targets are split") {
-  const auto s = scan("GET http://Login.Live.com/ppsecure/post.srf?x=1 HTTP/1.1\r\nHost: login.live.com\r\n\r\n");
+  const auto s = scan_head("GET http://Login.Live.com/ppsecure/post.srf?x=1 HTTP/1.1\r\nHost: login.live.com\r\n\r\n");
   REQUIRE(s.status == ScanStatus::complete);
   CHECK(s.head.form == TargetForm::absolute);
   CHECK(s.authority().host == "Login.Live.com");
   CHECK(s.authority().port == 80);
   CHECK(s.view(s.head.target_path) == "/ppsecure/post.srf?x=1");
-  const auto bare = scan("GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
+  const auto bare = scan_head("GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
   REQUIRE(bare.status == ScanStatus::complete);
   CHECK(bare.authority().port == 8080);
   CHECK(bare.head.target_path.empty());
-  CHECK(error_of("GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("GET http://a@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("GET * HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
-  CHECK(scan("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").head.form == TargetForm::asterisk);
+  CHECK(head_error_of("GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("GET http://a@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("GET * HTTP/1.1\r\nHost: x\r\n\r\n") == HeadError::bad_target);
+  CHECK(scan_head("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").head.form == TargetForm::asterisk);
 }
 
 TEST_CASE("framing: Content-Length and chunked") {
-  const auto cl = scan("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n");
+  const auto cl = scan_head("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n");
   REQUIRE(cl.status == ScanStatus::complete);
   CHECK(cl.head.framing == BodyFraming::content_length);
   CHECK(cl.head.content_length == 42);
-  const auto same_twice = scan("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+  const auto same_twice = scan_head("POST /t HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
   CHECK(same_twice.status == ScanStatus::complete);
-  const auto chunked = scan("POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD\r\n\r\n");
+  const auto chunked = scan_head("POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ChUnKeD\r\n\r\n");
   REQUIRE(chunked.status == ScanStatus::complete);
   CHECK(chunked.head.framing == BodyFraming::chunked);
 }
 
 TEST_CASE("ambiguous framing is refused") {
   const std::string start = "POST /t HTTP/1.1\r\nHost: a\r\n";
-  CHECK(error_of(start + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+  CHECK(head_error_of(start + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n") ==
         HeadError::content_length_with_transfer_encoding);
-  CHECK(error_of(start + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n") ==
+  CHECK(head_error_of(start + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n") ==
         HeadError::content_length_with_transfer_encoding);
-  CHECK(error_of(start + "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n") ==
+  CHECK(head_error_of(start + "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\n") ==
         HeadError::content_length_with_transfer_encoding);
-  CHECK(error_of(start + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n") == HeadError::conflicting_content_length);
+  CHECK(head_error_of(start + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n") ==
+        HeadError::conflicting_content_length);
   for (const char* bad : {"+5", "-5", "5,5", "5 5", "0x5", "", "5a", "99999999999999999999", "1e3", " 5 x"}) {
-    CHECK(error_of(start + "Content-Length: " + bad + "\r\n\r\n") == HeadError::bad_content_length);
+    CHECK(head_error_of(start + "Content-Length: " + bad + "\r\n\r\n") == HeadError::bad_content_length);
   }
   for (const char* bad : {"gzip", "chunked, gzip", "gzip, chunked", "chunked, chunked", "identity", "xchunked"}) {
-    CHECK(error_of(start + "Transfer-Encoding: " + bad + "\r\n\r\n") == HeadError::bad_transfer_encoding);
+    CHECK(head_error_of(start + "Transfer-Encoding: " + bad + "\r\n\r\n") == HeadError::bad_transfer_encoding);
   }
-  CHECK(error_of(start + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+  CHECK(head_error_of(start + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
         HeadError::bad_transfer_encoding);
-  CHECK(error_of("POST /t HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == HeadError::bad_transfer_encoding);
+  CHECK(head_error_of("POST /t HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == HeadError::bad_transfer_encoding);
 }
 
 TEST_CASE("malformed lines are refused") {
   const std::string start = "GET / HTTP/1.1\r\nHost: a\r\n";
-  CHECK(error_of(start + "X-A: 1\r\n folded\r\n\r\n") == HeadError::obs_fold);
-  CHECK(error_of(start + "X-A: 1\r\n\tfolded\r\n\r\n") == HeadError::obs_fold);
-  CHECK(error_of("GET / HTTP/1.1\r\n Host: a\r\n\r\n") == HeadError::obs_fold);
-  CHECK(error_of(start + "X-A : 1\r\n\r\n") == HeadError::space_before_colon);
-  CHECK(error_of(start + "X-A\t: 1\r\n\r\n") == HeadError::space_before_colon);
-  CHECK(error_of(start + "X-A: 1\n\r\n") == HeadError::bare_lf);
-  CHECK(error_of(start + "X-A: 1\r\n\n") == HeadError::bare_lf);
-  CHECK(error_of("GET / HTTP/1.1\nHost: a\n\n") == HeadError::bare_lf);
-  CHECK(error_of(start + "X-A: 1\rX-B: 2\r\n\r\n") == HeadError::bare_cr);
-  CHECK(error_of(start + "X-A: 1\r\r\n\r\n") == HeadError::bare_cr);
-  CHECK(error_of(start + std::string("X-A: 1\0x\r\n\r\n", 13)) == HeadError::control_char);
-  CHECK(error_of(start + std::string("X-\0A: 1\r\n\r\n", 11)) == HeadError::control_char);
-  CHECK(error_of(start + "X-A: \x01\r\n\r\n") == HeadError::control_char);
-  CHECK(error_of(start + "X-A: a\x7f\r\n\r\n") == HeadError::control_char);
-  CHECK(error_of(start + "X(A): 1\r\n\r\n") == HeadError::bad_field_name);
-  CHECK(error_of(start + ": 1\r\n\r\n") == HeadError::bad_field_name);
-  CHECK(error_of(start + "NoColon\r\n\r\n") == HeadError::bad_field_name);
-  CHECK(error_of(start + "X\xc3\xa9: 1\r\n\r\n") == HeadError::bad_field_name);
-  CHECK(error_of("GET  / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
-  CHECK(error_of("GET / HTTP/1.1 \r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
-  CHECK(error_of("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_target);
-  CHECK(error_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n") == HeadError::bad_version);
-  CHECK(error_of("GET / HTTX/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
-  CHECK(error_of("G(T / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(head_error_of(start + "X-A: 1\r\n folded\r\n\r\n") == HeadError::obs_fold);
+  CHECK(head_error_of(start + "X-A: 1\r\n\tfolded\r\n\r\n") == HeadError::obs_fold);
+  CHECK(head_error_of("GET / HTTP/1.1\r\n Host: a\r\n\r\n") == HeadError::obs_fold);
+  CHECK(head_error_of(start + "X-A : 1\r\n\r\n") == HeadError::space_before_colon);
+  CHECK(head_error_of(start + "X-A\t: 1\r\n\r\n") == HeadError::space_before_colon);
+  CHECK(head_error_of(start + "X-A: 1\n\r\n") == HeadError::bare_lf);
+  CHECK(head_error_of(start + "X-A: 1\r\n\n") == HeadError::bare_lf);
+  CHECK(head_error_of("GET / HTTP/1.1\nHost: a\n\n") == HeadError::bare_lf);
+  CHECK(head_error_of(start + "X-A: 1\rX-B: 2\r\n\r\n") == HeadError::bare_cr);
+  CHECK(head_error_of(start + "X-A: 1\r\r\n\r\n") == HeadError::bare_cr);
+  CHECK(head_error_of(start + std::string("X-A: 1\0x\r\n\r\n", 13)) == HeadError::control_char);
+  CHECK(head_error_of(start + std::string("X-\0A: 1\r\n\r\n", 11)) == HeadError::control_char);
+  CHECK(head_error_of(start + "X-A: \x01\r\n\r\n") == HeadError::control_char);
+  CHECK(head_error_of(start + "X-A: a\x7f\r\n\r\n") == HeadError::control_char);
+  CHECK(head_error_of(start + "X(A): 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(head_error_of(start + ": 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(head_error_of(start + "NoColon\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(head_error_of(start + "X\xc3\xa9: 1\r\n\r\n") == HeadError::bad_field_name);
+  CHECK(head_error_of("GET  / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(head_error_of("GET / HTTP/1.1 \r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(head_error_of("GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_target);
+  CHECK(head_error_of("GET / HTTP/2.0\r\nHost: a\r\n\r\n") == HeadError::bad_version);
+  CHECK(head_error_of("GET / HTTX/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
+  CHECK(head_error_of("G(T / HTTP/1.1\r\nHost: a\r\n\r\n") == HeadError::bad_request_line);
 }
 
 TEST_CASE("Host rules") {
-  CHECK(error_of("GET / HTTP/1.1\r\n\r\n") == HeadError::missing_host);
-  CHECK(error_of("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n") == HeadError::multiple_host);
-  CHECK(error_of("GET / HTTP/1.1\r\nHost: a b\r\n\r\n") == HeadError::bad_host);
-  CHECK(error_of("GET / HTTP/1.1\r\nHost: l\xc3\xb6gin.live.com\r\n\r\n") == HeadError::bad_host);
-  CHECK(error_of("GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n") == HeadError::bad_host);
-  CHECK(error_of("GET / HTTP/1.1\r\nHost: \r\n\r\n") == HeadError::bad_host);
-  CHECK(scan("GET / HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
+  CHECK(head_error_of("GET / HTTP/1.1\r\n\r\n") == HeadError::missing_host);
+  CHECK(head_error_of("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n") == HeadError::multiple_host);
+  CHECK(head_error_of("GET / HTTP/1.1\r\nHost: a b\r\n\r\n") == HeadError::bad_host);
+  CHECK(head_error_of("GET / HTTP/1.1\r\nHost: l\xc3\xb6gin.live.com\r\n\r\n") == HeadError::bad_host);
+  CHECK(head_error_of("GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n") == HeadError::bad_host);
+  CHECK(head_error_of("GET / HTTP/1.1\r\nHost: \r\n\r\n") == HeadError::bad_host);
+  CHECK(scan_head("GET / HTTP/1.0\r\n\r\n").status == ScanStatus::complete);
 }
 
 TEST_CASE("size limits give 431") {
   std::string big = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
-  const auto s = scan(big);
+  const auto s = scan_head(big);
   CHECK(s.status == ScanStatus::error);
   CHECK(s.error == HeadError::head_too_large);
   CHECK(http_status(s.error) == 431);
   // An unterminated head that reaches the limit is too large too.
-  const auto open = scan("GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a'));
+  const auto open = scan_head("GET / HTTP/1.1\r\nX: " + std::string(64 * 1024, 'a'));
   CHECK(open.error == HeadError::head_too_large);
   std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (int i = 0; i < 200; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
-  const auto m = scan(many + "\r\n");
+  const auto m = scan_head(many + "\r\n");
   CHECK(m.error == HeadError::too_many_fields);
   CHECK(http_status(m.error) == 431);
 }
 
 TEST_CASE("connection semantics") {
-  CHECK_FALSE(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").head.keep_alive);
-  CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
-  CHECK_FALSE(scan("GET / HTTP/1.0\r\n\r\n").head.keep_alive);
-  CHECK(scan("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
-  CHECK(scan("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n").head.expect_continue);
-  CHECK(scan("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n").head.upgrade);
+  CHECK_FALSE(scan_head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").head.keep_alive);
+  CHECK(scan_head("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
+  CHECK_FALSE(scan_head("GET / HTTP/1.0\r\n\r\n").head.keep_alive);
+  CHECK(scan_head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").head.keep_alive);
+  CHECK(scan_head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")
+            .head.expect_continue);
+  CHECK(scan_head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n").head.upgrade);
 }
 
 TEST_CASE("a Connection token naming a tenant-restriction field is refused (issue 19.2)") {
@@ -202,7 +206,7 @@ TEST_CASE("a Connection token naming a tenant-restriction field is refused (issu
         Row{"keep-alive, x-sec-restrict-tenant-access-policy", false}, Row{"restrict-access-context-x", false},
         Row{"keep-alive, Upgrade", false}, Row{"", false}}) {
     INFO(row.connection);
-    const auto s = scan(get + "Connection: " + row.connection + "\r\n\r\n");
+    const auto s = scan_head(get + "Connection: " + row.connection + "\r\n\r\n");
     CHECK((s.status == ScanStatus::error) == row.refused);
     CHECK((s.error == HeadError::connection_nominates_tenant_field) == row.refused);
     if (row.refused) CHECK(http_status(s.error) == 400);
@@ -220,7 +224,7 @@ TEST_CASE("tenant-restriction and proxy lines are recorded, in any case and coun
       "Proxy-Connection: keep-alive\r\n"
       "Proxy-Authorization: Basic abc\r\n"
       "\r\n";
-  const auto s = scan(text);
+  const auto s = scan_head(text);
   REQUIRE(s.status == ScanStatus::complete);
   REQUIRE(s.head.removable_count == 6);
   CHECK(s.head.removable[0].role == LineRole::tenant_restriction);
@@ -230,7 +234,7 @@ TEST_CASE("tenant-restriction and proxy lines are recorded, in any case and coun
   CHECK(s.head.removable[5].role == LineRole::proxy_hop);
   std::string flood = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (int i = 0; i < 65; ++i) flood += "Restrict-Access-Context: x\r\n";
-  CHECK(error_of(flood + "\r\n") == HeadError::too_many_removable_fields);
+  CHECK(head_error_of(flood + "\r\n") == HeadError::too_many_removable_fields);
 }
 
 TEST_CASE("a head split at every byte boundary scans the same") {
@@ -238,7 +242,7 @@ TEST_CASE("a head split at every byte boundary scans the same") {
       "POST /common/oauth2/v2.0/token HTTP/1.1\r\nHost: login.microsoftonline.com\r\n"
       "Restrict-Access-Context: spoof\r\nContent-Type: application/x-www-form-urlencoded\r\n"
       "Content-Length: 11\r\n\r\nhello=world";
-  const auto whole = scan(text);
+  const auto whole = scan_head(text);
   REQUIRE(whole.status == ScanStatus::complete);
   for (std::size_t split = 0; split < text.size(); ++split) {
     RequestScanner scanner;
@@ -305,12 +309,12 @@ TEST_CASE("response heads: status and framing") {
 }
 
 TEST_CASE("method flags are exact-case") {
-  CHECK(scan("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
-  CHECK_FALSE(scan("head / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
-  CHECK_FALSE(scan("GET / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
-  CHECK_FALSE(scan("HEADX / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK(scan_head("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan_head("head / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan_head("GET / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
+  CHECK_FALSE(scan_head("HEADX / HTTP/1.1\r\nHost: a\r\n\r\n").head.method_head);
   // A lower-case "connect" is an ordinary method, so an authority-form target is refused.
-  const auto lower = scan("connect a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto lower = scan_head("connect a.example:443 HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECK(lower.status == ScanStatus::error);
   CHECK(lower.error == HeadError::bad_target);
 }
@@ -383,7 +387,7 @@ TEST_CASE("underscore spellings of the tenant-restriction names are tenant-restr
   };
   for (const auto& row : rows) {
     const std::string text = "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(row.name) + ": evil.example\r\n\r\n";
-    const auto s = scan(text);
+    const auto s = scan_head(text);
     INFO(row.name);
     REQUIRE(s.status == ScanStatus::complete);
     if (row.tenant_restriction) {
