@@ -85,12 +85,19 @@ def base_tarball():
     return tarball
 
 
+def build_package(build_dir=None):
+    """scripts/package.sh (in build_dir, else $TRPROXY_PACKAGE_DIR or its default): the .deb's path."""
+    env = dict(os.environ, TRPROXY_PACKAGE_DIR=build_dir) if build_dir else None
+    r = timed("scripts/package.sh", [os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "package.sh")],
+              env=env)
+    return r.stdout.strip().splitlines()[-1]
+
+
 def packaged_binary(work):
     """A build context holding out/trproxy, the binary of the Debian package that
     scripts/package.sh builds (in $TRPROXY_PACKAGE_DIR, as the package test does): stripped, and
     compiled from this tree on this Debian 12. Returns the context folder."""
-    r = timed("scripts/package.sh", [os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "package.sh")])
-    deb = r.stdout.strip().splitlines()[-1]
+    deb = build_package()
     unpacked = os.path.join(work, "package-root")
     timed("dpkg-deb -x", ["dpkg-deb", "-x", deb, unpacked])
     context = os.path.join(work, "binary-context")

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from podman_env import BASE_TAG, Podman, log, timed
+from podman_env import BASE_TAG, Podman, build_package, log
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -79,9 +79,7 @@ class DebianPackage(unittest.TestCase):
     def setUpClass(cls):
         cls.work = tempfile.mkdtemp(prefix="trproxy-package-")
         build = os.environ.get("TRPROXY_PACKAGE_DIR", os.path.join(cls.work, "build"))
-        r = timed("scripts/package.sh", [os.path.join(ROOT, "scripts", "package.sh")],
-                  env=dict(os.environ, TRPROXY_PACKAGE_DIR=build))
-        cls.deb = r.stdout.strip().splitlines()[-1]
+        cls.deb = build_package(build)
         cls.pkg = os.path.join(cls.work, "pkg")
         os.makedirs(cls.pkg)
         shutil.copy(cls.deb, cls.pkg)
