@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace trproxy;
@@ -27,18 +29,21 @@ std::shared_ptr<const tls::CertificateAuthority> make_ca(const std::string& name
   return ca;
 }
 
-// One io_context with a 1 ms ticker: ticks only advance while its thread is free.
+// One io_context with a 1 ms ticker: ticks only advance while its thread is free. The ticker
+// keeps its promise at its third tick.
 struct Worker {
+  static constexpr std::uint64_t ticks_promised = 3;
   net::io_context ioc;
   std::atomic<std::uint64_t> ticks{0};
   std::atomic<bool> stop{false};
+  std::promise<void> ticked;
 
   net::awaitable<void> tick() {
     net::steady_timer timer(co_await net::this_coro::executor);
     while (!stop) {
       timer.expires_after(1ms);
       co_await timer.async_wait(use_tuple);
-      ++ticks;
+      if (++ticks == ticks_promised) ticked.set_value();
     }
   }
 };
@@ -65,27 +70,24 @@ net::awaitable<void> ask(proxy::LeafMinter& minter, std::shared_ptr<tls::LeafCac
 TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and never block the threads") {
   const auto ca = make_ca("minter");
   auto cache = std::make_shared<tls::LeafCache>(ca, config::LeafKeyType::ec_p256);
-  // A second cache whose mints keep the minter's thread busy first, so the asks below wait a while.
-  auto backlog_cache = std::make_shared<tls::LeafCache>(ca, config::LeafKeyType::ec_p256);
-  constexpr int backlog = 150;
   constexpr int per_worker = 8;
   const std::string host = "login.microsoftonline.com";
 
   Worker a, b;
-  net::io_context backlog_ioc;
   proxy::LeafMinter minter;  // destroyed (joined) before the io_contexts it answers on
-
-  int backlog_done = 0;
-  for (int i = 0; i < backlog; ++i) {
-    auto fill = [](proxy::LeafMinter& minter, std::shared_ptr<tls::LeafCache> cache, std::string h,
-                   int& done) -> net::awaitable<void> {
-      auto call = minter.leaf_for(cache, h);
-      co_await std::move(call);
-      ++done;
-    };
-    spawn(backlog_ioc, fill(minter, backlog_cache, "backlog-" + std::to_string(i) + ".example", backlog_done));
-  }
-  backlog_ioc.poll();  // every backlog mint is queued on the minter's thread now
+  // The minter's thread is held before any ask, so every ask waits until the test opens it: the
+  // test, not the machine's speed, decides that the asks wait while the tickers run.
+  std::promise<void> open_gate;
+  auto gate = open_gate.get_future().share();
+  net::post(minter.executor(), [gate] { gate.wait_for(20s); });
+  struct OpenOnExit {
+    std::promise<void>& promise;
+    bool opened = false;
+    void open() {
+      if (!std::exchange(opened, true)) promise.set_value();
+    }
+    ~OpenOnExit() { open(); }
+  } opener{open_gate};
 
   std::atomic<int> remaining{2 * per_worker};
   std::vector<Ask> asks(2 * per_worker);
@@ -96,7 +98,7 @@ TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and ne
   spawn(a.ioc, a.tick());
   spawn(b.ioc, b.tick());
   auto run = [&remaining](Worker& worker, Worker& other) {
-    const auto until = std::chrono::steady_clock::now() + 10s;
+    const auto until = std::chrono::steady_clock::now() + 20s;
     while (remaining > 0 && std::chrono::steady_clock::now() < until) worker.ioc.run_for(5ms);
     worker.stop = true;
     other.stop = true;
@@ -104,10 +106,13 @@ TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and ne
   };
   std::thread ta([&] { run(a, b); });
   std::thread tb([&] { run(b, a); });
+  // Both threads tick while all sixteen asks wait on the held minter.
+  CHECK(a.ticked.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK(b.ticked.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK(remaining == 2 * per_worker);
+  opener.open();
   ta.join();
   tb.join();
-  backlog_ioc.run_for(10s);
-  CHECK(backlog_done == backlog);
 
   REQUIRE(remaining == 0);
   for (const auto& ask : asks) {
@@ -118,7 +123,6 @@ TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and ne
     CHECK(ask.ticks_after > ask.ticks_before);
   }
   CHECK(cache->stats().minted == 1);
-  CHECK(backlog_cache->stats().minted == backlog);
   CHECK(cache->find(host) == asks[0].leaf);
 
   {
