@@ -702,6 +702,10 @@ def recv_head(sock, data=b""):
 class _LoopbackServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog of 5 drops SYNs when many connections arrive while the accepting
+    # thread waits for the GIL (the soak, the 200-tunnel tests): a dropped SYN is retried after
+    # a second, past a test's connect_timeout.
+    request_queue_size = 128
 
 
 class PythonUpstream:

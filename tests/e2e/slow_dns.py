@@ -1,7 +1,7 @@
 """A DNS server that answers late, for lookups that must run in parallel (tests/e2e/test_dns.py,
 bench/dns_fanout). UDP only; every query is answered after a fixed delay without blocking the
-others (asyncio timers, no thread per query), and the server counts what it saw: queries per
-name and type, and the most queries outstanding at once.
+others (asyncio timers, no thread per query), or held until a given number have come; the server
+counts what it saw: queries per name and type, and the most queries outstanding at once.
 
 Answers: A queries get `answer` (TTL `ttl`), AAAA queries get an empty NOERROR (NODATA), and any
 name whose first label starts with `nx-` gets NXDOMAIN. Set `silent` and it answers nothing (a
@@ -46,8 +46,12 @@ def build_answer(packet, answer_ip, ttl):
 class SlowDns:
     """Runs on its own thread; `queries`, `outstanding` and `max_outstanding` are read by the test."""
 
-    def __init__(self, address, answer, delay, ttl=300, port=53):
+    def __init__(self, address, answer, delay, ttl=300, port=53, hold_first=0, hold_cap=10.0):
+        """hold_first: the first that many queries are answered together, once the last of them has
+        come (or hold_cap seconds after the first, should they never all come), so that a test of
+        parallel lookups does not depend on how fast the client sends them; later ones after delay."""
         self.address, self.answer, self.delay, self.ttl, self.port = address, answer, delay, ttl, port
+        self.hold_first, self.hold_cap, self.held = hold_first, hold_cap, []
         self.queries = collections.Counter()  # (name, qtype) -> count
         self.outstanding = 0
         self.max_outstanding = 0
@@ -80,7 +84,19 @@ class SlowDns:
                         return
                     server.outstanding += 1
                     server.max_outstanding = max(server.max_outstanding, server.outstanding)
+                if server.hold_first:
+                    server.held.append((response, peer))
+                    if len(server.held) == 1:
+                        server.loop.call_later(server.hold_cap, self.release)
+                    if len(server.held) >= server.hold_first:
+                        self.release()
+                    return
                 server.loop.call_later(server.delay, self.reply, response, peer)
+
+            def release(self):
+                held, server.held, server.hold_first = server.held, [], 0
+                for response, peer in held:
+                    self.reply(response, peer)
 
             def reply(self, response, peer):
                 with server.lock:

@@ -218,11 +218,17 @@ set -e
 ip link set lo up
 mount --bind "$1/resolv.conf" /etc/resolv.conf
 python3 -c "
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53)); time.sleep(30)" &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 53))
+open(sys.argv[1] + '/dns.bound', 'w').close(); time.sleep(30)" "$1" &
+# Bounded waits (15 s each) for the silent server's bind and the proxy's listener: a query sent
+# before the bind would be refused at once, a 502 and not the timeout this is about.
+for i in $(seq 300); do [ -e "$1/dns.bound" ] && break; sleep 0.05; done
+[ -e "$1/dns.bound" ] || { echo "the silent DNS server did not bind" >&2; exit 1; }
 "$2" --config "$1/dns.yaml" 2>"$1/dns.err" >/dev/null &
-for i in $(seq 100); do grep -q "listening on" "$1/dns.err" && break; sleep 0.05; done
+for i in $(seq 300); do grep -q "listening on" "$1/dns.err" && break; sleep 0.05; done
 port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$1/dns.err" | cut -d: -f2)
+[ -n "$port" ] || { echo "trproxy did not listen: $(tail -n 5 "$1/dns.err")" >&2; exit 1; }
 python3 - "$port" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
@@ -250,7 +256,7 @@ class DnsUnderConnectTimeoutB9(unittest.TestCase):
             f.write(h.Proxy.render(env.ca_dir, "v2", {}, env.pki.root_crt, "", 0, 0, "")
                     .replace("connect_timeout: 2s", "connect_timeout: 1s"))
         r = subprocess.run(["unshare", "-nm", "bash", "-c", DNS_PROBE, "probe", folder, h.TRPROXY],
-                           capture_output=True, text=True, timeout=h.DEADLINE)
+                           capture_output=True, text=True, timeout=3 * h.DEADLINE)
         self.assertEqual(r.returncode, 0, r.stderr)
         status, seconds = r.stdout.strip().rsplit(" ", 1)
         self.assertIn(" 504 ", status + " ")

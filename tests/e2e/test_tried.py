@@ -512,6 +512,9 @@ class LateBytesOrigin(h.PythonUpstream):
 
     def handle(self, sock):
         self.opened = next(self.connections)
+        # No Nagle: the late response must be in the proxy's socket when `sent` is set, not held
+        # back until the first response's ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         data = b""
         while True:
             received = h.recv_head(sock, data)

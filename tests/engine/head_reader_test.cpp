@@ -27,13 +27,15 @@ struct Reader {
   std::optional<HeadRead> read;
   bool started = false;
   Clock::duration took{};
+  Clock::time_point ended{};
 
   Reader() { stream.connect(peer); }
 
   net::awaitable<void> read_head(HeadDeadline deadline) {
     const auto start = Clock::now();
     read = co_await proxy::read_request_head(stream, buffer, scanner, head, deadline, started);
-    took = Clock::now() - start;
+    ended = Clock::now();
+    took = ended - start;
   }
 };
 
@@ -162,26 +164,26 @@ TEST_CASE("read_request_head: a trickling client gets the whole head deadline fr
   SECTION("the first request's absolute bound (accept + head_timeout) applies too") {
     Reader r;
     bool stop = false;
-    const auto latest = 100ms;
-    const HeadDeadline deadline{Clock::now() + 5s, 5s, Clock::now() + latest};
+    const auto latest = Clock::now() + 100ms;
+    const HeadDeadline deadline{Clock::now() + 5s, 5s, latest};
     spawn(r.ioc, r.read_head(deadline));
     spawn(r.ioc, trickle(r.peer, head_text, 15ms, stop));
     spawn(r.ioc, stop_when_read(r, stop));
     r.ioc.run_for(5s);
     REQUIRE(r.read == HeadRead::timed_out);
-    CHECK(r.took >= latest - 5ms);
-    CHECK(r.took < latest + 1s);
+    CHECK(r.ended >= latest);  // the bound is a moment, not a span from the read's start
+    CHECK(r.ended < latest + 1s);
   }
   SECTION("whole before the deadline: complete") {
     Reader r;
     bool stop = false;
     const std::string short_head = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-    const auto deadline = 200ms;
-    spawn(r.ioc, r.read_head(in(deadline)));
-    spawn(r.ioc, trickle(r.peer, short_head, 1ms, stop));  // ~30-60 ms
-    r.ioc.run_for(5s);
+    // ~30-60 ms of trickle against a deadline far beyond it: a loaded machine or a sanitizer
+    // slows the 27 timer wake-ups, and what is asserted is that many reads make one head.
+    spawn(r.ioc, r.read_head(in(5s)));
+    spawn(r.ioc, trickle(r.peer, short_head, 1ms, stop));
+    r.ioc.run_for(10s);
     REQUIRE(r.read == HeadRead::complete);
-    CHECK(r.took < deadline);
     CHECK(r.buffer.size() == short_head.size());
     CHECK(r.head.end == short_head.size());
   }
