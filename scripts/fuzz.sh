@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan+UBSan) and runs every one of them for a bounded
-# time: FUZZ_SECONDS in all (default 75), split evenly between the targets (FUZZ_BUILD_ONLY=1:
-# build them and stop).
+# Builds the libFuzzer targets in the ASan tree (clang, ASan+UBSan: scripts/sanitize.sh) and runs
+# every one of them for a bounded time: FUZZ_SECONDS in all (default 75), split evenly between the
+# targets.
 #   rewrite        the zero-copy rewrite re-scans and keeps every byte but the stripped lines
 #   client_hello   the ClientHello peek: any bytes, and hellos up to 64 KiB re-framed into records
 #                  (same answer for any record split and any incremental feed)
@@ -19,12 +19,9 @@
 # target with that defect put back (it must fail: the invariants still catch it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
-build="$root/build-fuzz"
+build="$root/build-asan"  # the ASan tree holds the targets (scripts/sanitize.sh)
 targets=(rewrite client_hello response_head body_tracker differential proxy_protocol response_watch engine)
-CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRPROXY_FUZZ=ON >/dev/null
-cmake --build "$build" -j "${TRPROXY_JOBS:-2}" --target "${targets[@]/%/_fuzz}" engine_fuzz_mutant
-[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0  # scripts/test.sh builds them beside its ctest stage
+SANITIZERS=asan SANITIZE_BUILD_ONLY=1 SANITIZE_TARGETS=fuzz_targets "$root/scripts/sanitize.sh"
 regressions="$root/tests/regressions/engine"
 "$build/tests/fuzz/engine_fuzz" "$regressions"/* >"$build/engine-regressions.log" 2>&1 ||
   { tail -n 40 "$build/engine-regressions.log" >&2; echo "fuzz: a recorded engine input fails" >&2; exit 1; }

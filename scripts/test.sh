@@ -34,17 +34,17 @@ begin "packages and build (build/)"
 "$root/scripts/build.sh" -DTRPROXY_TESTS=ON -DTRPROXY_BENCH=ON
 end
 cd "$root/build"
-# The sanitizer and fuzz builds compile beside the ctest stage, at low priority: that stage is
-# mostly waiting (image builds fetching packages, end-to-end tests on timers), and on a cold
-# machine the three builds are most of the run. They build one after the other, each saying so on
-# a pipe, and each tested stage starts as soon as its build is done, while the next one compiles
-# beside it. Their output goes to build/background-builds.log.
+# The two sanitizer trees (ASan's holds the fuzz targets too) compile beside the ctest stage, at
+# low priority: that stage is mostly waiting (image builds fetching packages, end-to-end tests on
+# timers), and on a cold machine the builds are most of the run. They build one after the other,
+# each saying so on a pipe, and each tested stage starts as soon as its build is done, while the
+# next one compiles beside it. Their output goes to build/background-builds.log.
 if [ "${QUICK:-0}" != 1 ]; then
   # setsid: a process group of its own, ended with the script if a stage fails.
   # shellcheck disable=SC2016 # $1 and $kind are the inner shell's
   exec {built}< <(setsid nice -n 10 bash -c '
     for kind in asan tsan; do SANITIZERS=$kind SANITIZE_BUILD_ONLY=1 "$1/scripts/sanitize.sh" >&2 && echo $kind || exit 1; done
-    FUZZ_BUILD_ONLY=1 "$1/scripts/fuzz.sh" >&2 && echo fuzz' builds "$root" 2>"$root/build/background-builds.log")
+    ' builds "$root" 2>"$root/build/background-builds.log")
   background=$!
 fi
 begin "tests (ctest -j2; sanitizer and fuzz builds beside)"
@@ -78,11 +78,10 @@ run_stage "ASan+UBSan: unit, engine and end-to-end tests" env SANITIZERS=asan "$
 # Soak and chaos under ASan (bench/soak.py): mixed load, reloads and faults, the invariants.
 # RSS is not bounded here: the sanitizer's allocator keeps freed memory in quarantine.
 run_stage "soak (2 min, ASan)" python3 "$root/bench/soak.py" --minutes 2 --binary "$root/build-asan/trproxy" --rss-slope 1e9
+run_stage "fuzz (ASan)" "$root/scripts/fuzz.sh"
 wait_for_build tsan
-run_stage "TSan: end-to-end tests" env SANITIZERS=tsan "$root/scripts/sanitize.sh"
-wait_for_build fuzz
 background=""
-run_stage "fuzz" "$root/scripts/fuzz.sh"
+run_stage "TSan: end-to-end tests" env SANITIZERS=tsan "$root/scripts/sanitize.sh"
 if [ -n "$failed" ]; then
   echo "test: failed: ${failed#, }" >&2
   exit 1

@@ -91,7 +91,7 @@ struct Exchange {
   // from the head (an upload may take longer than the wait for its answer). The response pump's
   // head read then has no stream deadline of its own; this timer, armed when the body is sent,
   // ends the wait instead (Beast cannot re-arm a read that is already pending).
-  std::optional<net::steady_timer> head_deadline;
+  std::optional<net::steady_timer> head_deadline{};
   bool head_wait_over = false;  // a final head came, or the response pump ended
   bool head_timed_out = false;
 
