@@ -47,7 +47,7 @@ if [ "${QUICK:-0}" != 1 ]; then
     ' builds "$root" 2>"$root/build/background-builds.log")
   background=$!
 fi
-begin "tests (ctest -j2; sanitizer and fuzz builds beside)"
+begin "tests (ctest -j2; the sanitizer builds beside)"
 ctest --output-on-failure -j2
 end
 if [ "${QUICK:-0}" = 1 ]; then exit 0; fi
