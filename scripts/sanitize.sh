@@ -4,15 +4,18 @@
 #         tests, then the end-to-end suite against that build's trproxy. The same tree holds the
 #         libFuzzer targets (scripts/fuzz.sh runs them): one compile of the tree serves both.
 #   tsan  build-tsan/, ThreadSanitizer: the end-to-end suite against that build's trproxy
-# Both trees are clang, unoptimised: clang compiles this code's coroutine templates in about two
-# thirds of GCC's time at -O0, and in half its own time at -O1 (the release build is GCC's).
+# Both trees are clang at -O0: clang compiles this code's coroutine templates in about two thirds
+# of GCC's time at -O0, and in half its own time at -O1 (the release build is GCC's). The ASan
+# tree compiles the pure layers and the fuzz targets that drive them at -O2 (CMakeLists.txt).
 # ctest in a build dir hands the suites that dir's trproxy (TRPROXY_BIN). A sanitizer report
 # fails the run: the unit tests exit non-zero, and the e2e harness fails any test whose trproxy
-# printed a report on stderr. The TSan run leaves out the Chromium suite (label browser): the
-# browser's own timeouts are not made for an engine slowed down 5-15x.
+# printed a report on stderr. The TSan run leaves out the Chromium suites (label browser, and
+# TRPROXY_E2E_SKIP_BROWSER for a browser test in another suite): the browser's own timeouts are
+# not made for an engine slowed down 5-15x.
 #   SANITIZERS="asan tsan"   which builds to run (default both)
 #   SANITIZE_BUILD_ONLY=1    build them and stop (scripts/test.sh builds them beside its ctest stage)
-#   SANITIZE_TARGETS=...     build these targets instead of the kind's own (scripts/fuzz.sh: fuzz_targets)
+#   SANITIZE_TARGETS=...     with one kind in SANITIZERS: build these targets instead of its own
+#                            (scripts/fuzz.sh: SANITIZERS=asan SANITIZE_TARGETS=fuzz_targets)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
@@ -28,8 +31,8 @@ failed=""
 for kind in ${SANITIZERS:-asan tsan}; do
   case "$kind" in
     asan) build="$root/build-asan" options="-DTRPROXY_SANITIZE=ON -DTRPROXY_FUZZ=ON"
-          targets="trproxy unit_tests engine_tests fuzz_targets" scale=2 skip=none ;;
-    tsan) build="$root/build-tsan" options=-DTRPROXY_TSAN=ON targets="trproxy" scale=3 skip=browser ;;
+          targets="trproxy unit_tests engine_tests fuzz_targets" scale=2 skip=none skip_browser=0 ;;
+    tsan) build="$root/build-tsan" options=-DTRPROXY_TSAN=ON targets="trproxy" scale=3 skip=browser skip_browser=1 ;;
     *) echo "sanitize: unknown sanitizer '$kind' (asan or tsan)" >&2; exit 2 ;;
   esac
   targets=${SANITIZE_TARGETS:-$targets}
@@ -54,7 +57,7 @@ for kind in ${SANITIZERS:-asan tsan}; do
     "$build/tests/engine_tests" || status=1
   fi
   # Timing assertions keep their lower bounds; their upper bounds stretch by this factor.
-  (cd "$build" && TRPROXY_E2E_TIME_SCALE=$scale ctest --output-on-failure -j "$jobs" -L e2e -LE "$skip") || status=1
+  (cd "$build" && TRPROXY_E2E_TIME_SCALE=$scale TRPROXY_E2E_SKIP_BROWSER=$skip_browser ctest --output-on-failure -j "$jobs" -L e2e -LE "$skip") || status=1
   echo "sanitize: $kind build $((built - started))s, tests $(($(date +%s) - built))s"
   [ "$status" = 0 ] || failed="$failed $kind"
 done

@@ -215,6 +215,7 @@ class ReloadEndsWhatPolicyNoLongerAllows(unittest.TestCase):
 
 DNS_PROBE = r"""
 set -e
+trap 'kill $(jobs -p) 2>/dev/null' EXIT  # on every exit, the early ones too
 ip link set lo up
 mount --bind "$1/resolv.conf" /etc/resolv.conf
 python3 -c "
@@ -236,7 +237,6 @@ started = time.monotonic()
 s.sendall(b"CONNECT slow.example.org:443 HTTP/1.1\r\nHost: slow.example.org:443\r\n\r\n")
 print(s.recv(200).split(b"\r\n")[0].decode(), round(time.monotonic() - started, 2))
 PY
-kill %2 %1 2>/dev/null || true
 """
 
 

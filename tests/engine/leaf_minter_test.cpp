@@ -97,6 +97,8 @@ TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and ne
   }
   spawn(a.ioc, a.tick());
   spawn(b.ioc, b.tick());
+  auto a_ticked = a.ticked.get_future();
+  auto b_ticked = b.ticked.get_future();
   auto run = [&remaining](Worker& worker, Worker& other) {
     const auto until = std::chrono::steady_clock::now() + 20s;
     while (remaining > 0 && std::chrono::steady_clock::now() < until) worker.ioc.run_for(5ms);
@@ -107,8 +109,8 @@ TEST_CASE("LeafMinter: concurrent misses on two io threads share one mint and ne
   std::thread ta([&] { run(a, b); });
   std::thread tb([&] { run(b, a); });
   // Both threads tick while all sixteen asks wait on the held minter.
-  CHECK(a.ticked.get_future().wait_for(10s) == std::future_status::ready);
-  CHECK(b.ticked.get_future().wait_for(10s) == std::future_status::ready);
+  CHECK(a_ticked.wait_for(10s) == std::future_status::ready);
+  CHECK(b_ticked.wait_for(10s) == std::future_status::ready);
   CHECK(remaining == 2 * per_worker);
   opener.open();
   ta.join();
