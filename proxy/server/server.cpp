@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdint>
 #include <functional>
 
 namespace trproxy::proxy {
@@ -97,8 +98,7 @@ struct SharedParts {
 
 // One worker per thread, each with Services of its own (its own metrics shard), started.
 void start_workers(Workers& workers, unsigned threads, const RuntimePtr& initial, SharedParts& shared,
-                   const Listeners& listeners) {
-  const auto proxy_port = listeners.proxy.front().local_endpoint().port();
+                   const Listeners& listeners, std::uint16_t proxy_port) {
   for (unsigned i = 0; i < threads; ++i) {
     const Services services{shared.metrics.shard(i),
                             shared.metrics.active_connections,
@@ -146,7 +146,7 @@ int run_server(const std::filesystem::path& config_path, RuntimePtr initial) {
 
   auto listeners = open_listeners(control, config);
   const auto proxy_port = listeners.proxy.front().local_endpoint().port();
-  start_workers(workers, threads, initial, shared, listeners);
+  start_workers(workers, threads, initial, shared, listeners, proxy_port);
   accept_on(control, listeners.proxy, workers, metrics);
   accept_on(control, listeners.transparent, workers, metrics, Entry::transparent);
   listening = true;
